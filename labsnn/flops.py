@@ -1,0 +1,137 @@
+"""FLOPs of the lab's fully connected networks (section 4.3) and, separately, synaptic
+operations and an energy estimate.
+
+The lab's formulas, for a layer of M inputs and N outputs:
+
+- ANN, one forward pass: ``(2M - 1)N + 2N``.
+- SNN, one step: ``(2MF - 1)N + 2N`` with ``F`` the mean value (firing rate) of the
+  layer's input at that step; a forward pass sums this over the ``T`` steps.
+
+Beyond the lab: synaptic operations counted per nonzero input, as multiply-accumulates
+(MAC, real-valued input) or accumulates (AC, binary spike input), priced with
+45 nm CMOS energies (Horowitz, ISSCC 2014: 32-bit float MAC 4.6 pJ, add 0.9 pJ).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from labsnn.model import check_sizes
+
+MAC_ENERGY_PJ = 4.6
+AC_ENERGY_PJ = 0.9
+
+
+def ann_layer_flops(M: int, N: int) -> int:
+    """``(2M - 1)N + 2N``."""
+    return (2 * M - 1) * N + 2 * N
+
+
+def ann_flops(sizes: Sequence[int]) -> int:
+    """Sum of ``ann_layer_flops`` over the layers; 15,900 for 784-10-10."""
+    sizes = check_sizes(sizes)
+    return sum(ann_layer_flops(M, N) for M, N in zip(sizes[:-1], sizes[1:]))
+
+
+def snn_layer_flops(M: int, N: int, F: float) -> float:
+    """``(2MF - 1)N + 2N`` for one step, ``F`` the input's firing rate at that step."""
+    return (2 * M * F - 1) * N + 2 * N
+
+
+def snn_flops(sizes: Sequence[int], rates: Sequence[Sequence[float]] | Tensor) -> float:
+    """``sum_t sum_l snn_layer_flops(M_l, N_l, F[l][t])``.
+
+    ``rates[l][t]`` is the firing rate of layer ``l``'s input at step ``t``; ``T`` is
+    ``len(rates[0])``.
+    """
+    sizes = check_sizes(sizes)
+    rates = torch.as_tensor(rates, dtype=torch.float64)
+    if rates.dim() != 2 or rates.shape[0] != len(sizes) - 1:
+        raise ValueError(f"rates must be [layers={len(sizes) - 1}, T], got shape {list(rates.shape)}")
+    return float(
+        sum(snn_layer_flops(M, N, F).sum() for (M, N), F in zip(zip(sizes[:-1], sizes[1:]), rates))
+    )
+
+
+@dataclass(frozen=True)
+class SynapticOps:
+    """Synaptic operations of one forward pass and their energy in picojoules."""
+
+    macs: float
+    acs: float
+
+    @property
+    def energy_pj(self) -> float:
+        return self.macs * MAC_ENERGY_PJ + self.acs * AC_ENERGY_PJ
+
+
+def ann_synaptic_ops(sizes: Sequence[int]) -> SynapticOps:
+    """Dense layers: ``M * N`` MACs per layer."""
+    sizes = check_sizes(sizes)
+    return SynapticOps(macs=float(sum(M * N for M, N in zip(sizes[:-1], sizes[1:]))), acs=0.0)
+
+
+def snn_synaptic_ops(
+    sizes: Sequence[int], active: Sequence[Sequence[float]] | Tensor, binary: Sequence[bool]
+) -> SynapticOps:
+    """``sum_t sum_l active[l][t] * M_l * N_l`` operations, counted as ACs where layer
+    ``l``'s input is binary (spikes) and as MACs where it is real-valued."""
+    sizes = check_sizes(sizes)
+    active = torch.as_tensor(active, dtype=torch.float64)
+    macs = acs = 0.0
+    for (M, N), fraction, is_binary in zip(zip(sizes[:-1], sizes[1:]), active, binary):
+        ops = float(fraction.sum()) * M * N
+        if is_binary:
+            acs += ops
+        else:
+            macs += ops
+    return SynapticOps(macs=macs, acs=acs)
+
+
+@dataclass
+class FlopsMeter:
+    """Accumulates per-step input rates of every layer over forward passes, weighted by
+    batch size, for K networks; ``mean_rates()`` is ``[layers, T, K]``.
+
+    The lab averages F over batches, then applies the (linear) FLOPs formula.
+    """
+
+    sizes: tuple[int, ...]
+    _rates: Tensor | None = field(default=None, repr=False)
+    _active: Tensor | None = field(default=None, repr=False)
+    _binary: Tensor | None = field(default=None, repr=False)
+    count: int = 0
+
+    def update(self, input_rates: Sequence[Tensor], input_active: Sequence[Tensor], batch_size: int) -> None:
+        rates = torch.stack([r.detach().double().cpu() for r in input_rates]) * batch_size
+        active = torch.stack([a.detach().double().cpu() for a in input_active]) * batch_size
+        binary = (rates == active).all(dim=2).all(dim=1)
+        if self._rates is None:
+            self._rates, self._active, self._binary = rates, active, binary
+        else:
+            self._rates += rates
+            self._active += active
+            self._binary &= binary
+        self.count += batch_size
+
+    def mean_rates(self) -> Tensor:
+        if self._rates is None:
+            raise ValueError("FlopsMeter has seen no forward pass")
+        return self._rates / self.count
+
+    def snn_flops(self) -> list[float]:
+        """Average SNN FLOPs per forward pass, one value per network."""
+        rates = self.mean_rates()
+        return [snn_flops(self.sizes, rates[:, :, k]) for k in range(rates.shape[2])]
+
+    def synaptic_ops(self) -> list[SynapticOps]:
+        """Average synaptic operations per forward pass, one per network. A layer's input
+        counts as binary when its mean value equals its nonzero fraction in every batch."""
+        assert self._active is not None and self._binary is not None
+        active = self._active / self.count
+        binary = [bool(b) for b in self._binary]
+        return [snn_synaptic_ops(self.sizes, active[:, :, k], binary) for k in range(active.shape[2])]

@@ -1,0 +1,169 @@
+"""Leaky integrate-and-fire (LIF) dynamics with a fast-sigmoid surrogate gradient.
+
+The lab's recurrence, with subtractive reset::
+
+    S[t]   = H(V[t] - V_th)                       (spike when V[t] > V_th, strictly)
+    V[t+1] = beta * V[t] + I[t] - S[t] * V_th
+
+``lif_step`` is that recurrence, one step. A layer fed currents ``I[0..T-1]`` from
+``V[0] = 0`` reports at step ``t`` the spike of the membrane that has just integrated
+``I[t]``: ``spikes[t] = S[t+1] = H(V[t+1] - V_th)`` and ``membrane[t] = V[t+1]``. (``S[0]``
+is always 0 because ``V_th > 0``.) This is snnTorch's convention for
+``snn.Leaky(beta, threshold, reset_mechanism="subtract")``: its ``spk_t`` and ``mem_t`` are
+our ``spikes[t]`` and ``membrane[t]`` exactly, for ``beta`` in [0, 1] (snnTorch clamps
+``beta`` to [0, 1]; labsnn does not, since the lab sweeps it up to 5).
+
+As in snnTorch, the reset term is detached from the graph: gradients flow through the
+leak ``beta`` and the spike's surrogate, not through the reset.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+Param = float | Tensor
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:
+    """Raise ``ValueError`` naming the parameter unless beta is finite, V_th > 0 and z > 0."""
+    for name, value, positive in (("beta", beta, False), ("v_th", v_th, True), ("z", z, True)):
+        if isinstance(value, Tensor):
+            ok = bool(torch.isfinite(value).all()) and (not positive or bool((value > 0).all()))
+            shown = value.tolist()
+        else:
+            ok = _is_finite_number(value) and (not positive or value > 0)
+            shown = value
+        if not ok:
+            rule = "a finite number > 0" if positive else "a finite number"
+            raise ValueError(f"{name} must be {rule}, got {shown!r}")
+
+
+def fast_sigmoid_grad(x: Tensor, z: Param) -> Tensor:
+    """Derivative of the fast sigmoid used as surrogate: ``1 / (1 + z*|x|)^2``."""
+    return (1.0 + z * x.abs()).reciprocal().square()
+
+
+class _FastSigmoidSpike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, z: Param) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.z = z
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad_output * fast_sigmoid_grad(x, ctx.z), None
+
+
+def fast_sigmoid(x: Tensor, z: Param = 2.0) -> Tensor:
+    """Spike function: forward ``H(x) = 1[x > 0]``, backward ``1 / (1 + z*|x|)^2``.
+
+    The surrogate of snnTorch's ``surrogate.fast_sigmoid(slope=z)``.
+    """
+    return _FastSigmoidSpike.apply(x, z)
+
+
+def lif_step(v: Tensor, current: Tensor, beta: Param, v_th: Param, z: Param) -> tuple[Tensor, Tensor]:
+    """One step of the lab's LIF neuron; returns ``(S[t], V[t+1])``.
+
+    ``S[t] = H(V[t] - V_th)``, ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th`` (reset detached).
+    """
+    spike = fast_sigmoid(v - v_th, z)
+    return spike, beta * v + current - spike.detach() * v_th
+
+
+def lif_sequence_reference(
+    currents: Tensor, beta: Param, v_th: Param, z: Param
+) -> tuple[Tensor, Tensor]:
+    """Step-by-step LIF over ``currents [T, ...]`` with autograd; returns ``(spikes, membrane)``.
+
+    ``spikes[t] = S[t+1]``, ``membrane[t] = V[t+1]`` of ``lif_step`` from ``V[0] = 0``.
+    The readable reference that ``lif_sequence`` must match.
+    """
+    check_lif_params(beta, v_th, z)
+    v = torch.zeros_like(currents[0])
+    spikes, membrane = [], []
+    for current in currents:
+        _, v = lif_step(v, current, beta, v_th, z)
+        spikes.append(fast_sigmoid(v - v_th, z))
+        membrane.append(v)
+    return torch.stack(spikes), torch.stack(membrane)
+
+
+class _LIFSequence(torch.autograd.Function):
+    """Whole-sequence LIF with a hand-written backward.
+
+    Forward runs the recurrence without building a graph. Backward uses that the reset is
+    detached, so ``dL/dV[t] = dL/dspikes[t] * sg(V[t]-V_th) + dL/dmembrane[t]
+    + beta * dL/dV[t+1]`` and ``dL/dI[t] = dL/dV[t]``, with ``sg`` the fast-sigmoid derivative.
+    """
+
+    @staticmethod
+    def forward(ctx, currents: Tensor, beta: Param, v_th: Param, z: Param):  # type: ignore[override]
+        membrane = torch.empty_like(currents)
+        spikes = torch.empty_like(currents)
+        v = torch.zeros_like(currents[0])
+        s = torch.zeros_like(currents[0])
+        for t in range(currents.shape[0]):
+            v = torch.mul(v, beta, out=membrane[t])
+            v.add_(currents[t]).sub_(s * v_th)
+            s = spikes[t]
+            s.copy_(v > v_th)
+        ctx.save_for_backward(membrane)
+        ctx.params = (beta, v_th, z)
+        ctx.mark_non_differentiable(membrane)
+        return spikes, membrane
+
+    @staticmethod
+    def backward(ctx, grad_spikes: Tensor, grad_membrane: Tensor | None):  # type: ignore[override]
+        (membrane,) = ctx.saved_tensors
+        beta, v_th, z = ctx.params
+        grad_v = grad_spikes * fast_sigmoid_grad(membrane - v_th, z)
+        if grad_membrane is not None:
+            grad_v = grad_v + grad_membrane
+        grad_currents = torch.empty_like(grad_v)
+        acc = grad_v[-1]
+        grad_currents[-1] = acc
+        for t in range(grad_v.shape[0] - 2, -1, -1):
+            acc = grad_v[t] + beta * acc
+            grad_currents[t] = acc
+        return grad_currents, None, None, None
+
+
+def lif_sequence(currents: Tensor, beta: Param, v_th: Param, z: Param) -> tuple[Tensor, Tensor]:
+    """Fast multi-step LIF over ``currents [T, ...]``; same values and gradients as
+    ``lif_sequence_reference``. ``beta``, ``v_th``, ``z`` are numbers or tensors that
+    broadcast against one step (one value per neuron). Returns ``(spikes, membrane)``;
+    the membrane is returned without gradient.
+    """
+    check_lif_params(beta, v_th, z)
+    return _LIFSequence.apply(currents, beta, v_th, z)
+
+
+class LIF(torch.nn.Module):
+    """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``.
+
+    ``forward(currents, return_membrane=True)`` also returns the membrane ``[T, B, N]``.
+    ``fast=False`` selects the step-by-step autograd reference.
+    """
+
+    def __init__(self, beta: float = 0.1, v_th: float = 1.0, z: float = 2.0, fast: bool = True) -> None:
+        super().__init__()
+        check_lif_params(beta, v_th, z)
+        self.beta, self.v_th, self.z, self.fast = beta, v_th, z, fast
+
+    def forward(self, currents: Tensor, return_membrane: bool = False):
+        run = lif_sequence if self.fast else lif_sequence_reference
+        spikes, membrane = run(currents, self.beta, self.v_th, self.z)
+        return (spikes, membrane) if return_membrane else spikes
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}"

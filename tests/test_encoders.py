@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from labsnn.encoders import ENCODERS, bernoulli_encode, get_encoder, repeat_encode, threshold_encode
+
+
+def test_repeat_is_the_image_at_every_step():
+    images = torch.rand(3, 784)
+    out = repeat_encode(images, 7)
+    assert out.shape == (7, 3, 784)
+    for t in range(7):
+        assert torch.equal(out[t], images)
+
+
+def test_threshold_keeps_pixels_above_threshold_else_zero():
+    images = torch.tensor([[0.1, 0.5, 0.51, 0.9, 0.0]])
+    out = threshold_encode(images, 4, threshold=0.5)
+    assert out.shape == (4, 1, 5)
+    expected = torch.tensor([[0.0, 0.0, 0.51, 0.9, 0.0]])
+    for t in range(4):
+        assert torch.equal(out[t], expected)
+
+
+def test_bernoulli_rate_matches_intensity_within_four_standard_errors():
+    intensities = torch.tensor([[0.0, 0.05, 0.2, 0.5, 0.8, 0.97, 1.0]])
+    T = 20000
+    spikes = bernoulli_encode(intensities, T, torch.Generator().manual_seed(0))
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    rate = spikes.mean(dim=0)[0]
+    p = intensities[0]
+    stderr = (p * (1 - p) / T).sqrt()
+    assert torch.all((rate - p).abs() <= 4 * stderr + 1e-12), (rate, p)
+    assert rate[0] == 0 and rate[-1] == 1
+
+
+def test_bernoulli_is_reproducible_from_the_generator_seed():
+    images = torch.rand(4, 784)
+    a = bernoulli_encode(images, 10, torch.Generator().manual_seed(5))
+    b = bernoulli_encode(images, 10, torch.Generator().manual_seed(5))
+    c = bernoulli_encode(images, 10, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_lookup_by_name_and_unknown_name_lists_choices():
+    images = torch.rand(2, 784)
+    for name in ENCODERS:
+        out = get_encoder(name)(images, 3, generator=torch.Generator().manual_seed(0), threshold=0.5)
+        assert out.shape == (3, 2, 784)
+    with pytest.raises(ValueError, match="bernoulli, repeat, threshold"):
+        get_encoder("poisson")
+
+
+@pytest.mark.parametrize("T", [0, -1, 2.5])
+def test_bad_number_of_steps(T):
+    with pytest.raises(ValueError, match="T must be"):
+        repeat_encode(torch.rand(1, 784), T)

@@ -1,0 +1,36 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from labsnn.losses import cross_entropy_rate, get_loss, mse_rate
+
+
+def test_mse_rate_against_hand_computation():
+    rates = torch.tensor([[0.2, 0.8, 0.0], [1.0, 0.0, 0.4]])
+    targets = torch.tensor([1, 2])
+    expected = ((0.2**2 + 0.2**2 + 0) / 3 + (1 + 0 + 0.6**2) / 3) / 2
+    assert mse_rate(rates, targets).item() == pytest.approx(expected)
+
+
+def test_cross_entropy_uses_rates_as_logits():
+    rates = torch.tensor([[0.2, 0.8, 0.0], [1.0, 0.0, 0.4]])
+    targets = torch.tensor([1, 2])
+    manual = -(torch.log_softmax(rates, dim=1)[[0, 1], [1, 2]]).mean()
+    assert cross_entropy_rate(rates, targets).item() == pytest.approx(manual.item())
+
+
+@pytest.mark.parametrize("name", ["mse_rate", "cross_entropy_rate"])
+def test_stacked_rates_give_one_loss_per_network(name):
+    torch.manual_seed(0)
+    rates = torch.rand(6, 3, 10)
+    targets = torch.randint(0, 10, (6,))
+    loss = get_loss(name)
+    stacked = loss(rates, targets)
+    assert stacked.shape == (3,)
+    for k in range(3):
+        assert stacked[k].item() == pytest.approx(loss(rates[:, k], targets).item())
+
+
+def test_unknown_loss_lists_choices():
+    with pytest.raises(ValueError, match="cross_entropy_rate, mse_rate"):
+        get_loss("hinge")

@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from labsnn.model import ANN, SNN, SNNStack
+
+
+def test_snn_shapes_and_rates():
+    model = SNN(sizes=(784, 20, 10), beta=0.5, v_th=0.5)
+    x = (torch.rand(6, 3, 784) < 0.3).float()
+    spikes, rates = model.forward_with_rates(x)
+    assert spikes.shape == (6, 3, 10)
+    assert [r.shape for r in rates] == [(6,), (6,)]
+    torch.testing.assert_close(rates[0], x.mean(dim=(1, 2)))
+
+
+def test_stacked_network_computes_what_it_computes_alone():
+    torch.manual_seed(0)
+    x = (torch.rand(10, 16, 784) < 0.3).float()
+    target = torch.randint(0, 10, (16,))
+    settings = [(0.1, 1.0, 2.0, 0), (0.5, 0.5, 5.0, 0), (0.9, 0.25, 1.0, 1)]
+    stack = SNNStack(beta=[s[0] for s in settings], v_th=[s[1] for s in settings], z=[s[2] for s in settings], seeds=[s[3] for s in settings])
+    out = stack(x)
+    loss = sum(((out.spikes.mean(0)[:, k] - torch.nn.functional.one_hot(target, 10)) ** 2).mean() for k in range(3))
+    loss.backward()
+    for k, (beta, v_th, z, seed) in enumerate(settings):
+        alone = SNN(beta=beta, v_th=v_th, z=z, seed=seed)
+        spikes = alone(x)
+        ((spikes.mean(0) - torch.nn.functional.one_hot(target, 10)) ** 2).mean().backward()
+        assert torch.equal(spikes, out.spikes[:, :, k])
+        for w_stack, w_alone in zip(stack.weights, alone.weights):
+            assert torch.equal(w_stack[k], w_alone[0])
+            torch.testing.assert_close(w_stack.grad[k], w_alone.grad[0], rtol=1e-5, atol=1e-7)
+
+
+def test_constant_input_computes_first_layer_once():
+    x = torch.rand(4, 784)
+    model = SNN(beta=0.5, v_th=0.3)
+    expanded = model(x.unsqueeze(0).expand(12, 4, 784))
+    materialised = model(x.unsqueeze(0).repeat(12, 1, 1))
+    assert torch.equal(expanded, materialised)
+
+
+def test_bad_shapes_and_sizes():
+    with pytest.raises(ValueError, match="inputs must have shape"):
+        SNN()(torch.zeros(3, 2, 100))
+    with pytest.raises(ValueError, match="sizes must be"):
+        SNN(sizes=(784,))
+    with pytest.raises(ValueError, match="beta must be"):
+        SNN(beta=float("nan"))
+
+
+def test_ann_reference():
+    ann = ANN((784, 10, 10))
+    assert ann(torch.rand(3, 784)).shape == (3, 10)
+    assert sum(p.numel() for p in ann.parameters()) == 784 * 10 + 10 + 10 * 10 + 10
