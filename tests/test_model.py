@@ -53,3 +53,23 @@ def test_ann_reference():
     ann = ANN((784, 10, 10))
     assert ann(torch.rand(3, 784)).shape == (3, 10)
     assert sum(p.numel() for p in ann.parameters()) == 784 * 10 + 10 + 10 * 10 + 10
+
+
+def test_fast_model_matches_step_by_step_reference():
+    torch.manual_seed(2)
+    x = (torch.rand(25, 32, 784) < 0.2).float()
+    target = torch.randint(0, 10, (32,))
+    outputs = []
+    for fast in (True, False):
+        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1], fast=fast)
+        out = model(x)
+        rates = out.spikes.mean(0)
+        loss = ((rates - torch.nn.functional.one_hot(target, 10).unsqueeze(1)) ** 2).mean()
+        loss.backward()
+        outputs.append((out.spikes, loss.detach(), [w.grad for w in model.weights]))
+    (s_fast, l_fast, g_fast), (s_ref, l_ref, g_ref) = outputs
+    assert torch.equal(s_fast, s_ref)
+    torch.testing.assert_close(l_fast, l_ref)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+        assert b.abs().sum() > 0

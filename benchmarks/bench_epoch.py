@@ -1,0 +1,108 @@
+"""Seconds per training epoch of the lab's network, labsnn against snnTorch's idiomatic loop.
+
+784-10-10 LIF, batch 128, Bernoulli input, MSE on output rates, Adam, at T = 25 and 100.
+Each path trains the same number of batches, alternating path by path in rounds so that
+both see the same machine load; seconds per epoch are extrapolated to 60,000 images.
+
+    python benchmarks/bench_epoch.py [--batches 20] [--rounds 3] [--steps 25 100]
+
+snnTorch is a benchmark dependency (it is in labsnn's dev extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from labsnn.data import load_mnist
+from labsnn.encoders import bernoulli_encode
+from labsnn.losses import mse_rate
+from labsnn.model import SNN
+
+BATCH = 128
+EPOCH_BATCHES = 60000 / BATCH
+
+
+def snntorch_path(T: int):
+    import snntorch as snn
+    from snntorch import spikegen, surrogate
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            grad = surrogate.fast_sigmoid(slope=2.0)
+            self.fc1, self.fc2 = torch.nn.Linear(784, 10), torch.nn.Linear(10, 10)
+            self.lif1 = snn.Leaky(beta=0.1, threshold=1.0, spike_grad=grad, reset_mechanism="subtract")
+            self.lif2 = snn.Leaky(beta=0.1, threshold=1.0, spike_grad=grad, reset_mechanism="subtract")
+
+        def forward(self, x):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            out = []
+            for step in range(x.shape[0]):
+                spk1, mem1 = self.lif1(self.fc1(x[step]), mem1)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+                out.append(spk2)
+            return torch.stack(out)
+
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def step(images, labels):
+        spikes = net(spikegen.rate(images, num_steps=T))
+        loss = F.mse_loss(spikes.mean(0), F.one_hot(labels, 10).float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def labsnn_path(T: int):
+    net = SNN()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+
+    def step(images, labels):
+        loss = mse_rate(net(bernoulli_encode(images, T, generator)).mean(0), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def seconds_per_epoch(step, images, labels, batches: int) -> float:
+    started = time.perf_counter()
+    for b in range(batches):
+        step(images[b * BATCH : (b + 1) * BATCH], labels[b * BATCH : (b + 1) * BATCH])
+    return (time.perf_counter() - started) / batches * EPOCH_BATCHES
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=20, help="batches per path per round (default: 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[25, 100], help="values of T (default: 25 100)")
+    args = parser.parse_args()
+    data = load_mnist()
+    images, labels = data.train_images, data.train_labels
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}")
+    print(f"{'T':>4} {'snntorch s/epoch':>17} {'labsnn s/epoch':>15} {'speed-up':>9}")
+    for T in args.steps:
+        paths = {"snntorch": snntorch_path(T), "labsnn": labsnn_path(T)}
+        for step in paths.values():  # warm-up
+            step(images[:BATCH], labels[:BATCH])
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(args.rounds):
+            for name, step in paths.items():
+                times[name].append(seconds_per_epoch(step, images, labels, args.batches))
+        ref, ours = statistics.median(times["snntorch"]), statistics.median(times["labsnn"])
+        print(f"{T:>4} {ref:>17.1f} {ours:>15.1f} {ref / ours:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from labsnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,149 @@
+"""Command line: ``python -m labsnn {train,sweep,report}``.
+
+Every ``RunConfig`` field is an option with the lab's default. Bad values exit with
+status 2 and a one-line message; an interrupted sweep keeps the runs it finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from labsnn.config import RunConfig
+from labsnn.data import load_mnist
+
+HELP = {
+    "z": "surrogate slope z",
+    "beta": "membrane decay beta (not clamped)",
+    "v_th": "firing threshold V_th",
+    "T": "time steps per image",
+    "encoder": "input encoding: repeat, threshold or bernoulli",
+    "threshold": "pixel threshold of the threshold encoder",
+    "loss": "loss on output rates: mse_rate or cross_entropy_rate",
+    "sizes": "layer sizes",
+    "batch_size": "training batch size",
+    "lr": "Adam learning rate",
+    "epochs": "training epochs",
+    "seed": "seed of weights, data order and input spikes",
+    "n_train": "stratified training subset size (default: all)",
+    "n_test": "stratified test subset size (default: all)",
+    "device": "auto (CUDA when present), cpu or cuda",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"labsnn: error: {message}\n")
+
+
+def _field_type(field: dataclasses.Field) -> type:
+    hint = typing.get_type_hints(RunConfig)[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args and hint is not tuple[int, ...] else hint
+
+
+def convert(name: str, text: str) -> Any:
+    """Parse ``text`` as a value of config field ``name``."""
+    field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
+    kind = _field_type(field)
+    try:
+        if kind is tuple[int, ...]:
+            return tuple(int(part) for part in text.replace(",", "-").split("-"))
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        return text
+    except ValueError:
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run configuration (defaults are the lab's)")
+    for field in dataclasses.fields(RunConfig):
+        flags = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
+        default = field.default
+        shown = "-".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(*flags, dest=field.name, metavar=field.name.upper(), default=None,
+                           help=f"{HELP[field.name]} (default: {shown})")
+    parser.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    changes = {f.name: convert(f.name, getattr(args, f.name)) for f in dataclasses.fields(RunConfig) if getattr(args, f.name) is not None}
+    return RunConfig(**changes)
+
+
+def _print_table(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
+        print(frame.to_string(index=False))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from labsnn.train import train
+
+    config = build_config(args)
+    data = load_mnist(args.data_root)
+    result = train(config, data, progress=not args.no_progress)
+    columns = ["epoch", "train_loss", "train_acc", "test_acc", "snn_flops_train", "snn_flops_test", "ann_flops", "epoch_time_s"]
+    print(f"data: {data.source} ({result.data['n_train']} train / {result.data['n_test']} test); status: {result.status}")
+    _print_table(result.frame()[columns])
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from labsnn.sweep import summarize, sweep
+
+    base = build_config(args)
+    values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
+    data = load_mnist(args.data_root)
+    frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress)
+    print(f"data: {data.source}; results in {args.results}")
+    _print_table(summarize(frame))
+
+
+def _report(args: argparse.Namespace) -> None:
+    from labsnn.report import build_report
+
+    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
+    commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = commands.add_parser("train", help="train one run and print the per-epoch table")
+    _add_config_options(train)
+    train.set_defaults(run=_train)
+    sweep = commands.add_parser("sweep", help="sweep one parameter over seeds; cached, resumable")
+    sweep.add_argument("param", help="config field to vary, e.g. beta")
+    sweep.add_argument("values", nargs="+", help="values of the field")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds per value: seed, seed+1, ... (default: 1)")
+    sweep.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
+    _add_config_options(sweep)
+    sweep.set_defaults(run=_sweep)
+    report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
+    report.add_argument("--profile", choices=("full", "smoke"), default="full", help="full: the whole lab; smoke: a quick check (default: full)")
+    report.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)")
+    report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    report.set_defaults(run=_report)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"labsnn: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labsnn: interrupted; finished runs are kept in the result folder", file=sys.stderr)
+        return 130
+    return 0

