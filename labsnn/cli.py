@@ -98,10 +98,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from labsnn.sweep import summarize, sweep
+    from labsnn.sweep import summarize, sweep, sweep_configs
 
     base = build_config(args)
     values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
+    sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     data = load_mnist(args.data_root)
     frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress)
     print(f"data: {data.source}; results in {args.results}")

