@@ -1,0 +1,76 @@
+import pandas as pd
+import pytest
+
+from labsnn import lab
+
+
+def _frame(sweep, accuracies, epochs=2, seeds=(0, 1)):
+    rows = []
+    for value, acc in accuracies.items():
+        for seed in seeds:
+            for epoch in range(1, epochs + 1):
+                rows.append({"sweep": sweep, "value": value, "seed": seed, "epoch": epoch, "status": "ok",
+                             "test_acc": acc if epoch == epochs else 0.0})
+    return pd.DataFrame(rows)
+
+
+def _section_41(**overrides):
+    accs = {
+        "z": {0.5: 0.8, 1.0: 0.85, 2.0: 0.9, 5.0: 0.7, 10.0: 0.15},
+        "beta": {0.05: 0.88, 0.1: 0.9, 0.5: 0.8, 2.0: 0.19, 5.0: 0.098},
+        "v_th": {0.5: 0.85, 1.0: 0.9, 5.0: 0.75, 10.0: 0.10},
+        "T": {2: 0.08, 25: 0.9, 50: 0.93, 100: 0.92},
+        "encoder": {"repeat": 0.5, "threshold": 0.6, "bernoulli": 0.9},
+    }
+    accs.update(overrides)
+    return pd.concat([_frame(s, a) for s, a in accs.items()], ignore_index=True)
+
+
+def _frames(section_41):
+    flops = pd.DataFrame({"sweep": "T", "value": 5, "seed": [0], "epoch": [1], "status": "ok", "snn_flops_test": [10945.0]})
+    return {"4.1": section_41, "4.2": _frame("loss", {"mse_rate": 0.9, "cross_entropy_rate": 0.8}), "4.3": flops}
+
+
+def test_every_claim_reproduces_on_seed_like_results():
+    table = lab.reproduction_table(_frames(_section_41()))
+    assert len(table) == len(lab.CLAIMS)
+    assert table["reproduced"].tolist() == ["yes"] * len(lab.CLAIMS), table
+
+
+def test_disagreement_is_reported_and_missing_values_are_not_measured():
+    frame = _section_41(z={1.0: 0.9, 2.0: 0.5, 5.0: 0.4, 10.0: 0.6}, T={2: 0.3, 25: 0.95})
+    table = lab.reproduction_table(_frames(frame)).set_index("seed's claim")
+    assert table.loc["z: best near z = 2", "reproduced"] == "yes"  # best z = 1 is 2's neighbour
+    assert table.loc["z = 10 below 20%", "reproduced"] == "no"
+    assert table.loc["z = 10 below 20%", "this run"] == "60.0%"
+    assert table.loc["T = 2 below 10%", "reproduced"] == "no"
+    assert table.loc["T = 50 about 93%", "this run"] == "not measured"
+    assert table.loc["T = 50 about 93%", "reproduced"] == "n/a"
+
+
+def test_final_accuracy_takes_the_last_epoch_mean_over_seeds():
+    frame = _frame("beta", {0.1: 0.9, 2.0: 0.2})
+    assert lab.final_accuracy(frame, "beta").to_dict() == {0.1: pytest.approx(0.9), 2.0: pytest.approx(0.2)}
+    assert "highest at beta = 0.1 (90.0%)" in lab.describe_sweep(frame, "beta", "beta")
+
+
+def test_summary_sorts_values_within_sweeps():
+    frame = pd.concat([_frame("z", {10.0: 0.1, 2.0: 0.9}), _frame("encoder", {"repeat": 0.5, "bernoulli": 0.9})])
+    table = lab.summarize(frame)
+    assert table["value"].tolist() == [2.0, 10.0, "bernoulli", "repeat"]
+    assert table["runs"].tolist() == [2, 2, 2, 2]
+
+
+def test_markdown_table():
+    text = lab.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
+
+
+def test_profiles_cover_the_seeds_values():
+    grid = lab.PROFILES["full"]["grid"]
+    assert {2.0, 10.0} <= set(grid["z"]) and len(grid["z"]) >= 5
+    assert {0.1, 2.0, 5.0} <= set(grid["beta"]) and min(grid["beta"]) < 0.1
+    assert {1.0, 5.0, 10.0} <= set(grid["v_th"]) and min(grid["v_th"]) < 1
+    assert {2, 5, 50, 100} <= set(grid["T"]) and len(grid["T"]) >= 6
+    with pytest.raises(ValueError, match="unknown profile"):
+        lab.profile("huge")
