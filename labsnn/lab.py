@@ -254,10 +254,15 @@ def _pct(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
 
 
-def _best_with_grid(sweep: str) -> Callable[[dict[str, pd.DataFrame]], tuple[Any, list]]:
-    def measure(frames: dict[str, pd.DataFrame]) -> tuple[Any, list]:
+def _best_with_grid(sweep: str, claimed: Any) -> Callable[[dict[str, pd.DataFrame]], tuple[Any, list] | float]:
+    """(best value, grid) of a sweep; NaN (not measured) when the claimed value is not in the grid."""
+
+    def measure(frames: dict[str, pd.DataFrame]) -> tuple[Any, list] | float:
         rows = frames["4.1"][frames["4.1"]["sweep"] == sweep]
-        return best_value(frames["4.1"], sweep), sorted(rows["value"].unique())
+        grid = sorted(rows["value"].unique())
+        if claimed not in grid:
+            return math.nan
+        return best_value(frames["4.1"], sweep), grid
 
     return measure
 
@@ -268,16 +273,16 @@ def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
 
 
 CLAIMS: list[Claim] = [
-    Claim("4.1.1", "z: best near z = 2", _best_with_grid("z"), _near(2.0), lambda v: f"best z = {v[0]}"),
+    Claim("4.1.1", "z: best near z = 2", _best_with_grid("z", 2.0), _near(2.0), lambda v: f"best z = {v[0]}"),
     Claim("4.1.1", "z = 10 below 20%", _acc("z", 10.0), lambda v: v < 0.20, _pct),
-    Claim("4.1.2", "beta: best near 0.1", _best_with_grid("beta"), _near(0.1), lambda v: f"best beta = {v[0]}"),
+    Claim("4.1.2", "beta: best near 0.1", _best_with_grid("beta", 0.1), _near(0.1), lambda v: f"best beta = {v[0]}"),
     Claim("4.1.2", "beta = 2 about 18-20%", _acc("beta", 2.0), lambda v: 0.15 <= v <= 0.23, _pct),
     Claim("4.1.2", "beta = 5 at 9.8%", _acc("beta", 5.0), lambda v: abs(v - 0.098) <= 0.01, _pct),
-    Claim("4.1.3", "V_th: best near 1", _best_with_grid("v_th"), _near(1.0), lambda v: f"best V_th = {v[0]}"),
+    Claim("4.1.3", "V_th: best near 1", _best_with_grid("v_th", 1.0), _near(1.0), lambda v: f"best V_th = {v[0]}"),
     Claim("4.1.3", "V_th = 5 below 80%", _acc("v_th", 5.0), lambda v: v < 0.80, _pct),
     Claim("4.1.3", "V_th = 10 at 10%", _acc("v_th", 10.0), lambda v: abs(v - 0.10) <= 0.015, _pct),
     Claim("4.1.4", "T = 2 below 10%", _acc("T", 2), lambda v: v < 0.10, _pct),
-    Claim("4.1.4", "T = 50 best", _best_with_grid("T"), lambda v: v[0] == 50, lambda v: f"best T = {v[0]}"),
+    Claim("4.1.4", "T = 50 best", _best_with_grid("T", 50), lambda v: v[0] == 50, lambda v: f"best T = {v[0]}"),
     Claim("4.1.4", "T = 50 about 93%", _acc("T", 50), lambda v: abs(v - 0.93) <= 0.02, _pct),
     Claim("4.1.4", "T = 100 about 92%", _acc("T", 100), lambda v: abs(v - 0.92) <= 0.02, _pct),
     Claim("4.1.5", "Bernoulli is the best encoding", _best("encoder"), lambda v: v == "bernoulli", str),

@@ -46,6 +46,7 @@ def test_disagreement_is_reported_and_missing_values_are_not_measured():
     assert table.loc["T = 2 below 10%", "reproduced"] == "no"
     assert table.loc["T = 50 about 93%", "this run"] == "not measured"
     assert table.loc["T = 50 about 93%", "reproduced"] == "n/a"
+    assert table.loc["T = 50 best", "reproduced"] == "n/a"
 
 
 def test_final_accuracy_takes_the_last_epoch_mean_over_seeds():
