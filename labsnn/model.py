@@ -4,7 +4,9 @@ Each layer is ``I = W x + b`` followed by a LIF layer (``labsnn.neuron``). ``SNN
 holds K such networks of the same sizes with stacked weights, each with its own
 ``beta``, ``V_th``, ``z`` and initialisation seed, fed one shared input sequence: a sweep
 over the neuron's hyperparameters trains as one model. Network ``k`` computes exactly
-what it would compute alone (``tests/test_model.py`` checks it bit for bit).
+what it would compute alone, bit for bit, forward and backward: every matrix product is
+network ``k``'s own product on contiguous operands, the same call it makes alone, and
+everything else is elementwise (``tests/test_model.py`` and ``tests/test_train.py`` check it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 class StackOutput:
     """What ``SNNStack.forward`` returns.
 
-    ``spikes``: output spikes ``[T, B, K, C]``. ``input_rates[l]``: mean value of layer
+    ``spikes``: output spikes ``[K, T, B, C]`` (network first). ``input_rates[l]``: mean value of layer
     ``l``'s input at each step, ``[T, K]`` (the F of the FLOPs formula).
     ``input_active[l]``: fraction of nonzero inputs of layer ``l`` at each step, ``[T, K]``.
     ``finite``: ``[K]``, False where a network's membrane became NaN or infinite.
@@ -43,6 +45,10 @@ class StackOutput:
     input_rates: list[Tensor]
     input_active: list[Tensor]
     finite: Tensor
+
+    def firing_rates(self) -> Tensor:
+        """Output firing rate (spike count / T) of each network, ``[K, B, C]``."""
+        return torch.stack([spikes.mean(dim=0) for spikes in self.spikes])
 
 
 class SNNStack(nn.Module):
@@ -79,23 +85,21 @@ class SNNStack(nn.Module):
                     weight[k].uniform_(-bound, bound, generator=generator)
                     bias[k].uniform_(-bound, bound, generator=generator)
         for name, values in (("beta", beta), ("v_th", v_th), ("z", z)):
-            for layer, N in enumerate(self.sizes[1:]):
-                per_neuron = torch.tensor([float(v) for v in values]).repeat_interleave(N)
-                self.register_buffer(f"{name}_{layer}", per_neuron, persistent=False)
+            per_network = torch.tensor([float(v) for v in values]).view(K, 1, 1)
+            self.register_buffer(name, per_network, persistent=False)
 
     def _currents(self, layer: int, inputs: Tensor) -> Tensor:
+        """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
+        (layer 0) or ``[K, T, B, M]``. One ``F.linear`` per network keeps each network's
+        arithmetic independent of the others in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
-        K, N, M = weight.shape
-        if layer == 0:  # one input shared by every network
+        if layer == 0:
             steps = inputs.shape[0]
             constant = steps > 1 and inputs.stride(0) == 0
             source = inputs[:1] if constant else inputs
-            current = F.linear(source, weight.reshape(K * N, M), bias.reshape(K * N))
-            return current.expand(steps, -1, -1) if constant else current
-        T, B, _ = inputs.shape
-        per_model = inputs.reshape(T * B, K, M)
-        current = torch.einsum("rkm,knm->rkn", per_model, weight) + bias
-        return current.reshape(T, B, K * N)
+            current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
+            return current.expand(-1, steps, -1, -1) if constant else current
+        return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
 
     def forward(self, inputs: Tensor) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks."""
@@ -106,28 +110,27 @@ class SNNStack(nn.Module):
         lif = lif_sequence if self.fast else lif_sequence_reference
         rates, active = [], []
         finite = torch.ones(K, dtype=torch.bool, device=inputs.device)
-        hidden = inputs
         with torch.no_grad():
             constant = T > 1 and inputs.stride(0) == 0
-            distinct = inputs[:1] if constant else inputs
+            distinct = (inputs[:1] if constant else inputs).reshape(-1 if constant else T, B * self.sizes[0])
             size = B * self.sizes[0]
-            rate = distinct.sum(dim=(1, 2)) / size
-            nonzero = torch.count_nonzero(distinct, dim=(1, 2)) / size
+            rate = distinct.sum(dim=1) / size
+            nonzero = torch.count_nonzero(distinct, dim=1) / size
             rates.append(rate.expand(T).unsqueeze(1).expand(T, K))
             active.append(nonzero.expand(T).unsqueeze(1).expand(T, K))
-        for layer, N in enumerate(self.sizes[1:]):
+        hidden = inputs
+        for layer in range(len(self.sizes) - 1):
             if layer > 0:
                 with torch.no_grad():
-                    rate = hidden.detach().view(T, B, K, -1).mean(dim=(1, 3))
+                    rate = hidden.detach().mean(dim=(2, 3)).T
                 rates.append(rate)
                 active.append(rate)  # spikes are binary: nonzero fraction == rate
-            currents = self._currents(layer, hidden)
-            hidden, membrane = lif(
-                currents, getattr(self, f"beta_{layer}"), getattr(self, f"v_th_{layer}"), getattr(self, f"z_{layer}")
-            )
+            currents = self._currents(layer, hidden).transpose(0, 1)  # [T, K, B, N]
+            spikes, membrane = lif(currents, self.beta, self.v_th, self.z)
+            hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
             with torch.no_grad():
-                finite &= torch.isfinite(membrane.detach()).view(T, B, K, N).all(dim=3).all(dim=1).all(dim=0)
-        return StackOutput(hidden.view(T, B, K, -1), rates, active, finite)
+                finite &= torch.isfinite(membrane.detach()).transpose(0, 1).reshape(K, -1).all(dim=1)
+        return StackOutput(hidden, rates, active, finite)
 
 
 class SNN(SNNStack):
@@ -149,7 +152,7 @@ class SNN(SNNStack):
 
     def forward_with_rates(self, inputs: Tensor) -> tuple[Tensor, list[Tensor]]:
         out = super().forward(inputs)
-        return out.spikes[:, :, 0], [rate[:, 0] for rate in out.input_rates]
+        return out.spikes[0], [rate[:, 0] for rate in out.input_rates]
 
     def forward(self, inputs: Tensor) -> Tensor:  # type: ignore[override]
         return self.forward_with_rates(inputs)[0]

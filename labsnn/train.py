@@ -86,9 +86,8 @@ class RunResult:
 
 
 def _per_model_losses(rates: Tensor, targets: Tensor, loss_names: Sequence[str]) -> Tensor:
-    """Loss of network k under its own loss function, ``[K]``. Each network's loss is
-    computed on its own contiguous ``[B, C]`` slice, so it does not depend on the stack."""
-    return torch.stack([get_loss(name)(rates[:, k].contiguous(), targets) for k, name in enumerate(loss_names)])
+    """Loss of network k under its own loss function, ``[K]``, from its rates ``rates[k]``."""
+    return torch.stack([get_loss(name)(rates[k], targets) for k, name in enumerate(loss_names)])
 
 
 def _evaluate(
@@ -107,9 +106,9 @@ def _evaluate(
             x = images[start : start + EVAL_BATCH].to(device)
             y = labels[start : start + EVAL_BATCH].to(device)
             out = model(encode(x, config.T, generator=generator, threshold=config.threshold))
-            rates = out.spikes.mean(dim=0)
+            rates = out.firing_rates()
             loss_sum += _per_model_losses(rates, y, loss_names).double().cpu() * y.numel()
-            correct += (rates.argmax(dim=2) == y.unsqueeze(1)).sum(dim=0).double().cpu()
+            correct += (rates.argmax(dim=2) == y).sum(dim=1).double().cpu()
             finite &= out.finite.cpu()
             meter.update(out.input_rates, out.input_active, y.numel())
     n = labels.numel()
@@ -159,7 +158,7 @@ def train_stack(
             index = order[start : start + base.batch_size]
             x, y = train_images[index], train_labels[index]
             out = model(encode(x, base.T, generator=spike_generator, threshold=base.threshold))
-            rates = out.spikes.mean(dim=0)
+            rates = out.firing_rates()
             losses = _per_model_losses(rates, y, loss_names)
             bad = (~torch.isfinite(losses.detach()).cpu()) | (~out.finite.cpu())
             diverged |= bad & active
@@ -170,7 +169,7 @@ def train_stack(
             losses[active.to(device)].sum().backward()
             optimizer.step()
             loss_sum += losses.detach().double().cpu() * y.numel()
-            correct += (rates.detach().argmax(dim=2) == y.unsqueeze(1)).sum(dim=0).double().cpu()
+            correct += (rates.detach().argmax(dim=2) == y).sum(dim=1).double().cpu()
             meter.update(out.input_rates, out.input_active, y.numel())
         test_loss, test_acc, test_meter, test_finite = _evaluate(
             model, base, data.test_images, data.test_labels, loss_names, device

@@ -3,13 +3,14 @@ import math
 import pytest
 
 from labsnn.config import RunConfig
-from labsnn.train import resolve_device, train
+from labsnn.train import resolve_device, train, train_stack
 
 SMOKE = RunConfig(T=8, epochs=2, n_train=300, n_test=200, batch_size=50, lr=5e-3)
 
 
 def _without_time(result):
-    return [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in result.epochs]
+    """The history without what describes the machine's work: wall time and stack size."""
+    return [{k: v for k, v in row.items() if k not in ("epoch_time_s", "stacked_runs")} for row in result.epochs]
 
 
 def test_same_config_and_seed_give_identical_history(subset):
@@ -19,6 +20,14 @@ def test_same_config_and_seed_give_identical_history(subset):
     assert len(a.epochs) == 2 and a.status == "ok"
     c = train(SMOKE.replace(seed=1), subset, progress=False)
     assert _without_time(c) != _without_time(a)
+
+
+def test_a_run_trained_in_a_stack_equals_the_run_trained_alone(subset):
+    runs = [SMOKE.replace(beta=0.5), SMOKE.replace(z=10.0, loss="cross_entropy_rate"), SMOKE.replace(v_th=0.5)]
+    stacked = train_stack(runs, subset, progress=False)
+    for run, result in zip(runs, stacked):
+        assert _without_time(result) == _without_time(train(run, subset, progress=False))
+    assert _without_time(train_stack(runs[1:], subset, progress=False)[0]) == _without_time(stacked[1])
 
 
 def test_history_has_every_metric(subset):
