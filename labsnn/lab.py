@@ -106,6 +106,21 @@ def best_value(frame: pd.DataFrame, sweep: str) -> Any:
     return final_accuracy(frame, sweep).idxmax()
 
 
+CHANCE = 0.1  # ten balanced classes
+LEARNED = 2 * CHANCE
+
+
+def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep value: runs, diverged runs, and whether every run ``learned`` (final test
+    accuracy >= twice chance). Coarse on purpose: it holds on any machine, where the exact
+    accuracies of a short seeded run may differ in the last digits from one CPU to another."""
+    table = summarize(frame)
+    last = frame[frame["epoch"] == frame.groupby(["sweep", "value", "seed"])["epoch"].transform("max")]
+    learned = last.groupby(["sweep", "value"], sort=False)["test_acc"].apply(lambda acc: bool((acc >= LEARNED).all()))
+    table["learned"] = [learned[(sweep, value)] for sweep, value in zip(table["sweep"], table["value"])]
+    return table[["sweep", "value", "runs", "diverged", "learned"]]
+
+
 def dataset_table(data: MNISTData) -> pd.DataFrame:
     return pd.DataFrame([{"split": "train", "images": data.n_train}, {"split": "test", "images": data.n_test}]).assign(
         source=data.source

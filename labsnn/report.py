@@ -81,14 +81,14 @@ def _summary(profile: str, data: MNISTData, seconds: float) -> str:
 
 def _section_cells(path: Path) -> list:
     """The executed notebook's cells for the report: markdown, and code cells' outputs,
-    without the parameters cells and the deterministic check tables."""
+    without the parameters cells and the cells that nbval checks (regression checks)."""
     notebook = nbformat.read(path, as_version=4)
     keep = []
     for cell in notebook.cells:
         tags = set(cell.metadata.get("tags", []))
         if tags & {"parameters", "injected-parameters"}:
             continue
-        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source and "summarize" not in cell.source:
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
             continue
         keep.append(cell)
     return keep

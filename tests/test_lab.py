@@ -62,6 +62,16 @@ def test_summary_sorts_values_within_sweeps():
     assert table["runs"].tolist() == [2, 2, 2, 2]
 
 
+def test_outcomes_say_which_runs_learned_and_which_diverged():
+    frame = pd.concat([_frame("beta", {0.1: 0.55, 5.0: 0.10}), _frame("v_th", {1.0: 0.2})], ignore_index=True)
+    frame.loc[(frame["value"] == 5.0) & (frame["seed"] == 1), "status"] = "diverged"
+    frame.loc[(frame["value"] == 1.0) & (frame["seed"] == 1) & (frame["epoch"] == 2), "test_acc"] = 0.19
+    table = lab.outcomes(frame)
+    assert table.columns.tolist() == ["sweep", "value", "runs", "diverged", "learned"]
+    assert table["learned"].tolist() == [True, False, False]  # v_th = 1: one seed stayed below twice chance
+    assert table["diverged"].tolist() == [0, 1, 0]
+
+
 def test_markdown_table():
     text = lab.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
