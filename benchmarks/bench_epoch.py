@@ -3,8 +3,10 @@
 784-10-10 LIF, batch 128, Bernoulli input, MSE on output rates, Adam, at T = 25 and 100.
 Each path trains the same number of batches, alternating path by path in rounds so that
 both see the same machine load; seconds per epoch are extrapolated to 60,000 images.
+One untimed round first pages in the code each path runs (on a machine that evicts cold
+library pages, the first few dozen optimizer steps alone can take seconds).
 
-    python benchmarks/bench_epoch.py [--batches 20] [--rounds 3] [--steps 25 100]
+    python benchmarks/bench_epoch.py [--batches 20] [--rounds 3] [--steps 25 100] [--accuracy]
 
 snnTorch is a benchmark dependency (it is in labsnn's dev extra).
 """
@@ -58,7 +60,11 @@ def snntorch_path(T: int):
         loss.backward()
         optimizer.step()
 
-    return step
+    def predict(images):
+        with torch.no_grad():
+            return net(spikegen.rate(images, num_steps=T)).mean(0).argmax(1)
+
+    return step, predict
 
 
 def labsnn_path(T: int):
@@ -72,7 +78,11 @@ def labsnn_path(T: int):
         loss.backward()
         optimizer.step()
 
-    return step
+    def predict(images):
+        with torch.no_grad():
+            return net(bernoulli_encode(images, T, generator)).mean(0).argmax(1)
+
+    return step, predict
 
 
 def seconds_per_epoch(step, images, labels, batches: int) -> float:
@@ -82,26 +92,46 @@ def seconds_per_epoch(step, images, labels, batches: int) -> float:
     return (time.perf_counter() - started) / batches * EPOCH_BATCHES
 
 
+def accuracy_after_one_epoch(path, T: int, data) -> float:
+    """Test accuracy of a fresh network of ``path`` after one epoch of training."""
+    torch.manual_seed(0)
+    step, predict = path(T)
+    images, labels = data.train_images, data.train_labels
+    for start in range(0, len(labels), BATCH):
+        step(images[start : start + BATCH], labels[start : start + BATCH])
+    correct = sum(
+        int((predict(data.test_images[s : s + 1000]) == data.test_labels[s : s + 1000]).sum())
+        for s in range(0, len(data.test_labels), 1000)
+    )
+    return correct / len(data.test_labels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=20, help="batches per path per round (default: 20)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 100], help="values of T (default: 25 100)")
+    parser.add_argument("--accuracy", action="store_true", help="also train one full epoch per path and print test accuracy")
     args = parser.parse_args()
     data = load_mnist()
     images, labels = data.train_images, data.train_labels
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}")
     print(f"{'T':>4} {'snntorch s/epoch':>17} {'labsnn s/epoch':>15} {'speed-up':>9}")
     for T in args.steps:
-        paths = {"snntorch": snntorch_path(T), "labsnn": labsnn_path(T)}
-        for step in paths.values():  # warm-up
-            step(images[:BATCH], labels[:BATCH])
+        paths = {"snntorch": snntorch_path(T)[0], "labsnn": labsnn_path(T)[0]}
+        for step in paths.values():  # warm-up round, untimed
+            seconds_per_epoch(step, images, labels, args.batches)
         times: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.rounds):
             for name, step in paths.items():
                 times[name].append(seconds_per_epoch(step, images, labels, args.batches))
         ref, ours = statistics.median(times["snntorch"]), statistics.median(times["labsnn"])
-        print(f"{T:>4} {ref:>17.1f} {ours:>15.1f} {ref / ours:>8.1f}x")
+        print(f"{T:>4} {ref:>17.1f} {ours:>15.1f} {ref / ours:>8.1f}x", flush=True)
+    if args.accuracy:
+        print(f"{'T':>4} {'snntorch acc':>13} {'labsnn acc':>11} {'difference':>11}   (one epoch, test set)")
+        for T in args.steps:
+            ref, ours = (accuracy_after_one_epoch(path, T, data) for path in (snntorch_path, labsnn_path))
+            print(f"{T:>4} {ref:>13.2%} {ours:>11.2%} {100 * (ours - ref):>+8.2f} pt", flush=True)
 
 
 if __name__ == "__main__":
