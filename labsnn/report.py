@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,15 @@ def _summary(profile: str, data: MNISTData, seconds: float) -> str:
     )
 
 
+_HEADING = re.compile(r"^(#{1,6} .*?)[ \t]*$", re.MULTILINE)
+
+
+def _unnumbered(markdown: str) -> str:
+    """Headings marked unnumbered for pandoc: the lab's own numbers (4.1, 4.1.1, ...) are
+    in the titles, and LaTeX's section numbers would contradict them."""
+    return _HEADING.sub(r"\1 {.unnumbered}", markdown)
+
+
 def _section_cells(path: Path) -> list:
     """The executed notebook's cells for the report: markdown, and code cells' outputs,
     without the parameters cells and the cells that nbval checks (regression checks)."""
@@ -111,11 +121,14 @@ def assemble(profile: str, data: MNISTData, out_dir: Path, results_dir: Path, se
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
-        "## Reproduction of the seed's claims\n\n"
+        "# Reproduction of the seed's claims\n\n"
         f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced "
         f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds; "
         "'near' means the best value or its neighbour in the grid.\n\n" + lab.markdown_table(table)
     ))
+    for cell in report.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _unnumbered(cell.source)
     return report
 
 
