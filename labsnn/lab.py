@@ -14,7 +14,7 @@ import pandas as pd
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.flops import ann_flops, snn_flops
-from labsnn.sweep import run_configs, summarize, sweep_configs, sweeps
+from labsnn.sweep import final_epochs, run_configs, summarize, sweep_configs, sweeps, value_key
 
 ENCODERS = ["repeat", "threshold", "bernoulli"]
 LOSSES = ["mse_rate", "cross_entropy_rate"]
@@ -97,8 +97,7 @@ def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progres
 
 def final_accuracy(frame: pd.DataFrame, sweep: str) -> pd.Series:
     """Last-epoch test accuracy per value of ``sweep``, averaged over seeds (NaN if diverged)."""
-    rows = frame[frame["sweep"] == sweep]
-    last = rows[rows["epoch"] == rows.groupby(["value", "seed"])["epoch"].transform("max")]
+    last = final_epochs(frame[frame["sweep"] == sweep])
     return last.groupby("value", sort=True)["test_acc"].mean()
 
 
@@ -115,8 +114,7 @@ def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     accuracy >= twice chance). Coarse on purpose: it holds on any machine, where the exact
     accuracies of a short seeded run may differ in the last digits from one CPU to another."""
     table = summarize(frame)
-    last = frame[frame["epoch"] == frame.groupby(["sweep", "value", "seed"])["epoch"].transform("max")]
-    learned = last.groupby(["sweep", "value"], sort=False)["test_acc"].apply(lambda acc: bool((acc >= LEARNED).all()))
+    learned = final_epochs(frame).groupby(["sweep", "value"], sort=False)["test_acc"].apply(lambda acc: bool((acc >= LEARNED).all()))
     table["learned"] = [learned[(sweep, value)] for sweep, value in zip(table["sweep"], table["value"])]
     return table[["sweep", "value", "runs", "diverged", "learned"]]
 
@@ -165,7 +163,7 @@ def plot_sweep(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | P
     import seaborn as sns
 
     rows = frame[frame["sweep"] == sweep].copy()
-    order = [str(v) for v in sorted(rows["value"].unique(), key=lambda v: (isinstance(v, str), v))]
+    order = [str(v) for v in sorted(rows["value"].unique(), key=value_key)]
     rows["value"] = rows["value"].astype(str)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     sns.lineplot(data=rows, x="epoch", y="test_acc", hue="value", hue_order=order, errorbar="sd", marker="o", ax=ax)
@@ -331,7 +329,7 @@ def caption(frame: pd.DataFrame, sweep: str, number: int, title: str, symbol: st
     """Figure caption with the run's settings and its outcome, read from ``frame``."""
     rows = frame[frame["sweep"] == sweep]
     first = rows.iloc[0]
-    values = ", ".join(str(v) for v in sorted(rows["value"].unique(), key=lambda v: (isinstance(v, str), v)))
+    values = ", ".join(str(v) for v in sorted(rows["value"].unique(), key=value_key))
     return (
         f"**Figure {number}: {title}.** Test accuracy after each epoch for {symbol} in {{{values}}}; mean over "
         f"{rows['seed'].nunique()} seed(s), shaded ± 1 sd. Other settings at the lab's defaults; "

@@ -51,6 +51,12 @@ class StackOutput:
         return torch.stack([spikes.mean(dim=0) for spikes in self.spikes])
 
 
+def _distinct_steps(inputs: Tensor) -> Tensor:
+    """``inputs [T, ...]`` without its repeats: the first step alone when the encoder
+    returned one step expanded over time (stride 0), else ``inputs``."""
+    return inputs[:1] if inputs.shape[0] > 1 and inputs.stride(0) == 0 else inputs
+
+
 class SNNStack(nn.Module):
     """K LIF networks of layer sizes ``sizes`` side by side, one per entry of ``beta``."""
 
@@ -94,11 +100,9 @@ class SNNStack(nn.Module):
         arithmetic independent of the others in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
         if layer == 0:
-            steps = inputs.shape[0]
-            constant = steps > 1 and inputs.stride(0) == 0
-            source = inputs[:1] if constant else inputs
+            source = _distinct_steps(inputs)
             current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
-            return current.expand(-1, steps, -1, -1) if constant else current
+            return current.expand(-1, inputs.shape[0], -1, -1)
         return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
 
     def forward(self, inputs: Tensor) -> StackOutput:
@@ -106,14 +110,13 @@ class SNNStack(nn.Module):
         if inputs.dim() != 3 or inputs.shape[2] != self.sizes[0]:
             raise ValueError(f"inputs must have shape [T, B, {self.sizes[0]}], got {list(inputs.shape)}")
         K = self.n_models
-        T, B = inputs.shape[:2]
+        T = inputs.shape[0]
         lif = lif_sequence if self.fast else lif_sequence_reference
         rates, active = [], []
         finite = torch.ones(K, dtype=torch.bool, device=inputs.device)
         with torch.no_grad():
-            constant = T > 1 and inputs.stride(0) == 0
-            distinct = (inputs[:1] if constant else inputs).reshape(-1 if constant else T, B * self.sizes[0])
-            size = B * self.sizes[0]
+            distinct = _distinct_steps(inputs).flatten(start_dim=1)
+            size = distinct.shape[1]
             rate = distinct.sum(dim=1) / size
             nonzero = torch.count_nonzero(distinct, dim=1) / size
             rates.append(rate.expand(T).unsqueeze(1).expand(T, K))
@@ -122,14 +125,14 @@ class SNNStack(nn.Module):
         for layer in range(len(self.sizes) - 1):
             if layer > 0:
                 with torch.no_grad():
-                    rate = hidden.detach().mean(dim=(2, 3)).T
+                    rate = hidden.mean(dim=(2, 3)).T
                 rates.append(rate)
                 active.append(rate)  # spikes are binary: nonzero fraction == rate
             currents = self._currents(layer, hidden).transpose(0, 1)  # [T, K, B, N]
             spikes, membrane = lif(currents, self.beta, self.v_th, self.z)
             hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
             with torch.no_grad():
-                finite &= torch.isfinite(membrane.detach()).transpose(0, 1).reshape(K, -1).all(dim=1)
+                finite &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
         return StackOutput(hidden, rates, active, finite)
 
 

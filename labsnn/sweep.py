@@ -149,10 +149,19 @@ def sweep(
     return sweeps(base, {param: values}, seeds, results_dir, data, progress)
 
 
+def value_key(value: Any) -> tuple[bool, Any]:
+    """Sort key for a sweep's values: numbers ascending, then names alphabetically."""
+    return isinstance(value, str), value
+
+
+def final_epochs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each run's last recorded epoch: one row per sweep, value and seed."""
+    return frame[frame["epoch"] == frame.groupby(["sweep", "value", "seed"])["epoch"].transform("max")]
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Final-epoch test accuracy per sweep value: mean and std over seeds, runs, diverged runs."""
-    last = frame.sort_values("epoch").groupby(["sweep", "value", "seed"], sort=False).tail(1)
-    table = last.groupby(["sweep", "value"], sort=False).agg(
+    table = final_epochs(frame).groupby(["sweep", "value"], sort=False).agg(
         test_acc_mean=("test_acc", "mean"),
         test_acc_std=("test_acc", "std"),
         runs=("seed", "count"),
@@ -161,5 +170,5 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     )
     table = table.reset_index()
     sweep_rank = {name: rank for rank, name in enumerate(dict.fromkeys(frame["sweep"]))}
-    order = sorted(table.index, key=lambda i: (sweep_rank[table.at[i, "sweep"]], isinstance(table.at[i, "value"], str), table.at[i, "value"]))
+    order = sorted(table.index, key=lambda i: (sweep_rank[table.at[i, "sweep"]], *value_key(table.at[i, "value"])))
     return table.loc[order].reset_index(drop=True)
