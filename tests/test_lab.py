@@ -49,6 +49,13 @@ def test_disagreement_is_reported_and_missing_values_are_not_measured():
     assert table.loc["T = 50 best", "reproduced"] == "n/a"
 
 
+def test_snn_flops_claim_reads_the_last_epoch():
+    flops = pd.DataFrame({"sweep": "T", "value": 5, "seed": [0, 0], "epoch": [1, 2], "status": "ok",
+                          "snn_flops_test": [14000.0, 10945.0]})
+    table = lab.reproduction_table({**_frames(_section_41()), "4.3": flops}).set_index("seed's claim")
+    assert table.loc["SNN about 10,945 FLOPs at T = 5 (validation)", "this run"] == "10,945"
+
+
 def test_final_accuracy_takes_the_last_epoch_mean_over_seeds():
     frame = _frame("beta", {0.1: 0.9, 2.0: 0.2})
     assert lab.final_accuracy(frame, "beta").to_dict() == {0.1: pytest.approx(0.9), 2.0: pytest.approx(0.2)}
