@@ -47,7 +47,7 @@ def bernoulli_encode(images: Tensor, T: int, generator: torch.Generator | None =
     nonzero = flat.nonzero().squeeze(1)
     draws = torch.rand((T, nonzero.numel()), generator=generator, device=images.device, dtype=images.dtype)
     spikes = torch.zeros((T, flat.numel()), device=images.device, dtype=images.dtype)
-    spikes[:, nonzero] = (draws < flat[nonzero]).to(images.dtype)
+    spikes.index_copy_(1, nonzero, (draws < flat[nonzero]).to(images.dtype))
     return spikes.view(T, *images.shape)
 
 

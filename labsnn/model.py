@@ -118,7 +118,7 @@ class SNNStack(nn.Module):
             distinct = _distinct_steps(inputs).flatten(start_dim=1)
             size = distinct.shape[1]
             rate = distinct.sum(dim=1) / size
-            nonzero = torch.count_nonzero(distinct, dim=1) / size
+            nonzero = torch.ne(distinct, 0, out=torch.empty_like(distinct)).sum(dim=1) / size  # count_nonzero is ~5x slower
             rates.append(rate.expand(T).unsqueeze(1).expand(T, K))
             active.append(nonzero.expand(T).unsqueeze(1).expand(T, K))
         hidden = inputs

@@ -110,13 +110,13 @@ class _LIFSequence(torch.autograd.Function):
     def forward(ctx, currents: Tensor, beta: Param, v_th: Param, z: Param):  # type: ignore[override]
         membrane = torch.empty_like(currents)
         spikes = torch.empty_like(currents)
+        threshold = torch.as_tensor(v_th, dtype=currents.dtype, device=currents.device)
         v = torch.zeros_like(currents[0])
         s = torch.zeros_like(currents[0])
         for t in range(currents.shape[0]):
             v = torch.mul(v, beta, out=membrane[t])
-            v.add_(currents[t]).sub_(s * v_th)
-            s = spikes[t]
-            s.copy_(v > v_th)
+            v.add_(currents[t]).addcmul_(s, threshold, value=-1)  # s*V_th is exact: s is 0 or 1
+            s = torch.gt(v, threshold, out=spikes[t])
         ctx.save_for_backward(membrane)
         ctx.params = (beta, v_th, z)
         ctx.mark_non_differentiable(membrane)
@@ -130,11 +130,9 @@ class _LIFSequence(torch.autograd.Function):
         if grad_membrane is not None:
             grad_v = grad_v + grad_membrane
         grad_currents = torch.empty_like(grad_v)
-        acc = grad_v[-1]
-        grad_currents[-1] = acc
+        acc = grad_currents[-1].copy_(grad_v[-1])
         for t in range(grad_v.shape[0] - 2, -1, -1):
-            acc = grad_v[t] + beta * acc
-            grad_currents[t] = acc
+            acc = torch.mul(acc, beta, out=grad_currents[t]).add_(grad_v[t])
         return grad_currents, None, None, None
 
 
