@@ -120,13 +120,19 @@ def _explicit(root: Path, how: str) -> MNISTData:
 
 
 def _download(root: Path) -> bool:
+    """Download MNIST into ``root`` with torchvision; on failure, remove the folders the
+    attempt created and left empty (never a file) and return False."""
     from torchvision.datasets import MNIST
 
+    created = [folder for folder in (root / "MNIST" / "raw", root / "MNIST", root) if not folder.exists()]
     try:
         for train in (True, False):
             MNIST(str(root), train=train, download=True)
     except Exception as error:  # any network or mirror failure means: not available here
         print(f"labsnn: MNIST download into {root} failed ({type(error).__name__}: {error})", file=sys.stderr)
+        for folder in created:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         return False
     return has_mnist(root)
 

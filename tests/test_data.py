@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,6 +30,22 @@ def test_fallback_subset_loads_loudly_when_no_mnist_anywhere(tmp_path, monkeypat
     assert (data.n_train, data.n_test) == (4000, 1000)
     assert data.train_images.shape == (4000, 784) and 0 <= float(data.train_images.min()) <= float(data.train_images.max()) <= 1
     assert data.test_labels.bincount().tolist() == [100] * 10
+
+
+def test_failed_download_removes_the_empty_folders_it_created(tmp_path, monkeypatch, capsys):
+    import torchvision.datasets
+
+    def unreachable(root, train, download):
+        (Path(root) / "MNIST" / "raw").mkdir(parents=True, exist_ok=True)
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", unreachable)
+    (tmp_path / "kept.txt").write_text("a user's file")
+    assert data_module._download(tmp_path / "data") is False
+    assert not (tmp_path / "data").exists()
+    assert data_module._download(tmp_path) is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+    assert "no route to host" in capsys.readouterr().err
 
 
 def test_full_mnist_from_root(mnist):
