@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,12 @@ def _commit() -> str:
         return "unknown"
 
 
+def peak_memory_gb() -> tuple[float, float]:
+    """Peak resident memory in GB of this process and of its largest finished child (a
+    notebook kernel); Linux reports ``ru_maxrss`` in kB. The run's peak is at most their sum."""
+    return tuple(resource.getrusage(who).ru_maxrss / 2**20 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def _summary(profile: str, data: MNISTData, seconds: float) -> str:
     p = lab.PROFILES[profile]
     base = lab.base_config(profile)
@@ -76,7 +83,8 @@ def _summary(profile: str, data: MNISTData, seconds: float) -> str:
         f"| profile | {profile} |\n| epochs | {p['epochs']} |\n| seeds | {p['seeds']} |\n"
         f"| network | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
-        f"| wall time (training, notebooks) | {seconds / 60:.1f} min |" + note
+        f"| wall time (training, notebooks) | {seconds / 60:.1f} min |\n"
+        "| peak memory (training process + largest notebook kernel) | {:.2f} + {:.2f} GB |".format(*peak_memory_gb()) + note
     )
 
 
@@ -163,5 +171,9 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     target = out_dir / "lab1_report.pdf"
     target.write_bytes(pdf)
     total = time.perf_counter() - started
-    print(f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min")
+    own, kernel = peak_memory_gb()
+    print(
+        f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
+        f"peak memory {own:.2f} GB (training) + {kernel:.2f} GB (largest notebook kernel)"
+    )
     return target
