@@ -106,16 +106,16 @@ class FlopsMeter:
     _binary: Tensor | None = field(default=None, repr=False)
     count: int = 0
 
-    def update(self, input_rates: Sequence[Tensor], input_active: Sequence[Tensor], batch_size: int) -> None:
+    def update(self, input_rates: Sequence[Tensor], input_active: Sequence[Tensor] | None, batch_size: int) -> None:
+        """Add one forward pass. ``input_active`` (nonzero fractions) is needed only for
+        ``synaptic_ops``; pass None where those are not wanted."""
         rates = torch.stack([r.detach().double().cpu() for r in input_rates]) * batch_size
-        active = torch.stack([a.detach().double().cpu() for a in input_active]) * batch_size
-        binary = (rates == active).all(dim=2).all(dim=1)
-        if self._rates is None:
-            self._rates, self._active, self._binary = rates, active, binary
-        else:
-            self._rates += rates
-            self._active += active
-            self._binary &= binary
+        self._rates = rates if self._rates is None else self._rates + rates
+        if input_active is not None:
+            active = torch.stack([a.detach().double().cpu() for a in input_active]) * batch_size
+            binary = (rates == active).all(dim=2).all(dim=1)
+            self._active = active if self._active is None else self._active + active
+            self._binary = binary if self._binary is None else self._binary & binary
         self.count += batch_size
 
     def mean_rates(self) -> Tensor:
@@ -131,7 +131,8 @@ class FlopsMeter:
     def synaptic_ops(self) -> list[SynapticOps]:
         """Average synaptic operations per forward pass, one per network. A layer's input
         counts as binary when its mean value equals its nonzero fraction in every batch."""
-        assert self._active is not None and self._binary is not None
+        if self._active is None or self._binary is None:
+            raise ValueError("FlopsMeter was updated without nonzero fractions (input_active)")
         active = self._active / self.count
         binary = [bool(b) for b in self._binary]
         return [snn_synaptic_ops(self.sizes, active[:, :, k], binary) for k in range(active.shape[2])]

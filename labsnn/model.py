@@ -11,7 +11,7 @@ everything else is elementwise (``tests/test_model.py`` and ``tests/test_train.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
@@ -37,14 +37,25 @@ class StackOutput:
 
     ``spikes``: output spikes ``[K, T, B, C]`` (network first). ``input_rates[l]``: mean value of layer
     ``l``'s input at each step, ``[T, K]`` (the F of the FLOPs formula).
-    ``input_active[l]``: fraction of nonzero inputs of layer ``l`` at each step, ``[T, K]``.
     ``finite``: ``[K]``, False where a network's membrane became NaN or infinite.
+    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*M]``.
     """
 
     spikes: Tensor
     input_rates: list[Tensor]
-    input_active: list[Tensor]
     finite: Tensor
+    first_input: Tensor = field(repr=False)
+
+    @property
+    def input_active(self) -> list[Tensor]:
+        """Fraction of nonzero inputs of each layer at each step, ``[T, K]``, computed on
+        demand (training needs only the rates). Spikes are binary, so past the first
+        layer it is the rate."""
+        T, K = self.input_rates[0].shape
+        with torch.no_grad():
+            ones = torch.ne(self.first_input, 0, out=torch.empty_like(self.first_input))  # count_nonzero is ~5x slower
+            nonzero = ones.sum(dim=1) / self.first_input.shape[1]
+        return [nonzero.expand(T).unsqueeze(1).expand(T, K), *self.input_rates[1:]]
 
     def firing_rates(self) -> Tensor:
         """Output firing rate (spike count / T) of each network, ``[K, B, C]``."""
@@ -112,28 +123,21 @@ class SNNStack(nn.Module):
         K = self.n_models
         T = inputs.shape[0]
         lif = lif_sequence if self.fast else lif_sequence_reference
-        rates, active = [], []
         finite = torch.ones(K, dtype=torch.bool, device=inputs.device)
         with torch.no_grad():
             distinct = _distinct_steps(inputs).flatten(start_dim=1)
-            size = distinct.shape[1]
-            rate = distinct.sum(dim=1) / size
-            nonzero = torch.ne(distinct, 0, out=torch.empty_like(distinct)).sum(dim=1) / size  # count_nonzero is ~5x slower
-            rates.append(rate.expand(T).unsqueeze(1).expand(T, K))
-            active.append(nonzero.expand(T).unsqueeze(1).expand(T, K))
+            rates = [(distinct.sum(dim=1) / distinct.shape[1]).expand(T).unsqueeze(1).expand(T, K)]
         hidden = inputs
         for layer in range(len(self.sizes) - 1):
             if layer > 0:
                 with torch.no_grad():
-                    rate = hidden.mean(dim=(2, 3)).T
-                rates.append(rate)
-                active.append(rate)  # spikes are binary: nonzero fraction == rate
+                    rates.append(hidden.mean(dim=(2, 3)).T)
             currents = self._currents(layer, hidden).transpose(0, 1)  # [T, K, B, N]
             spikes, membrane = lif(currents, self.beta, self.v_th, self.z)
             hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
             with torch.no_grad():
                 finite &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
-        return StackOutput(hidden, rates, active, finite)
+        return StackOutput(hidden, rates, finite, distinct)
 
 
 class SNN(SNNStack):

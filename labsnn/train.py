@@ -170,7 +170,7 @@ def train_stack(
             optimizer.step()
             loss_sum += losses.detach().double().cpu() * y.numel()
             correct += (rates.detach().argmax(dim=2) == y).sum(dim=1).double().cpu()
-            meter.update(out.input_rates, out.input_active, y.numel())
+            meter.update(out.input_rates, None, y.numel())
         test_loss, test_acc, test_meter, test_finite = _evaluate(
             model, base, data.test_images, data.test_labels, loss_names, device
         )
