@@ -99,15 +99,19 @@ def _unnumbered(markdown: str) -> str:
 
 def _section_cells(path: Path) -> list:
     """The executed notebook's cells for the report: markdown, and code cells' outputs,
-    without the parameters cells and the cells that nbval checks (regression checks)."""
+    without the parameters cells, the cells that nbval checks (regression checks) and
+    what cells wrote to stderr (warnings and progress; the run summary states the data
+    source, and the executed notebooks keep every output)."""
     notebook = nbformat.read(path, as_version=4)
     keep = []
     for cell in notebook.cells:
         tags = set(cell.metadata.get("tags", []))
         if tags & {"parameters", "injected-parameters"}:
             continue
-        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
-            continue
+        if cell.cell_type == "code":
+            if "NBVAL_CHECK_OUTPUT" in cell.source:
+                continue
+            cell.outputs = [out for out in cell.outputs if not (out.output_type == "stream" and out.name == "stderr")]
         keep.append(cell)
     return keep
 

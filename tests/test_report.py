@@ -1,4 +1,6 @@
-from labsnn.report import _unnumbered
+import nbformat
+
+from labsnn.report import _section_cells, _unnumbered
 
 
 def test_report_headings_keep_the_labs_numbers_only():
@@ -22,3 +24,22 @@ def test_peak_memory_counts_this_process_and_finished_children():
     del block
     subprocess.run([sys.executable, "-c", "b = b'x' * (300 * 2**20)"], check=True)
     assert peak_memory_gb()[1] >= 0.29
+
+
+def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
+    v4 = nbformat.v4
+    figure = v4.new_output("display_data", data={"text/plain": "<Figure 1>"})
+    cells = [
+        v4.new_code_cell("profile = 'full'", metadata={"tags": ["parameters"]}),
+        v4.new_markdown_cell("# 4.1 Hyperparameter tuning"),
+        v4.new_code_cell("data = load()", outputs=[
+            v4.new_output("stream", name="stderr", text="FallbackDataWarning: ..."),
+            v4.new_output("stream", name="stdout", text="loaded"),
+            figure,
+        ]),
+        v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nann_flops()", outputs=[v4.new_output("execute_result", data={"text/plain": "15900"})]),
+    ]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "section.ipynb")
+    kept = _section_cells(tmp_path / "section.ipynb")
+    assert [cell.source for cell in kept] == ["# 4.1 Hyperparameter tuning", "data = load()"]
+    assert [out.get("name", out.output_type) for out in kept[1].outputs] == ["stdout", "display_data"]
