@@ -112,7 +112,7 @@ def _sweep(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from labsnn.report import build_report
 
-    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out)
+    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out, force=args.force)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)")
     report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    report.add_argument("--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)")
     report.set_defaults(run=_report)
     return main_parser
 

@@ -9,6 +9,7 @@ reproduction table of the seed's claims, all read from this run's results.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import re
 import resource
@@ -22,11 +23,13 @@ import nbformat
 
 from labsnn import lab
 from labsnn.data import MNISTData
+from labsnn.sweep import result_path
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops")
 TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-generic", "pandoc")
 INSTALL_TEX = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(TEX_PACKAGES)
+INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
 def ensure_tex() -> None:
@@ -144,9 +147,36 @@ def assemble(profile: str, data: MNISTData, out_dir: Path, results_dir: Path, se
     return report
 
 
+def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+    """The files a report is made from: every planned run's result, the three notebooks
+    and labsnn's own source (which draws the figures and writes the captions)."""
+    runs = sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
+    notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+    return [*runs, *notebooks, *sorted(Path(__file__).parent.glob("*.py"))]
+
+
+def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
+    """SHA-256 over the profile, the data's fingerprint and the name and bytes of each file
+    (a missing file counts as missing, so creating it changes the digest)."""
+    digest = hashlib.sha256(f"{profile}\n{data_fingerprint}\n".encode())
+    for path in files:
+        digest.update(f"{path.name}\n".encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def up_to_date(out_dir: Path, digest: str) -> bool:
+    """True when the PDF and the executed notebooks exist and were made from ``digest``."""
+    outputs = [out_dir / "lab1_report.pdf", *(out_dir / f"{name}.ipynb" for name in NOTEBOOKS), out_dir / INPUTS_FILE]
+    return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest
+
+
 def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
-                 out_dir: str | Path = "reports") -> Path:
-    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path."""
+                 out_dir: str | Path = "reports", force: bool = False) -> Path:
+    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path. When the
+    PDF was made from exactly these results, notebooks and code, it is kept as it is
+    (unless ``force``): a rerun with nothing changed takes seconds."""
     import papermill
     from nbconvert import PDFExporter
 
@@ -158,6 +188,15 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     figures_dir.mkdir(parents=True, exist_ok=True)
     data = lab.load_data(profile, data_root)
     lab.prepare(profile, data, results_dir)
+    digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
+    target = out_dir / "lab1_report.pdf"
+    if not force and up_to_date(out_dir, digest):
+        print(
+            f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
+            f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway."
+        )
+        return target
+    (out_dir / INPUTS_FILE).unlink(missing_ok=True)
     parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
     for name in NOTEBOOKS:
         papermill.execute_notebook(
@@ -172,8 +211,8 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-    target = out_dir / "lab1_report.pdf"
     target.write_bytes(pdf)
+    (out_dir / INPUTS_FILE).write_text(digest + "\n")
     total = time.perf_counter() - started
     own, kernel = peak_memory_gb()
     print(

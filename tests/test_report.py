@@ -43,3 +43,33 @@ def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
     kept = _section_cells(tmp_path / "section.ipynb")
     assert [cell.source for cell in kept] == ["# 4.1 Hyperparameter tuning", "data = load()"]
     assert [out.get("name", out.output_type) for out in kept[1].outputs] == ["stdout", "display_data"]
+
+
+def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, subset):
+    from labsnn import lab
+    from labsnn.report import INPUTS_FILE, NOTEBOOKS, inputs_digest, report_inputs, up_to_date
+
+    results, out = tmp_path / "results", tmp_path / "reports"
+    files = report_inputs("smoke", subset, results)
+    runs = [path for path in files if path.parent == results]
+    assert len(runs) == len(set(runs)) == len(set(lab.plan("smoke"))) and any(path.name == "4.3_flops.ipynb" for path in files)
+    digest = inputs_digest("smoke", subset.fingerprint, files)
+    assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs("smoke", subset, results))
+    assert digest != inputs_digest("full", subset.fingerprint, files)
+    assert digest != inputs_digest("smoke", "other-data", files)
+
+    results.mkdir()
+    runs[0].write_text('{"epochs": []}')
+    changed = inputs_digest("smoke", subset.fingerprint, files)
+    assert changed != digest
+    runs[0].write_text('{"epochs": [1]}')
+    assert inputs_digest("smoke", subset.fingerprint, files) not in (digest, changed)
+
+    out.mkdir()
+    for name in ["lab1_report.pdf", *(f"{n}.ipynb" for n in NOTEBOOKS)]:
+        (out / name).write_text("made")
+    assert not up_to_date(out, digest)  # no record of its inputs
+    (out / INPUTS_FILE).write_text(digest + "\n")
+    assert up_to_date(out, digest) and not up_to_date(out, changed)
+    (out / "lab1_report.pdf").unlink()
+    assert not up_to_date(out, digest)
