@@ -177,9 +177,6 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path. When the
     PDF was made from exactly these results, notebooks and code, it is kept as it is
     (unless ``force``): a rerun with nothing changed takes seconds."""
-    import papermill
-    from nbconvert import PDFExporter
-
     started = time.perf_counter()
     lab.profile(profile)
     ensure_tex()
@@ -197,6 +194,9 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
         )
         return target
     (out_dir / INPUTS_FILE).unlink(missing_ok=True)
+    import papermill  # imported here: an up-to-date rerun needs neither
+    from nbconvert import PDFExporter
+
     parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
     for name in NOTEBOOKS:
         papermill.execute_notebook(

@@ -6,6 +6,7 @@ import pytest
 from labsnn.data import has_mnist, load_mnist, load_subset
 
 REPO = Path(__file__).resolve().parents[1]
+SMOKE_RESULTS = REPO / "results" / "smoke"  # the notebooks' default results_dir, "../results/smoke"
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,26 @@ def mnist():
 @pytest.fixture(scope="session")
 def subset():
     return load_subset()
+
+
+class _SmokeRunsFirst:
+    """Before the first notebook cell runs under nbval, train every run of the three
+    notebooks' smoke profile in one batch, as ``make report`` does, so that runs sharing
+    their input train stacked (bit-identical to training alone) and each notebook then
+    reads them from the cache instead of training its section on its own."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.done or not item.nodeid.startswith("notebooks/"):
+            return
+        self.done = True
+        from labsnn import lab
+
+        lab.prepare("smoke", lab.load_data("smoke"), SMOKE_RESULTS, progress=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered as a plugin so that its hook also sees items outside tests/ (the notebooks).
+    config.pluginmanager.register(_SmokeRunsFirst(), "labsnn-smoke-runs-first")
