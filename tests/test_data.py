@@ -53,6 +53,28 @@ def test_full_mnist_from_root(mnist):
         pytest.skip("LABSNN_DATA does not point at full MNIST")
     assert (mnist.n_train, mnist.n_test) == (60000, 10000)
     assert mnist.train_images.mean().item() == pytest.approx(0.1307, abs=1e-4)
+    from torchvision.datasets import MNIST
+
+    for train, images, labels in ((True, mnist.train_images, mnist.train_labels), (False, mnist.test_images, mnist.test_labels)):
+        reference = MNIST(mnist.location, train=train, download=False)
+        assert torch.equal(images, reference.data.reshape(len(reference.data), -1).float() / 255)
+        assert torch.equal(labels, reference.targets)
+
+
+def _write_idx(path, header, payload):
+    path.write_bytes(bytes(header) + bytes(payload))
+    return path
+
+
+def test_read_idx_reads_shape_and_bytes_and_names_bad_files(tmp_path):
+    good = _write_idx(tmp_path / "good", [0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3], range(6))
+    assert data_module.read_idx(good).tolist() == [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(ValueError, match="short.*truncated or padded.*header says \\(2, 3\\), file has 5"):
+        data_module.read_idx(_write_idx(tmp_path / "short", [0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3], range(5)))
+    with pytest.raises(ValueError, match="floats is not an IDX file of unsigned bytes \\(header 00000d01\\)"):
+        data_module.read_idx(_write_idx(tmp_path / "floats", [0, 0, 13, 1, 0, 0, 0, 1], [0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="header says None"):
+        data_module.read_idx(_write_idx(tmp_path / "cut", [0, 0, 8, 3, 0, 0], []))
 
 
 def test_stratified_subset_keeps_class_proportions_and_is_seeded():
