@@ -120,17 +120,15 @@ def read_idx(path: Path) -> Tensor:
     shape = struct.unpack(f">{ndim}i", raw[4:start]) if len(raw) >= start else None
     if shape is None or len(raw) - start != math.prod(shape):
         raise ValueError(f"{path} is truncated or padded: header says {shape}, file has {len(raw) - start} data bytes")
-    return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(shape)
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=start).reshape(shape)
 
 
 def _read_raw(root: Path) -> MNISTData:
-    raw = Path(root) / "MNIST" / "raw"
-    images, labels = [], []
-    for split in ("train", "t10k"):
-        image = read_idx(raw / f"{split}-images-idx3-ubyte")
-        images.append(image.reshape(len(image), -1).float().div_(255.0))
-        labels.append(read_idx(raw / f"{split}-labels-idx1-ubyte").long())
-    return MNISTData(images[0], labels[0], images[1], labels[1], "mnist", str(Path(root).resolve()))
+    train_images, train_labels, test_images, test_labels = (read_idx(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES)
+    return MNISTData(
+        train_images.flatten(1).float().div_(255.0), train_labels.long(),
+        test_images.flatten(1).float().div_(255.0), test_labels.long(), "mnist", str(Path(root).resolve()),
+    )
 
 
 def _explicit(root: Path, how: str) -> MNISTData:
