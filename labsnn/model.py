@@ -52,9 +52,13 @@ class StackOutput:
         demand (training needs only the rates). Spikes are binary, so past the first
         layer it is the rate."""
         T, K = self.input_rates[0].shape
+        width = self.first_input.shape[1]
+        # in slices of about 2^20 values: one temporary the size of the input costs more
+        # (fresh pages) than the comparison itself; count_nonzero and bool sums are slower still
+        rows = max(1, (1 << 20) // max(width, 1))
         with torch.no_grad():
-            ones = torch.ne(self.first_input, 0, out=torch.empty_like(self.first_input))  # count_nonzero is ~5x slower
-            nonzero = ones.sum(dim=1) / self.first_input.shape[1]
+            counts = [torch.ne(part, 0, out=torch.empty_like(part)).sum(dim=1) for part in self.first_input.split(rows)]
+            nonzero = torch.cat(counts) / width
         return [nonzero.expand(T).unsqueeze(1).expand(T, K), *self.input_rates[1:]]
 
     def firing_rates(self) -> Tensor:

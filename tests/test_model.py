@@ -74,3 +74,16 @@ def test_fast_model_matches_step_by_step_reference():
     for a, b in zip(g_fast, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
         assert b.abs().sum() > 0
+
+
+def test_first_layer_active_fraction_counts_nonzero_inputs_of_each_step():
+    torch.manual_seed(0)
+    x = torch.rand(3, 1400, 784)  # 1.1 million values per step: counted in slices
+    x[x < 0.6] = 0
+    out = SNNStack(beta=(0.5, 0.9), v_th=(1.0, 1.0), z=(2.0, 2.0), seeds=(0, 1))(x)
+    active = out.input_active[0]
+    assert active.shape == (3, 2)
+    expected = (x != 0).double().mean(dim=(1, 2))
+    torch.testing.assert_close(active[:, 0].double(), expected)
+    torch.testing.assert_close(active[:, 1], active[:, 0])
+    assert (out.input_rates[0][:, 0] < active[:, 0]).all()  # intensities below 1: the mean is below the active fraction
