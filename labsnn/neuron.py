@@ -111,12 +111,13 @@ class _LIFSequence(torch.autograd.Function):
         membrane = torch.empty_like(currents)
         spikes = torch.empty_like(currents)
         threshold = torch.as_tensor(v_th, dtype=currents.dtype, device=currents.device)
-        v = torch.zeros_like(currents[0])
-        s = torch.zeros_like(currents[0])
-        for t in range(currents.shape[0]):
-            v = torch.mul(v, beta, out=membrane[t])
-            v.add_(currents[t]).addcmul_(s, threshold, value=-1)  # s*V_th is exact: s is 0 or 1
-            s = torch.gt(v, threshold, out=spikes[t])
+        steps = zip(currents.unbind(0), membrane.unbind(0), spikes.unbind(0))  # views, made in one call
+        current, v, s = next(steps)
+        v.copy_(current)  # V[1] = I[0] exactly, since V[0] = 0 and S[0] = 0
+        torch.gt(v, threshold, out=s)
+        for current, v_next, s_next in steps:
+            v = torch.mul(v, beta, out=v_next).add_(current).addcmul_(s, threshold, value=-1)  # s*V_th is exact: s is 0 or 1
+            s = torch.gt(v, threshold, out=s_next)
         ctx.save_for_backward(membrane)
         ctx.params = (beta, v_th, z)
         ctx.mark_non_differentiable(membrane)
@@ -130,9 +131,11 @@ class _LIFSequence(torch.autograd.Function):
         if grad_membrane is not None:
             grad_v = grad_v + grad_membrane
         grad_currents = torch.empty_like(grad_v)
-        acc = grad_currents[-1].copy_(grad_v[-1])
-        for t in range(grad_v.shape[0] - 2, -1, -1):
-            acc = torch.mul(acc, beta, out=grad_currents[t]).add_(grad_v[t])
+        steps = zip(reversed(grad_v.unbind(0)), reversed(grad_currents.unbind(0)))
+        grad_step, acc = next(steps)
+        acc.copy_(grad_step)
+        for grad_step, out in steps:
+            acc = torch.mul(acc, beta, out=out).add_(grad_step)
         return grad_currents, None, None, None
 
 
