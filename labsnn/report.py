@@ -12,10 +12,10 @@ import datetime
 import hashlib
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,13 +54,67 @@ def _commit() -> str:
         return "unknown"
 
 
-def peak_memory_gb() -> tuple[float, float]:
-    """Peak resident memory in GB of this process and of its largest finished child (a
-    notebook kernel); Linux reports ``ru_maxrss`` in kB. The run's peak is at most their sum."""
-    return tuple(resource.getrusage(who).ru_maxrss / 2**20 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+def tree_rss_bytes(root: int) -> int | None:
+    """Resident memory of process ``root`` and all its descendants together (Linux ``/proc``;
+    ``None`` elsewhere). Shared pages count once per process, so it errs high."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, total, page = [root], 0, os.sysconf("SC_PAGE_SIZE")
+    found = False
+    while tree:
+        pid = tree.pop()
+        tree.extend(children.get(pid, []))
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total if found else None
 
 
-def _summary(profile: str, data: MNISTData, seconds: float) -> str:
+class PeakMemory:
+    """Peak resident memory of this process and its children together (notebook kernels,
+    TeX), sampled every ``interval`` seconds in a thread while the ``with`` block runs.
+
+    ``getrusage`` cannot give this: a child started from a large process reports that
+    process's size as its own peak (Linux carries it over the ``exec``).
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.peak_bytes: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        now = tree_rss_bytes(os.getpid())
+        if now is not None:
+            self.peak_bytes = max(self.peak_bytes or 0, now)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> "PeakMemory":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def __str__(self) -> str:
+        return "not measured (needs Linux /proc)" if self.peak_bytes is None else f"{self.peak_bytes / 2**30:.2f} GB"
+
+
+def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory) -> str:
     p = lab.PROFILES[profile]
     base = lab.base_config(profile)
     note = ""
@@ -87,7 +141,7 @@ def _summary(profile: str, data: MNISTData, seconds: float) -> str:
         f"| network | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
         f"| wall time (training, notebooks) | {seconds / 60:.1f} min |\n"
-        "| peak memory (training process + largest notebook kernel) | {:.2f} + {:.2f} GB |".format(*peak_memory_gb()) + note
+        f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )
 
 
@@ -119,7 +173,9 @@ def _section_cells(path: Path) -> list:
     return keep
 
 
-def assemble(profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float) -> nbformat.NotebookNode:
+def assemble(
+    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory
+) -> nbformat.NotebookNode:
     """The report notebook: title, summary, the three sections, the reproduction table."""
     frames = {section: lab.run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")}
     table = lab.reproduction_table(frames)
@@ -132,7 +188,7 @@ def assemble(profile: str, data: MNISTData, out_dir: Path, results_dir: Path, se
         "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
         "figure below was computed by the run that made this report."
     ))
-    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
@@ -183,40 +239,40 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     out_dir, results_dir = Path(out_dir).resolve(), Path(results_dir).resolve()
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    data = lab.load_data(profile, data_root)
-    lab.prepare(profile, data, results_dir)
-    digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
-    target = out_dir / "lab1_report.pdf"
-    if not force and up_to_date(out_dir, digest):
-        print(
-            f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
-            f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway."
-        )
-        return target
-    (out_dir / INPUTS_FILE).unlink(missing_ok=True)
-    import papermill  # imported here: an up-to-date rerun needs neither
-    from nbconvert import PDFExporter
+    with PeakMemory() as memory:
+        data = lab.load_data(profile, data_root)
+        lab.prepare(profile, data, results_dir)
+        digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
+        target = out_dir / "lab1_report.pdf"
+        if not force and up_to_date(out_dir, digest):
+            print(
+                f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
+                f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway."
+            )
+            return target
+        (out_dir / INPUTS_FILE).unlink(missing_ok=True)
+        import papermill  # imported here: an up-to-date rerun needs neither
+        from nbconvert import PDFExporter
 
-    parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
-    for name in NOTEBOOKS:
-        papermill.execute_notebook(
-            str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"), parameters=parameters,
-            cwd=str(REPO / "notebooks"), progress_bar=True, kernel_name="python3",
-        )
-    seconds = time.perf_counter() - started
-    report = assemble(profile, data, out_dir, results_dir, seconds)
-    nbformat.write(report, out_dir / "lab1_report.ipynb")
-    exporter = PDFExporter()
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-    target.write_bytes(pdf)
-    (out_dir / INPUTS_FILE).write_text(digest + "\n")
+        parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
+        for name in NOTEBOOKS:
+            papermill.execute_notebook(
+                str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"), parameters=parameters,
+                cwd=str(REPO / "notebooks"), progress_bar=True, kernel_name="python3",
+            )
+        seconds = time.perf_counter() - started
+        report = assemble(profile, data, out_dir, results_dir, seconds, memory)
+        nbformat.write(report, out_dir / "lab1_report.ipynb")
+        exporter = PDFExporter()
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
+        target.write_bytes(pdf)
+        (out_dir / INPUTS_FILE).write_text(digest + "\n")
     total = time.perf_counter() - started
-    own, kernel = peak_memory_gb()
     print(
         f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
-        f"peak memory {own:.2f} GB (training) + {kernel:.2f} GB (largest notebook kernel)"
+        f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s)"
     )
     return target

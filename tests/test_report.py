@@ -1,3 +1,6 @@
+import os
+import time
+
 import nbformat
 
 from labsnn.report import _section_cells, _unnumbered
@@ -11,19 +14,23 @@ def test_report_headings_keep_the_labs_numbers_only():
     )
 
 
-def test_peak_memory_counts_this_process_and_finished_children():
+def test_peak_memory_adds_up_this_process_and_its_running_children():
     import subprocess
     import sys
 
-    from labsnn.report import peak_memory_gb
+    from labsnn.report import PeakMemory, tree_rss_bytes
 
-    before, _ = peak_memory_gb()
-    block = b"x" * (400 * 2**20)  # every page written
-    own, _ = peak_memory_gb()
-    assert own >= max(before, 0.39)
-    del block
-    subprocess.run([sys.executable, "-c", "b = b'x' * (300 * 2**20)"], check=True)
-    assert peak_memory_gb()[1] >= 0.29
+    before = tree_rss_bytes(os.getpid())
+    assert before and before > 10 * 2**20
+    with PeakMemory(interval=0.1) as memory:
+        block = b"x" * (400 * 2**20)  # every page written
+        child = "import time; b = b'x' * (300 * 2**20); print('ready', flush=True); time.sleep(2)"
+        with subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True) as process:
+            assert process.stdout.readline() == "ready\n"
+            time.sleep(0.5)  # a few samples while both hold their memory
+        del block
+    assert memory.peak_bytes >= before + 690 * 2**20
+    assert str(memory).endswith(" GB")
 
 
 def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
