@@ -2,7 +2,8 @@
 
 - ``repeat``: ``x[t] = image`` at every step.
 - ``threshold``: ``x[t] = image * 1[image > threshold]`` at every step (pixel kept, else 0).
-- ``bernoulli``: ``x[t] ~ Bernoulli(image)`` independently per step and pixel (rate coding).
+- ``bernoulli``: ``x[t] ~ Bernoulli(image)`` independently per step and pixel (rate coding),
+  with probabilities resolved to 1/65536.
 
 ``repeat`` and ``threshold`` return an expanded view (stride 0 along time), which the
 model uses to compute the first layer's current once instead of ``T`` times.
@@ -35,34 +36,59 @@ def threshold_encode(images: Tensor, T: int, threshold: float = 0.5) -> Tensor:
     return repeat_encode(torch.where(images > threshold, images, torch.zeros_like(images)), T)
 
 
-def bernoulli_encode(images: Tensor, T: int, generator: torch.Generator | None = None) -> Tensor:
-    """``x[t, b, i] = 1[u < image[b, i]]``, ``u ~ U[0, 1)`` drawn per step for nonzero pixels only.
+LEVELS = 65536  # a spike probability is a multiple of 1 / LEVELS (16-bit draws)
 
-    A zero pixel never spikes, so no random number is drawn for it (81% of MNIST pixels).
+
+def bernoulli_encode(
+    images: Tensor, T: int, generator: torch.Generator | None = None, out: Tensor | None = None
+) -> Tensor:
+    """``x[t, b, i] ~ Bernoulli(q / 65536)`` with ``q = round(65536 * image[b, i])``, per step and pixel.
+
+    Each draw is a uniform 16-bit integer ``u`` (four per 64-bit random word) and the
+    pixel spikes when ``u < q``, so its probability is within 2^-17 of its intensity
+    (exactly 0 for a black pixel, exactly 1 for a white one). Pixels with ``q = 0`` get no
+    draw (81% of MNIST's pixels). ``out``: a tensor of shape ``[T, *images.shape]`` to
+    write the spikes into (the training loop reuses one; large fresh tensors are slow
+    to allocate on CPU).
     """
     _check_steps(T)
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError("bernoulli_encode needs intensities in [0, 1]")
+    if images.numel():
+        low, high = torch.aminmax(images)
+        if low < 0 or high > 1:
+            raise ValueError("bernoulli_encode needs intensities in [0, 1]")
+    shape = (T, *images.shape)
+    if out is not None and (tuple(out.shape) != shape or out.dtype != images.dtype or not out.is_contiguous()):
+        raise ValueError(f"out must be a contiguous {images.dtype} tensor of shape {list(shape)}, got {list(out.shape)}")
     flat = images.reshape(-1)
-    nonzero = flat.nonzero().squeeze(1)
-    draws = torch.rand((T, nonzero.numel()), generator=generator, device=images.device, dtype=images.dtype)
-    spikes = torch.zeros((T, flat.numel()), device=images.device, dtype=images.dtype)
-    spikes.index_copy_(1, nonzero, (draws < flat[nonzero]).to(images.dtype))
-    return spikes.view(T, *images.shape)
+    levels = torch.round(flat * LEVELS)
+    drawn = levels.nonzero().squeeze(1)
+    n = drawn.numel()
+    # u, read as signed 16-bit, is uniform on [-32768, 32767]: P(u <= q - 32769) = q / 65536
+    limits = (levels[drawn] - (LEVELS // 2 + 1)).to(torch.int16)
+    words = torch.empty((T * n + 3) // 4, dtype=torch.int64, device=images.device)
+    words.random_(-(2**63), 2**63 - 1, generator=generator)
+    draws = words.view(torch.int16)[: T * n].view(T, n)
+    spikes = (out if out is not None else torch.empty(shape, dtype=images.dtype, device=images.device)).view(T, -1)
+    values = torch.le(draws, limits, out=torch.empty((T, n), dtype=images.dtype, device=images.device))
+    spikes.zero_().scatter_(1, drawn.expand(T, n), values)  # 2x faster than index_copy_ here
+    return spikes.view(shape)
 
 
 class Encoder(Protocol):
-    def __call__(self, images: Tensor, T: int, *, generator: torch.Generator | None, threshold: float) -> Tensor: ...
+    def __call__(
+        self, images: Tensor, T: int, *, generator: torch.Generator | None, threshold: float, out: Tensor | None = None
+    ) -> Tensor: ...
 
 
 ENCODERS: dict[str, Callable[..., Tensor]] = {
-    "repeat": lambda images, T, *, generator, threshold: repeat_encode(images, T),
-    "threshold": lambda images, T, *, generator, threshold: threshold_encode(images, T, threshold),
-    "bernoulli": lambda images, T, *, generator, threshold: bernoulli_encode(images, T, generator),
+    "repeat": lambda images, T, *, generator, threshold, out=None: repeat_encode(images, T),
+    "threshold": lambda images, T, *, generator, threshold, out=None: threshold_encode(images, T, threshold),
+    "bernoulli": lambda images, T, *, generator, threshold, out=None: bernoulli_encode(images, T, generator, out),
 }
 
 
 def get_encoder(name: str) -> Encoder:
     """The encoder called ``name`` (``repeat``, ``threshold`` or ``bernoulli``), with the
-    uniform signature ``(images, T, *, generator, threshold)``."""
+    uniform signature ``(images, T, *, generator, threshold, out=None)``; ``out`` is where
+    an encoder that makes new spikes writes them (the view encoders need none)."""
     return lookup("encoder", ENCODERS, name)

@@ -55,3 +55,27 @@ def test_lookup_by_name_and_unknown_name_lists_choices():
 def test_bad_number_of_steps(T):
     with pytest.raises(ValueError, match="T must be"):
         repeat_encode(torch.rand(1, 784), T)
+
+
+def test_bernoulli_resolves_probabilities_to_one_in_65536_and_draws_nothing_for_black_pixels():
+    def encode(images):
+        return bernoulli_encode(torch.tensor([images]), 2000, torch.Generator().manual_seed(3))
+
+    base = encode([0.3, 0.0, 0.7, 1.0])
+    # the same 16-bit level (round(65536 * p)) is the same spike train
+    assert torch.equal(encode([0.3 + 2**-18, 0.0, 0.7, 1.0]), base)
+    # below half a level a pixel is black: it never spikes and takes no draw from the others
+    assert torch.equal(encode([0.3, 2**-18, 0.7, 1.0]), base)
+    assert base[:, 0, 3].eq(1).all() and base[:, 0, 1].eq(0).all()
+
+
+def test_bernoulli_writes_into_out_whatever_it_held():
+    images = torch.rand(3, 784) * (torch.rand(3, 784) < 0.3)
+    fresh = bernoulli_encode(images, 6, torch.Generator().manual_seed(1))
+    out = torch.full((6, 3, 784), 7.0)
+    written = bernoulli_encode(images, 6, torch.Generator().manual_seed(1), out=out)
+    assert written.data_ptr() == out.data_ptr()
+    assert torch.equal(written, fresh)
+    for bad in (torch.empty(6, 3, 783), torch.empty(6, 3, 784, dtype=torch.float64), torch.empty(3, 6, 784).transpose(0, 1)):
+        with pytest.raises(ValueError, match="out must be"):
+            bernoulli_encode(images, 6, out=bad)
