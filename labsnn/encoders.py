@@ -39,6 +39,12 @@ def threshold_encode(images: Tensor, T: int, threshold: float = 0.5) -> Tensor:
 LEVELS = 65536  # a spike probability is a multiple of 1 / LEVELS (16-bit draws)
 
 
+def spike_limits(levels: Tensor) -> Tensor:
+    """For levels ``q`` in 1..65536, the int16 ``c`` with ``P(u <= c) = q / 65536`` for ``u``
+    uniform on the 65,536 int16 values: ``c = q - 32769``."""
+    return (levels - (LEVELS // 2 + 1)).to(torch.int16)
+
+
 def bernoulli_encode(
     images: Tensor, T: int, generator: torch.Generator | None = None, out: Tensor | None = None
 ) -> Tensor:
@@ -54,17 +60,16 @@ def bernoulli_encode(
     _check_steps(T)
     if images.numel():
         low, high = torch.aminmax(images)
-        if low < 0 or high > 1:
+        if not (low >= 0 and high <= 1):  # NaN fails too
             raise ValueError("bernoulli_encode needs intensities in [0, 1]")
     shape = (T, *images.shape)
     if out is not None and (tuple(out.shape) != shape or out.dtype != images.dtype or not out.is_contiguous()):
         raise ValueError(f"out must be a contiguous {images.dtype} tensor of shape {list(shape)}, got {list(out.shape)}")
     flat = images.reshape(-1)
-    levels = torch.round(flat * LEVELS)
+    levels = torch.round(flat.to(torch.promote_types(flat.dtype, torch.float32)) * LEVELS)  # exact from float32 up
     drawn = levels.nonzero().squeeze(1)
     n = drawn.numel()
-    # u, read as signed 16-bit, is uniform on [-32768, 32767]: P(u <= q - 32769) = q / 65536
-    limits = (levels[drawn] - (LEVELS // 2 + 1)).to(torch.int16)
+    limits = spike_limits(levels[drawn])
     words = torch.empty((T * n + 3) // 4, dtype=torch.int64, device=images.device)
     words.random_(-(2**63), 2**63 - 1, generator=generator)
     draws = words.view(torch.int16)[: T * n].view(T, n)

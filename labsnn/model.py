@@ -38,7 +38,8 @@ class StackOutput:
     ``spikes``: output spikes ``[K, T, B, C]`` (network first). ``input_rates[l]``: mean value of layer
     ``l``'s input at each step, ``[T, K]`` (the F of the FLOPs formula).
     ``finite``: ``[K]``, False where a network's membrane became NaN or infinite.
-    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*M]``.
+    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*M]``; in
+    training this is a view of the input buffer, valid until the next batch is encoded.
     """
 
     spikes: Tensor

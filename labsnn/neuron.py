@@ -146,6 +146,8 @@ def lif_sequence(currents: Tensor, beta: Param, v_th: Param, z: Param) -> tuple[
     the membrane is returned without gradient.
     """
     check_lif_params(beta, v_th, z)
+    if currents.dim() == 0 or currents.shape[0] == 0:
+        raise ValueError(f"currents must be [T, ...] with T >= 1, got shape {list(currents.shape)}")
     return _LIFSequence.apply(currents, beta, v_th, z)
 
 

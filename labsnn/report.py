@@ -57,6 +57,8 @@ def _commit() -> str:
 def tree_rss_bytes(root: int) -> int | None:
     """Resident memory of process ``root`` and all its descendants together (Linux ``/proc``;
     ``None`` elsewhere). Shared pages count once per process, so it errs high."""
+    if not Path("/proc/self/statm").exists():
+        return None
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

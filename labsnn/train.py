@@ -85,11 +85,12 @@ class RunResult:
         )
 
 
-def _input_buffer(config: RunConfig, device: torch.device) -> Tensor:
-    """Storage for one batch of encoded input, reused batch after batch: allocating tens of
-    MB afresh for every batch costs more than the batch's arithmetic on CPU. ``torch.empty``
-    touches no memory, so encoders that return views never pay for it."""
-    return torch.empty(config.T * max(config.batch_size, EVAL_BATCH) * config.sizes[0], device=device)
+def _input_buffer(config: RunConfig, width: int, device: torch.device) -> Tensor:
+    """Storage for one batch of encoded input (``width`` values per image), reused batch
+    after batch: allocating tens of MB afresh for every batch costs more than the batch's
+    arithmetic on CPU. On CPU ``torch.empty`` touches no memory, so encoders that return
+    views never pay for it (on CUDA it is reserved)."""
+    return torch.empty(config.T * max(config.batch_size, EVAL_BATCH) * width, device=device)
 
 
 def _batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
@@ -158,7 +159,7 @@ def train_stack(
     reference_ops = ann_synaptic_ops(base.sizes)
     train_images, train_labels = data.train_images.to(device), data.train_labels.to(device)
     n_layers = len(base.sizes) - 1
-    buffer = _input_buffer(base, device)
+    buffer = _input_buffer(base, data.train_images.shape[1], device)
 
     for epoch in range(1, base.epochs + 1):
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labsnn.encoders import ENCODERS, bernoulli_encode, get_encoder, repeat_encode, threshold_encode
+from labsnn.encoders import ENCODERS, bernoulli_encode, get_encoder, repeat_encode, spike_limits, threshold_encode
 
 
 def test_repeat_is_the_image_at_every_step():
@@ -79,3 +79,26 @@ def test_bernoulli_writes_into_out_whatever_it_held():
     for bad in (torch.empty(6, 3, 783), torch.empty(6, 3, 784, dtype=torch.float64), torch.empty(3, 6, 784).transpose(0, 1)):
         with pytest.raises(ValueError, match="out must be"):
             bernoulli_encode(images, 6, out=bad)
+
+
+@pytest.mark.parametrize("q", [1, 2, 255 * 257 // 2, 32768, 65535, 65536])
+def test_spike_limit_admits_exactly_q_of_the_65536_draws(q):
+    every_draw = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    limit = spike_limits(torch.tensor([float(q)]))
+    assert int(torch.le(every_draw, limit).sum()) == q
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_bernoulli_in_other_float_types(dtype):
+    images = torch.tensor([[0.0, 0.5, 1.0]], dtype=dtype)
+    spikes = bernoulli_encode(images, 4000, torch.Generator().manual_seed(0))
+    assert spikes.dtype == dtype
+    rate = spikes.float().mean(dim=0)[0]
+    assert rate[0] == 0 and rate[2] == 1
+    assert abs(float(rate[1]) - 0.5) < 4 * (0.25 / 4000) ** 0.5
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_bernoulli_rejects_intensities_outside_0_1(bad):
+    with pytest.raises(ValueError, match=r"intensities in \[0, 1\]"):
+        bernoulli_encode(torch.tensor([[0.5, bad]]), 3)

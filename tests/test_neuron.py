@@ -111,3 +111,8 @@ def test_bad_parameters_raise_naming_the_parameter(kwargs, name):
         LIF(**params)
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         lif_sequence(torch.zeros(3, 1, 1), params["beta"], params["v_th"], params["z"])
+
+
+def test_a_sequence_of_no_steps_is_a_clear_error():
+    with pytest.raises(ValueError, match="T >= 1"):
+        lif_sequence(torch.zeros(0, 3), 0.5, 1.0, 2.0)

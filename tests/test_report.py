@@ -29,7 +29,7 @@ def test_peak_memory_adds_up_this_process_and_its_running_children():
             assert process.stdout.readline() == "ready\n"
             time.sleep(0.5)  # a few samples while both hold their memory
         del block
-    assert memory.peak_bytes >= before + 690 * 2**20
+    assert memory.peak_bytes >= before + 600 * 2**20  # more than either holds alone (400 or 300 MiB)
     assert str(memory).endswith(" GB")
 
 
