@@ -38,14 +38,16 @@ class StackOutput:
     ``spikes``: output spikes ``[K, T, B, C]`` (network first). ``input_rates[l]``: mean value of layer
     ``l``'s input at each step, ``[T, K]`` (the F of the FLOPs formula).
     ``finite``: ``[K]``, False where a network's membrane became NaN or infinite.
-    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*M]``; in
-    training this is a view of the input buffer, valid until the next batch is encoded.
+    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*U]`` (U
+    columns given, of ``first_width = B*M`` values in all); in training this is a view of
+    the input buffer, valid until the next batch is encoded.
     """
 
     spikes: Tensor
     input_rates: list[Tensor]
     finite: Tensor
     first_input: Tensor = field(repr=False)
+    first_width: int
 
     @property
     def input_active(self) -> list[Tensor]:
@@ -53,13 +55,12 @@ class StackOutput:
         demand (training needs only the rates). Spikes are binary, so past the first
         layer it is the rate."""
         T, K = self.input_rates[0].shape
-        width = self.first_input.shape[1]
         # in slices of about 2^20 values: one temporary the size of the input costs more
         # (fresh pages) than the comparison itself; count_nonzero and bool sums are slower still
-        rows = max(1, (1 << 20) // max(width, 1))
+        rows = max(1, (1 << 20) // max(self.first_input.shape[1], 1))
         with torch.no_grad():
             counts = [torch.ne(part, 0, out=torch.empty_like(part)).sum(dim=1) for part in self.first_input.split(rows)]
-            nonzero = torch.cat(counts) / width
+            nonzero = torch.cat(counts) / self.first_width
         return [nonzero.expand(T).unsqueeze(1).expand(T, K), *self.input_rates[1:]]
 
     def firing_rates(self) -> Tensor:
@@ -110,39 +111,49 @@ class SNNStack(nn.Module):
             per_network = torch.tensor([float(v) for v in values]).view(K, 1, 1)
             self.register_buffer(name, per_network, persistent=False)
 
-    def _currents(self, layer: int, inputs: Tensor) -> Tensor:
+    def _currents(self, layer: int, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
-        (layer 0) or ``[K, T, B, M]``. One ``F.linear`` per network keeps each network's
-        arithmetic independent of the others in the stack."""
+        (layer 0, only the input ``columns`` when given) or ``[K, T, B, M]``. One
+        ``F.linear`` per network keeps each network's arithmetic independent of the others
+        in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
         if layer == 0:
+            if columns is not None:
+                weight = weight.index_select(2, columns)
             source = _distinct_steps(inputs)
             current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
             return current.expand(-1, inputs.shape[0], -1, -1)
         return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
 
-    def forward(self, inputs: Tensor) -> StackOutput:
-        """``inputs [T, B, sizes[0]]`` shared by the K networks."""
-        if inputs.dim() != 3 or inputs.shape[2] != self.sizes[0]:
-            raise ValueError(f"inputs must have shape [T, B, {self.sizes[0]}], got {list(inputs.shape)}")
+    def forward(self, inputs: Tensor, columns: Tensor | None = None) -> StackOutput:
+        """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
+        indices of U input columns, ascending), ``inputs [T, B, U]`` holding only those
+        columns, the others being 0 at every step: a batch's blank pixels need no
+        arithmetic. Rates and counts are over all ``sizes[0]`` columns either way."""
+        M = self.sizes[0]
+        width = M if columns is None else columns.numel()
+        if inputs.dim() != 3 or inputs.shape[2] != width:
+            raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
+        if columns is not None and (columns.dim() != 1 or (width and not 0 <= int(columns.min()) <= int(columns.max()) < M)):
+            raise ValueError(f"columns must be a 1-D tensor of indices in [0, {M}), got shape {list(columns.shape)}")
         K = self.n_models
-        T = inputs.shape[0]
+        T, B = inputs.shape[:2]
         lif = lif_sequence if self.fast else lif_sequence_reference
         finite = torch.ones(K, dtype=torch.bool, device=inputs.device)
         with torch.no_grad():
             distinct = _distinct_steps(inputs).flatten(start_dim=1)
-            rates = [(distinct.sum(dim=1) / distinct.shape[1]).expand(T).unsqueeze(1).expand(T, K)]
+            rates = [(distinct.sum(dim=1) / (B * M)).expand(T).unsqueeze(1).expand(T, K)]
         hidden = inputs
         for layer in range(len(self.sizes) - 1):
             if layer > 0:
                 with torch.no_grad():
                     rates.append(hidden.mean(dim=(2, 3)).T)
-            currents = self._currents(layer, hidden).transpose(0, 1)  # [T, K, B, N]
+            currents = self._currents(layer, hidden, columns).transpose(0, 1)  # [T, K, B, N]
             spikes, membrane = lif(currents, self.beta, self.v_th, self.z)
             hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
             with torch.no_grad():
                 finite &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
-        return StackOutput(hidden, rates, finite, distinct)
+        return StackOutput(hidden, rates, finite, distinct, B * M)
 
 
 class SNN(SNNStack):
@@ -162,12 +173,12 @@ class SNN(SNNStack):
     ) -> None:
         super().__init__(sizes, (beta,), (v_th,), (z,), (seed,), fast)
 
-    def forward_with_rates(self, inputs: Tensor) -> tuple[Tensor, list[Tensor]]:
-        out = super().forward(inputs)
+    def forward_with_rates(self, inputs: Tensor, columns: Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
+        out = super().forward(inputs, columns)
         return out.spikes[0], [rate[:, 0] for rate in out.input_rates]
 
-    def forward(self, inputs: Tensor) -> Tensor:  # type: ignore[override]
-        return self.forward_with_rates(inputs)[0]
+    def forward(self, inputs: Tensor, columns: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        return self.forward_with_rates(inputs, columns)[0]
 
 
 class ANN(nn.Sequential):

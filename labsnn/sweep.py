@@ -27,7 +27,8 @@ from labsnn.train import RunResult, train_stack
 DEFAULT_RESULTS = Path("results")
 #: Part of every result's file name: bump it when a change to training changes results,
 #: so that old cached results are recomputed rather than reused.
-RESULTS_VERSION = 3  # 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli draws
+RESULTS_VERSION = 4  # 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli draws;
+# 4: the first layer sums over a batch's non-blank pixels only
 
 
 def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:

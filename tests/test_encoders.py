@@ -102,3 +102,11 @@ def test_bernoulli_in_other_float_types(dtype):
 def test_bernoulli_rejects_intensities_outside_0_1(bad):
     with pytest.raises(ValueError, match=r"intensities in \[0, 1\]"):
         bernoulli_encode(torch.tensor([[0.5, bad]]), 3)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_a_black_pixel_is_no_input_at_any_step(name):
+    # labsnn.train leaves out the pixels that are black in a whole batch on this ground
+    images = torch.rand(3, 784) * (torch.rand(3, 784) < 0.5)
+    out = get_encoder(name)(images, 5, generator=torch.Generator().manual_seed(0), threshold=0.5)
+    assert out[:, images == 0].eq(0).all()

@@ -87,3 +87,30 @@ def test_first_layer_active_fraction_counts_nonzero_inputs_of_each_step():
     torch.testing.assert_close(active[:, 0].double(), expected)
     torch.testing.assert_close(active[:, 1], active[:, 0])
     assert (out.input_rates[0][:, 0] < active[:, 0]).all()  # intensities below 1: the mean is below the active fraction
+
+
+def test_inputs_without_their_blank_columns_compute_the_same_network():
+    torch.manual_seed(0)
+    x = (torch.rand(6, 5, 784, dtype=torch.float64) < 0.3).double()
+    x[:, :, 300:500] = 0  # blank in every image and step
+    columns = x.ne(0).any(dim=1).any(dim=0).nonzero().squeeze(1)
+    assert 0 < columns.numel() < 784
+    full, compact = (SNNStack(beta=(0.5, 0.9), v_th=(0.5, 1.0), z=(2.0, 2.0), seeds=(0, 1)).double() for _ in range(2))
+    compact.load_state_dict(full.state_dict())
+    a, b = full(x), compact(x[:, :, columns], columns)
+    assert torch.equal(a.spikes, b.spikes)
+    for rate_a, rate_b in zip(a.input_rates, b.input_rates):
+        torch.testing.assert_close(rate_a, rate_b)
+    torch.testing.assert_close(a.input_active[0], b.input_active[0])
+    a.firing_rates().sum().backward()
+    b.firing_rates().sum().backward()
+    for pa, pb in zip(full.parameters(), compact.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad)
+
+
+def test_bad_columns():
+    model = SNN()
+    with pytest.raises(ValueError, match=r"inputs must have shape \[T, B, 3\]"):
+        model(torch.zeros(2, 1, 784), torch.tensor([0, 5, 9]))
+    with pytest.raises(ValueError, match="columns must be"):
+        model(torch.zeros(2, 1, 2), torch.tensor([3, 784]))

@@ -1,6 +1,7 @@
 import math
 
 import pytest
+import torch
 
 from labsnn.config import RunConfig
 from labsnn.train import resolve_device, train, train_stack
@@ -63,3 +64,13 @@ def test_one_epoch_on_2000_images_learns(mnist):
     config = RunConfig(epochs=1, n_train=2000, n_test=1000, batch_size=32, lr=1e-2)
     result = train(config, mnist, progress=False)
     assert result.epochs[0]["test_acc"] > 0.6
+
+
+def test_nonblank_columns_drops_exactly_the_pixels_black_in_every_image():
+    from labsnn.train import nonblank_columns
+
+    images = torch.zeros(3, 8)
+    images[0, 1], images[2, 5], images[1, 6] = 0.2, 1.0, 0.7
+    kept, columns = nonblank_columns(images)
+    assert columns.tolist() == [1, 5, 6]
+    assert torch.equal(kept, images[:, [1, 5, 6]])
