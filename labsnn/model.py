@@ -127,7 +127,7 @@ class SNNStack(nn.Module):
 
     def forward(self, inputs: Tensor, columns: Tensor | None = None) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
-        indices of U input columns, ascending), ``inputs [T, B, U]`` holding only those
+        distinct indices of U input columns), ``inputs [T, B, U]`` holding only those
         columns, the others being 0 at every step: a batch's blank pixels need no
         arithmetic. Rates and counts are over all ``sizes[0]`` columns either way."""
         M = self.sizes[0]
