@@ -74,6 +74,16 @@ def _distinct_steps(inputs: Tensor) -> Tensor:
     return inputs[:1] if inputs.shape[0] > 1 and inputs.stride(0) == 0 else inputs
 
 
+def _ascending_indices(columns: Tensor, bound: int) -> bool:
+    """True when ``columns`` is a 1-D integer tensor, strictly ascending, within [0, bound)."""
+    if columns.dim() != 1 or columns.dtype not in (torch.int32, torch.int64):
+        return False
+    if columns.numel() == 0:
+        return True
+    ok = (columns[1:] > columns[:-1]).all() & (columns[0] >= 0) & (columns[-1] < bound)
+    return bool(ok)  # one synchronisation
+
+
 class SNNStack(nn.Module):
     """K LIF networks of layer sizes ``sizes`` side by side, one per entry of ``beta``."""
 
@@ -127,15 +137,15 @@ class SNNStack(nn.Module):
 
     def forward(self, inputs: Tensor, columns: Tensor | None = None) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
-        distinct indices of U input columns), ``inputs [T, B, U]`` holding only those
+        ascending indices of U input columns), ``inputs [T, B, U]`` holding only those
         columns, the others being 0 at every step: a batch's blank pixels need no
         arithmetic. Rates and counts are over all ``sizes[0]`` columns either way."""
         M = self.sizes[0]
         width = M if columns is None else columns.numel()
         if inputs.dim() != 3 or inputs.shape[2] != width:
             raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
-        if columns is not None and (columns.dim() != 1 or (width and not 0 <= int(columns.min()) <= int(columns.max()) < M)):
-            raise ValueError(f"columns must be a 1-D tensor of indices in [0, {M}), got shape {list(columns.shape)}")
+        if columns is not None and not _ascending_indices(columns, M):
+            raise ValueError(f"columns must be ascending integer indices in [0, {M}), got {columns}")
         K = self.n_models
         T, B = inputs.shape[:2]
         lif = lif_sequence if self.fast else lif_sequence_reference
