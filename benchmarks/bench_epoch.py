@@ -37,7 +37,7 @@ from labsnn.data import load_mnist
 from labsnn.encoders import bernoulli_encode
 from labsnn.losses import mse_rate
 from labsnn.model import SNN
-from labsnn.train import nonblank_columns, train
+from labsnn.train import batch_view, nonblank_columns, train
 
 BATCH = 128
 EPOCH_BATCHES = 60000 / BATCH
@@ -90,7 +90,7 @@ def labsnn_path(T: int):
 
     def step(images, labels):
         images, columns = nonblank_columns(images)  # as labsnn.train does
-        inputs = bernoulli_encode(images, T, generator, out=buffer[: T * images.numel()].view(T, *images.shape))
+        inputs = bernoulli_encode(images, T, generator, out=batch_view(buffer, T, images))
         loss = mse_rate(net(inputs, columns).mean(0), labels)
         optimizer.zero_grad()
         loss.backward()

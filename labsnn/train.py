@@ -93,7 +93,7 @@ def _input_buffer(config: RunConfig, width: int, device: torch.device) -> Tensor
     return torch.empty(config.T * max(config.batch_size, EVAL_BATCH) * width, device=device)
 
 
-def _batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
+def batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
     """The first ``T * images.numel()`` elements of ``buffer`` as a ``[T, *images.shape]`` tensor."""
     return buffer[: T * images.numel()].view(T, *images.shape)
 
@@ -127,7 +127,7 @@ def _evaluate(
         for start in range(0, labels.numel(), EVAL_BATCH):
             x, columns = nonblank_columns(images[start : start + EVAL_BATCH].to(device))
             y = labels[start : start + EVAL_BATCH].to(device)
-            inputs = encode(x, config.T, generator=generator, threshold=config.threshold, out=_batch_view(buffer, config.T, x))
+            inputs = encode(x, config.T, generator=generator, threshold=config.threshold, out=batch_view(buffer, config.T, x))
             out = model(inputs, columns)
             rates = out.firing_rates()
             loss_sum += _per_model_losses(rates, y, loss_names).double().cpu() * y.numel()
@@ -181,7 +181,7 @@ def train_stack(
         for start in bar:
             index = order[start : start + base.batch_size]
             (x, columns), y = nonblank_columns(train_images[index]), train_labels[index]
-            inputs = encode(x, base.T, generator=spike_generator, threshold=base.threshold, out=_batch_view(buffer, base.T, x))
+            inputs = encode(x, base.T, generator=spike_generator, threshold=base.threshold, out=batch_view(buffer, base.T, x))
             out = model(inputs, columns)
             rates = out.firing_rates()
             losses = _per_model_losses(rates, y, loss_names)
