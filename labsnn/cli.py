@@ -15,63 +15,49 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from labsnn.config import RunConfig
+from labsnn.config import RunConfig, describe_fields
 from labsnn.data import load_mnist
-
-HELP = {
-    "z": "surrogate slope z",
-    "beta": "membrane decay beta (not clamped)",
-    "v_th": "firing threshold V_th",
-    "T": "time steps per image",
-    "encoder": "input encoding: repeat, threshold or bernoulli",
-    "threshold": "pixel threshold of the threshold encoder",
-    "loss": "loss on output rates: mse_rate or cross_entropy_rate",
-    "sizes": "layer sizes",
-    "batch_size": "training batch size",
-    "lr": "Adam learning rate",
-    "epochs": "training epochs",
-    "seed": "seed of weights, data order and input spikes",
-    "n_train": "stratified training subset size (default: all)",
-    "n_test": "stratified test subset size (default: all)",
-    "device": "auto (CUDA when present), cpu or cuda",
-}
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"labsnn: error: {message}\n")
 
 
-def _field_type(field: dataclasses.Field) -> type:
-    hint = typing.get_type_hints(RunConfig)[field.name]
+def _field_type(name: str) -> Any:
+    """The field's type, ``None`` taken out of an optional one (``int | None`` is ``int``)."""
+    hint = typing.get_type_hints(RunConfig)[name]
+    if typing.get_origin(hint) is tuple:
+        return tuple
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args and hint is not tuple[int, ...] else hint
+    return args[0] if args else hint
 
 
 def convert(name: str, text: str) -> Any:
-    """Parse ``text`` as a value of config field ``name``."""
-    field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
-    kind = _field_type(field)
+    """Parse ``text`` as a value of config field ``name``; sizes are written ``784-20-10``."""
+    kind = _field_type(name)
     try:
-        if kind is tuple[int, ...]:
-            return tuple(int(part) for part in text.replace(",", "-").split("-"))
+        if kind is tuple:
+            return tuple(int(part) for part in text.split("-"))
         if kind is int:
             return int(text)
         if kind is float:
             return float(text)
         return text
     except ValueError:
+        if kind is tuple:
+            raise ValueError(f"{name} must be two or more positive integers joined by '-', e.g. 784-20-10, got {text!r}") from None
         raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run configuration (defaults are the lab's)")
+    helps = describe_fields()
     for field in dataclasses.fields(RunConfig):
         flags = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
         default = field.default
         shown = "-".join(map(str, default)) if isinstance(default, tuple) else default
         group.add_argument(*flags, dest=field.name, metavar=field.name.upper(), default=None,
-                           help=f"{HELP[field.name]} (default: {shown})")
+                           help=f"{helps[field.name]} (default: {shown})")
     parser.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 

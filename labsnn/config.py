@@ -1,7 +1,8 @@
 """The configuration of one training run: the lab's defaults, validated when built.
 
 ``RunConfig`` is the single source of truth: the command line and the notebooks build it
-from their parameters, and ``config_hash`` keys the result cache.
+from their parameters, its fields' ``metadata["help"]`` documents them (and is the
+command line's help), and ``config_hash`` keys the result cache.
 """
 
 from __future__ import annotations
@@ -9,100 +10,69 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
 
 from labsnn.encoders import ENCODERS
 from labsnn.losses import LOSSES
 from labsnn.model import LAB_SIZES
+from labsnn.neuron import SPIKE_TIMINGS, SURROGATES
+from labsnn.validation import check_sizes, is_finite_number, is_integer
 
 #: Fields that neither change a run's numbers' meaning nor key the cache.
 EXECUTION_FIELDS = frozenset({"device"})
 #: Fields in which runs may differ and still train together as one stacked model.
-STACKABLE_FIELDS = frozenset({"z", "beta", "v_th", "loss"})
+STACKABLE_FIELDS = frozenset({"z", "beta", "v_th", "loss", "surrogate"})
+#: Fields added after results were first cached: they key the cache only when not at
+#: their default, so a run that does not use them keeps its hash.
+KEYED_WHEN_CHANGED = frozenset({"optimizer", "momentum", "surrogate", "spike_timing"})
 DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("adam", "sgd")
 
 
-def _int_rule(minimum: int):
-    def check(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-    return check, f"an integer >= {minimum}"
-
-
-def _float_rule(minimum: float, strict: bool):
-    def check(value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return False
-        return value > minimum if strict else value >= minimum
-
-    return check, f"a finite number {'>' if strict else '>='} {minimum:g}"
+def _option(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run of the lab's network. Defaults are the seed report's best values.
+    """One run of the lab's network. Defaults are the seed report's best values; each
+    field's ``metadata["help"]`` says what it is (``describe_fields()`` lists them)."""
 
-    z: surrogate slope; beta: membrane decay; v_th: threshold; T: time steps;
-    encoder: ``repeat`` | ``threshold`` | ``bernoulli``; threshold: pixel threshold of the
-    ``threshold`` encoder; loss: ``mse_rate`` | ``cross_entropy_rate``; sizes: layer
-    sizes; batch_size, lr (Adam), epochs; seed: initialisation, data order and input
-    spikes; n_train / n_test: stratified subset sizes (None: all); device: ``auto``
-    (CUDA when present), ``cpu`` or ``cuda``.
-    """
-
-    z: float = 2.0
-    beta: float = 0.1
-    v_th: float = 1.0
-    T: int = 25
-    encoder: str = "bernoulli"
-    threshold: float = 0.5
-    loss: str = "mse_rate"
-    sizes: tuple[int, ...] = LAB_SIZES
-    batch_size: int = 128
-    lr: float = 1e-3
-    epochs: int = 5
-    seed: int = 0
-    n_train: int | None = None
-    n_test: int | None = None
-    device: str = "auto"
+    z: float = _option(2.0, "surrogate slope z")
+    beta: float = _option(0.1, "membrane decay beta (not clamped)")
+    v_th: float = _option(1.0, "firing threshold V_th")
+    T: int = _option(25, "time steps per image")
+    encoder: str = _option("bernoulli", "input encoding: " + ", ".join(ENCODERS))
+    threshold: float = _option(0.5, "pixel threshold of the threshold encoder")
+    loss: str = _option("mse_rate", "loss on output spikes: " + ", ".join(LOSSES))
+    sizes: tuple[int, ...] = _option(LAB_SIZES, "layer sizes, input first, e.g. 784-20-10")
+    batch_size: int = _option(128, "training batch size")
+    lr: float = _option(1e-3, "learning rate")
+    epochs: int = _option(5, "training epochs")
+    seed: int = _option(0, "seed of weights, data order and input spikes")
+    n_train: int | None = _option(None, "stratified training subset size (default: all)")
+    n_test: int | None = _option(None, "stratified test subset size (default: all)")
+    device: str = _option("auto", "auto (CUDA when present), cpu or cuda")
+    optimizer: str = _option("adam", "optimizer: " + ", ".join(OPTIMIZERS))
+    momentum: float = _option(0.0, "SGD momentum (sgd only)")
+    surrogate: str = _option("fast_sigmoid", "surrogate gradient: fast_sigmoid 1/(1+z|x|)^2 or scaled_fast_sigmoid z/(1+z|x|)^2")
+    spike_timing: str = _option("same_step", "same_step: a spike reads the membrane after it integrated I[t]; next_step: before")
 
     def __post_init__(self) -> None:
-        rules = {
-            "z": _float_rule(0, strict=True),
-            "beta": _float_rule(0, strict=False),
-            "v_th": _float_rule(0, strict=True),
-            "T": _int_rule(1),
-            "threshold": _float_rule(0, strict=False),
-            "batch_size": _int_rule(1),
-            "lr": _float_rule(0, strict=True),
-            "epochs": _int_rule(1),
-            "seed": _int_rule(0),
-        }
-        for name, (check, rule) in rules.items():
+        for name, (check, rule) in _RULES.items():
             value = getattr(self, name)
             if not check(value):
                 raise ValueError(f"{name} must be {rule}, got {value!r}")
             if rule.startswith("a finite"):
                 object.__setattr__(self, name, float(value))
-        for name in ("n_train", "n_test"):
+        for name, choices in _CHOICES.items():
             value = getattr(self, name)
-            if value is not None and not _int_rule(1)[0](value):
-                raise ValueError(f"{name} must be None (all) or an integer >= 1, got {value!r}")
-        choices = {"encoder": ENCODERS, "loss": LOSSES, "device": DEVICES}
-        for name, table in choices.items():
-            value = getattr(self, name)
-            if value not in table:
-                raise ValueError(f"{name} must be one of {', '.join(sorted(table))}, got {value!r}")
-        sizes = self.sizes
-        if (
-            not isinstance(sizes, (tuple, list))
-            or len(sizes) < 2
-            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes)
-        ):
-            raise ValueError(f"sizes must be two or more positive integers, got {sizes!r}")
-        object.__setattr__(self, "sizes", tuple(sizes))
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}, got {value!r}")
+        object.__setattr__(self, "sizes", check_sizes(self.sizes))
+        if self.momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum applies to optimizer sgd only, got optimizer {self.optimizer!r}")
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with ``changes`` applied (and validated)."""
@@ -121,8 +91,13 @@ class RunConfig:
 
     @property
     def config_hash(self) -> str:
-        """Stable 16-hex-digit hash of every field that defines the run (not ``device``)."""
-        keyed = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+        """Stable 16-hex-digit hash of every field that defines the run (not ``device``;
+        the ``KEYED_WHEN_CHANGED`` fields only when not at their default)."""
+        defaults = RunConfig.__dataclass_fields__
+        keyed = {
+            k: v for k, v in self.to_dict().items()
+            if k not in EXECUTION_FIELDS and not (k in KEYED_WHEN_CHANGED and v == defaults[k].default)
+        }
         text = json.dumps(keyed, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -131,5 +106,36 @@ class RunConfig:
         return tuple((k, v) for k, v in self.to_dict().items() if k not in STACKABLE_FIELDS)
 
 
+def _number(minimum: float, strict: bool) -> tuple[Callable[[Any], bool], str]:
+    def check(value: Any) -> bool:
+        return is_finite_number(value) and (value > minimum if strict else value >= minimum)
+
+    return check, f"a finite number {'>' if strict else '>='} {minimum:g}"
+
+
+def _integer(minimum: int, optional: bool = False) -> tuple[Callable[[Any], bool], str]:
+    rule = f"an integer >= {minimum}"
+    if optional:
+        return (lambda value: value is None or is_integer(value, minimum)), f"None (all) or {rule}"
+    return (lambda value: is_integer(value, minimum)), rule
+
+
+_RULES = {
+    "z": _number(0, strict=True), "beta": _number(0, strict=False), "v_th": _number(0, strict=True),
+    "T": _integer(1), "threshold": _number(0, strict=False), "batch_size": _integer(1),
+    "lr": _number(0, strict=True), "epochs": _integer(1), "seed": _integer(0),
+    "n_train": _integer(1, optional=True), "n_test": _integer(1, optional=True), "momentum": _number(0, strict=False),
+}
+_CHOICES = {
+    "encoder": ENCODERS, "loss": LOSSES, "device": DEVICES, "optimizer": OPTIMIZERS,
+    "surrogate": SURROGATES, "spike_timing": SPIKE_TIMINGS,
+}
+
+
 def field_names() -> list[str]:
     return [f.name for f in fields(RunConfig)]
+
+
+def describe_fields() -> dict[str, str]:
+    """Each field's help text, in declaration order."""
+    return {f.name: f.metadata["help"] for f in fields(RunConfig)}

@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 import torch
 from torch import Tensor
 
-from labsnn._registry import lookup
+from labsnn.validation import lookup
 
 
 def _check_steps(T: int) -> None:
@@ -53,9 +53,9 @@ def bernoulli_encode(
     Each draw is a uniform 16-bit integer ``u`` (four per 64-bit random word) and the
     pixel spikes when ``u < q``, so its probability is within 2^-17 of its intensity
     (exactly 0 for a black pixel, exactly 1 for a white one). Pixels with ``q = 0`` get no
-    draw (81% of MNIST's pixels). ``out``: a tensor of shape ``[T, *images.shape]`` to
-    write the spikes into (the training loop reuses one; large fresh tensors are slow
-    to allocate on CPU).
+    draw (most of MNIST's pixels). ``out``: a tensor of shape ``[T, *images.shape]`` to
+    write the spikes into (the training loop reuses one: large fresh tensors cost page
+    faults on CPU).
     """
     _check_steps(T)
     if images.numel():
@@ -75,7 +75,7 @@ def bernoulli_encode(
     draws = words.view(torch.int16)[: T * n].view(T, n)
     spikes = (out if out is not None else torch.empty(shape, dtype=images.dtype, device=images.device)).view(T, -1)
     values = torch.le(draws, limits, out=torch.empty((T, n), dtype=images.dtype, device=images.device))
-    spikes.zero_().scatter_(1, drawn.expand(T, n), values)  # 2x faster than index_copy_ here
+    spikes.zero_().scatter_(1, drawn.expand(T, n), values)  # scatter_ rather than index_copy_: faster (README)
     return spikes.view(shape)
 
 

@@ -1,28 +1,37 @@
-"""Losses on output firing rates ``rate = spike count / T``.
+"""Losses on output spikes, given as firing rates ``rate = spike count / T``.
 
 Rates have shape ``[B, C]`` (one network) or ``[B, K, C]`` (K networks side by side);
 the loss is averaged over the batch (and classes) and returned per network: a scalar
-for ``[B, C]``, shape ``[K]`` for ``[B, K, C]``.
+for ``[B, C]``, shape ``[K]`` for ``[B, K, C]``. ``get_loss(name)`` gives the uniform
+signature ``(rates, targets, steps)``; only the count-based loss uses ``steps`` (T).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from labsnn._registry import lookup
+from labsnn.validation import lookup
+
+
+def _onehot(rates: Tensor, targets: Tensor) -> Tensor:
+    onehot = F.one_hot(targets, rates.shape[-1]).to(rates.dtype)
+    return onehot.unsqueeze(1) if rates.dim() == 3 else onehot
 
 
 def mse_rate(rates: Tensor, targets: Tensor) -> Tensor:
     """``mean_(b,c) (rate[b, c] - onehot(target[b])[c])^2``."""
-    onehot = F.one_hot(targets, rates.shape[-1]).to(rates.dtype)
-    if rates.dim() == 3:
-        onehot = onehot.unsqueeze(1)
-    per_sample = (rates - onehot).square().mean(dim=-1)
+    per_sample = (rates - _onehot(rates, targets)).square().mean(dim=-1)
     return per_sample.mean(dim=0)
+
+
+def mse_count(rates: Tensor, targets: Tensor, steps: int) -> Tensor:
+    """``mean_(b,c) (count[b, c] - T * onehot(target[b])[c])^2 / T`` with ``count = T * rate``:
+    snnTorch's ``mse_count_loss()`` (correct rate 1, incorrect 0), T times ``mse_rate``."""
+    per_sample = (rates * steps - _onehot(rates, targets) * steps).square().mean(dim=-1)
+    return per_sample.mean(dim=0) / steps
 
 
 def cross_entropy_rate(rates: Tensor, targets: Tensor) -> Tensor:
@@ -34,12 +43,15 @@ def cross_entropy_rate(rates: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(rates, targets)
 
 
-LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "mse_rate": mse_rate,
-    "cross_entropy_rate": cross_entropy_rate,
+Loss = Callable[[Tensor, Tensor, int], Tensor]
+
+LOSSES: dict[str, Loss] = {
+    "mse_rate": lambda rates, targets, steps: mse_rate(rates, targets),
+    "cross_entropy_rate": lambda rates, targets, steps: cross_entropy_rate(rates, targets),
+    "mse_count": mse_count,
 }
 
 
-def get_loss(name: str) -> Callable[[Tensor, Tensor], Tensor]:
-    """The loss called ``name`` (``mse_rate`` or ``cross_entropy_rate``)."""
+def get_loss(name: str) -> Loss:
+    """The loss called ``name`` (one of ``LOSSES``), as ``(rates, targets, steps)``."""
     return lookup("loss", LOSSES, name)

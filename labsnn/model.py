@@ -2,73 +2,50 @@
 
 Each layer is ``I = W x + b`` followed by a LIF layer (``labsnn.neuron``). ``SNNStack``
 holds K such networks of the same sizes with stacked weights, each with its own
-``beta``, ``V_th``, ``z`` and initialisation seed, fed one shared input sequence: a sweep
-over the neuron's hyperparameters trains as one model. Network ``k`` computes exactly
-what it would compute alone, bit for bit, forward and backward: every matrix product is
-network ``k``'s own product on contiguous operands, the same call it makes alone, and
-everything else is elementwise (``tests/test_model.py`` and ``tests/test_train.py`` check it).
+``beta``, ``V_th``, ``z``, surrogate and initialisation seed, fed one shared input
+sequence: a sweep over the neuron's hyperparameters trains as one model. Network ``k``
+computes exactly what it would compute alone, bit for bit, forward and backward: every
+matrix product is network ``k``'s own product on contiguous operands, the same call it
+makes alone, and everything else is elementwise (``tests/test_model.py`` and
+``tests/test_train.py`` check it). What is measured of a forward pass (rates for the
+FLOPs formula, diagnostics) is computed by its consumers from ``StackOutput``
+(``labsnn.measure``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from labsnn.neuron import check_lif_params, lif_sequence, lif_sequence_reference
+from labsnn.neuron import check_lif_params, lif_sequence, lif_sequence_reference, surrogate_gain
+from labsnn.validation import check_sizes
 
 LAB_SIZES: tuple[int, ...] = (784, 10, 10)
 
 
-def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    """Return ``sizes`` as a tuple; at least two positive integers, else ``ValueError``."""
-    sizes = tuple(sizes)
-    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
-        raise ValueError(f"sizes must be two or more positive integers, got {sizes!r}")
-    return sizes
-
-
 @dataclass
 class StackOutput:
-    """What ``SNNStack.forward`` returns.
+    """What ``SNNStack.forward`` computes: each layer's spikes ``[K, T, B, N]`` (network
+    first) and membrane ``[T, K, B, N]`` (no gradient)."""
 
-    ``spikes``: output spikes ``[K, T, B, C]`` (network first). ``input_rates[l]``: mean value of layer
-    ``l``'s input at each step, ``[T, K]`` (the F of the FLOPs formula).
-    ``finite``: ``[K]``, False where a network's membrane became NaN or infinite.
-    ``first_input``: the first layer's distinct input steps, flattened ``[T or 1, B*U]`` (U
-    columns given, of ``first_width = B*M`` values in all); in training this is a view of
-    the input buffer, valid until the next batch is encoded.
-    """
-
-    spikes: Tensor
-    input_rates: list[Tensor]
-    finite: Tensor
-    first_input: Tensor = field(repr=False)
-    first_width: int
+    layer_spikes: list[Tensor]
+    membranes: list[Tensor]
 
     @property
-    def input_active(self) -> list[Tensor]:
-        """Fraction of nonzero inputs of each layer at each step, ``[T, K]``, computed on
-        demand (training needs only the rates). Spikes are binary, so past the first
-        layer it is the rate."""
-        T, K = self.input_rates[0].shape
-        # in slices of about 2^20 values: one temporary the size of the input costs more
-        # (fresh pages) than the comparison itself; count_nonzero and bool sums are slower still
-        rows = max(1, (1 << 20) // max(self.first_input.shape[1], 1))
-        with torch.no_grad():
-            counts = [torch.ne(part, 0, out=torch.empty_like(part)).sum(dim=1) for part in self.first_input.split(rows)]
-            nonzero = torch.cat(counts) / self.first_width
-        return [nonzero.expand(T).unsqueeze(1).expand(T, K), *self.input_rates[1:]]
+    def spikes(self) -> Tensor:
+        """Output spikes ``[K, T, B, C]``."""
+        return self.layer_spikes[-1]
 
     def firing_rates(self) -> Tensor:
         """Output firing rate (spike count / T) of each network, ``[K, B, C]``."""
         return torch.stack([spikes.mean(dim=0) for spikes in self.spikes])
 
 
-def _distinct_steps(inputs: Tensor) -> Tensor:
+def distinct_steps(inputs: Tensor) -> Tensor:
     """``inputs [T, ...]`` without its repeats: the first step alone when the encoder
     returned one step expanded over time (stride 0), else ``inputs``."""
     return inputs[:1] if inputs.shape[0] > 1 and inputs.stride(0) == 0 else inputs
@@ -84,8 +61,16 @@ def _ascending_indices(columns: Tensor, bound: int) -> bool:
     return bool(ok)  # one synchronisation
 
 
+def _per_network(values: Sequence[float]) -> Tensor:
+    return torch.tensor([float(v) for v in values]).view(len(values), 1, 1)
+
+
 class SNNStack(nn.Module):
-    """K LIF networks of layer sizes ``sizes`` side by side, one per entry of ``beta``."""
+    """K LIF networks of layer sizes ``sizes`` side by side, one per entry of ``beta``.
+
+    ``surrogate``: one name per network (``labsnn.neuron.SURROGATES``; default the lab's);
+    ``spike_timing``: shared by the stack (``same_step`` or ``next_step``).
+    """
 
     def __init__(
         self,
@@ -95,16 +80,19 @@ class SNNStack(nn.Module):
         z: Sequence[float] = (2.0,),
         seeds: Sequence[int] = (0,),
         fast: bool = True,
+        surrogate: Sequence[str] | None = None,
+        spike_timing: str = "same_step",
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
         K = len(beta)
-        if not (len(v_th) == len(z) == len(seeds) == K) or K == 0:
-            raise ValueError("beta, v_th, z and seeds need one entry per network")
+        surrogate = list(surrogate) if surrogate is not None else ["fast_sigmoid"] * K
+        if not (len(v_th) == len(z) == len(seeds) == len(surrogate) == K) or K == 0:
+            raise ValueError("beta, v_th, z, seeds and surrogate need one entry per network")
         for b, v, s in zip(beta, v_th, z):
             check_lif_params(b, v, s)
-        self.n_models = K
-        self.fast = fast
+        gains = [surrogate_gain(name, s) for name, s in zip(surrogate, z)]
+        self.n_models, self.fast, self.spike_timing = K, fast, spike_timing
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for M, N in zip(self.sizes[:-1], self.sizes[1:]):
@@ -118,8 +106,12 @@ class SNNStack(nn.Module):
                     weight[k].uniform_(-bound, bound, generator=generator)
                     bias[k].uniform_(-bound, bound, generator=generator)
         for name, values in (("beta", beta), ("v_th", v_th), ("z", z)):
-            per_network = torch.tensor([float(v) for v in values]).view(K, 1, 1)
-            self.register_buffer(name, per_network, persistent=False)
+            self.register_buffer(name, _per_network(values), persistent=False)
+        # the lab's surrogate multiplies by no gain; a stack that mixes in the scaled one
+        # multiplies every network's by its own (1.0 is exact), so a run is the same stacked or alone
+        has_gain = any(g is not None for g in gains)
+        self.register_buffer("gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None,
+                             persistent=False)
 
     def _currents(self, layer: int, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
@@ -130,7 +122,7 @@ class SNNStack(nn.Module):
         if layer == 0:
             if columns is not None:
                 weight = weight.index_select(2, columns)
-            source = _distinct_steps(inputs)
+            source = distinct_steps(inputs)
             current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
             return current.expand(-1, inputs.shape[0], -1, -1)
         return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
@@ -138,39 +130,27 @@ class SNNStack(nn.Module):
     def forward(self, inputs: Tensor, columns: Tensor | None = None) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
         ascending indices of U input columns), ``inputs [T, B, U]`` holding only those
-        columns, the others being 0 at every step: a batch's blank pixels need no
-        arithmetic. Rates and counts are over all ``sizes[0]`` columns either way."""
+        columns, the others being 0 at every step: a batch's blank pixels need no arithmetic."""
         M = self.sizes[0]
         width = M if columns is None else columns.numel()
         if inputs.dim() != 3 or inputs.shape[2] != width:
             raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
         if columns is not None and not _ascending_indices(columns, M):
             raise ValueError(f"columns must be ascending integer indices in [0, {M}), got {columns}")
-        K = self.n_models
-        T, B = inputs.shape[:2]
         lif = lif_sequence if self.fast else lif_sequence_reference
-        finite = torch.ones(K, dtype=torch.bool, device=inputs.device)
-        with torch.no_grad():
-            distinct = _distinct_steps(inputs).flatten(start_dim=1)
-            rates = [(distinct.sum(dim=1) / (B * M)).expand(T).unsqueeze(1).expand(T, K)]
-        hidden = inputs
+        hidden, layer_spikes, membranes = inputs, [], []
         for layer in range(len(self.sizes) - 1):
-            if layer > 0:
-                with torch.no_grad():
-                    rates.append(hidden.mean(dim=(2, 3)).T)
             currents = self._currents(layer, hidden, columns).transpose(0, 1)  # [T, K, B, N]
-            spikes, membrane = lif(currents, self.beta, self.v_th, self.z)
+            spikes, membrane = lif(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
             hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
-            with torch.no_grad():
-                finite &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
-        return StackOutput(hidden, rates, finite, distinct, B * M)
+            layer_spikes.append(hidden)
+            membranes.append(membrane)
+        return StackOutput(layer_spikes, membranes)
 
 
-class SNN(SNNStack):
-    """One LIF network: ``forward(inputs [T, B, M]) -> output spikes [T, B, C]``.
-
-    ``forward_with_rates`` also returns each layer's input firing rate per step, ``[T]``.
-    """
+class SNN(nn.Module):
+    """One LIF network: ``forward(inputs [T, B, M]) -> output spikes [T, B, C]``; a
+    one-network ``SNNStack`` (``self.stack``) underneath."""
 
     def __init__(
         self,
@@ -180,15 +160,15 @@ class SNN(SNNStack):
         z: float = 2.0,
         seed: int = 0,
         fast: bool = True,
+        surrogate: str = "fast_sigmoid",
+        spike_timing: str = "same_step",
     ) -> None:
-        super().__init__(sizes, (beta,), (v_th,), (z,), (seed,), fast)
+        super().__init__()
+        self.stack = SNNStack(sizes, (beta,), (v_th,), (z,), (seed,), fast, (surrogate,), spike_timing)
+        self.sizes = self.stack.sizes
 
-    def forward_with_rates(self, inputs: Tensor, columns: Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
-        out = super().forward(inputs, columns)
-        return out.spikes[0], [rate[:, 0] for rate in out.input_rates]
-
-    def forward(self, inputs: Tensor, columns: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        return self.forward_with_rates(inputs, columns)[0]
+    def forward(self, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
+        return self.stack(inputs, columns).spikes[0]
 
 
 class ANN(nn.Sequential):

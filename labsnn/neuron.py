@@ -15,20 +15,28 @@ our ``spikes[t]`` and ``membrane[t]`` exactly, for ``beta`` in [0, 1] (snnTorch 
 
 As in snnTorch, the reset term is detached from the graph: gradients flow through the
 leak ``beta`` and the spike's surrogate, not through the reset.
+
+Two choices the lab leaves open are options here (``labsnn.config.RunConfig`` names them):
+
+- the surrogate: ``fast_sigmoid``, ``1/(1 + z|x|)^2`` (snnTorch's, the default), or
+  ``scaled_fast_sigmoid``, ``z/(1 + z|x|)^2``, the derivative of ``z x/(1 + z|x|)``, i.e. the
+  same shape ``z`` times larger (``gain = z``);
+- the spike timing: ``same_step`` (above, the default) or ``next_step``, the lab's equation
+  read literally: the layer outputs ``S[t] = H(V[t] - V_th)`` from the membrane *before* it
+  integrates ``I[t]``, so every layer passes its spikes on one step later
+  (``spikes_next[t] = spikes_same[t-1]``, ``spikes_next[0] = 0``).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from labsnn.validation import is_finite_number
+
 Param = float | Tensor
-
-
-def _is_finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+SURROGATES = ("fast_sigmoid", "scaled_fast_sigmoid")
+SPIKE_TIMINGS = ("same_step", "next_step")
 
 
 def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:
@@ -38,63 +46,85 @@ def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:
             ok = bool(torch.isfinite(value).all()) and (not positive or bool((value > 0).all()))
             shown = value.tolist()
         else:
-            ok = _is_finite_number(value) and (not positive or value > 0)
+            ok = is_finite_number(value) and (not positive or value > 0)
             shown = value
         if not ok:
             rule = "a finite number > 0" if positive else "a finite number"
             raise ValueError(f"{name} must be {rule}, got {shown!r}")
 
 
-def fast_sigmoid_grad(x: Tensor, z: Param) -> Tensor:
-    """Derivative of the fast sigmoid used as surrogate: ``1 / (1 + z*|x|)^2``."""
-    return (1.0 + z * x.abs()).reciprocal().square()
+def fast_sigmoid_grad(x: Tensor, z: Param, gain: Param | None = None) -> Tensor:
+    """Surrogate derivative ``gain / (1 + z*|x|)^2``; no ``gain`` means 1 (the lab's form)."""
+    grad = (1.0 + z * x.abs()).reciprocal().square()
+    return grad if gain is None else grad * gain
+
+
+def surrogate_gain(surrogate: str, z: Param) -> Param | None:
+    """The ``gain`` of ``fast_sigmoid_grad`` for a surrogate named in ``SURROGATES``."""
+    if surrogate not in SURROGATES:
+        raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
+    return z if surrogate == "scaled_fast_sigmoid" else None
 
 
 class _FastSigmoidSpike(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, z: Param) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, z: Param, gain: Param | None) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
-        ctx.z = z
+        ctx.z, ctx.gain = z, gain
         return (x > 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad_output * fast_sigmoid_grad(x, ctx.z), None
+        return grad_output * fast_sigmoid_grad(x, ctx.z, ctx.gain), None, None
 
 
-def fast_sigmoid(x: Tensor, z: Param = 2.0) -> Tensor:
-    """Spike function: forward ``H(x) = 1[x > 0]``, backward ``1 / (1 + z*|x|)^2``.
+def fast_sigmoid(x: Tensor, z: Param = 2.0, gain: Param | None = None) -> Tensor:
+    """Spike function: forward ``H(x) = 1[x > 0]``, backward ``gain / (1 + z*|x|)^2``.
 
-    The surrogate of snnTorch's ``surrogate.fast_sigmoid(slope=z)``.
+    Without ``gain``, the surrogate of snnTorch's ``surrogate.fast_sigmoid(slope=z)``.
     """
-    return _FastSigmoidSpike.apply(x, z)
+    return _FastSigmoidSpike.apply(x, z, gain)
 
 
-def lif_step(v: Tensor, current: Tensor, beta: Param, v_th: Param, z: Param) -> tuple[Tensor, Tensor]:
+def lif_step(
+    v: Tensor, current: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None
+) -> tuple[Tensor, Tensor]:
     """One step of the lab's LIF neuron; returns ``(S[t], V[t+1])``.
 
     ``S[t] = H(V[t] - V_th)``, ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th`` (reset detached).
     """
-    spike = fast_sigmoid(v - v_th, z)
+    spike = fast_sigmoid(v - v_th, z, gain)
     return spike, beta * v + current - spike.detach() * v_th
 
 
+def _check_timing(spike_timing: str) -> None:
+    if spike_timing not in SPIKE_TIMINGS:
+        raise ValueError(f"spike_timing must be one of {', '.join(SPIKE_TIMINGS)}, got {spike_timing!r}")
+
+
 def lif_sequence_reference(
-    currents: Tensor, beta: Param, v_th: Param, z: Param
+    currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
 ) -> tuple[Tensor, Tensor]:
     """Step-by-step LIF over ``currents [T, ...]`` with autograd; returns ``(spikes, membrane)``.
 
-    ``spikes[t] = S[t+1]``, ``membrane[t] = V[t+1]`` of ``lif_step`` from ``V[0] = 0``.
+    ``same_step``: ``spikes[t] = S[t+1]``, ``membrane[t] = V[t+1]`` of ``lif_step`` from
+    ``V[0] = 0``; ``next_step``: ``spikes[t] = S[t]``, ``membrane[t] = V[t]``.
     The readable reference that ``lif_sequence`` must match.
     """
     check_lif_params(beta, v_th, z)
+    _check_timing(spike_timing)
     v = torch.zeros_like(currents[0])
     spikes, membrane = [], []
     for current in currents:
-        _, v = lif_step(v, current, beta, v_th, z)
-        spikes.append(fast_sigmoid(v - v_th, z))
-        membrane.append(v)
+        spike, v_next = lif_step(v, current, beta, v_th, z, gain)
+        if spike_timing == "next_step":
+            spikes.append(spike)
+            membrane.append(v)
+        else:
+            spikes.append(fast_sigmoid(v_next - v_th, z, gain))
+            membrane.append(v_next)
+        v = v_next
     return torch.stack(spikes), torch.stack(membrane)
 
 
@@ -107,7 +137,7 @@ class _LIFSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, currents: Tensor, beta: Param, v_th: Param, z: Param):  # type: ignore[override]
+    def forward(ctx, currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None):  # type: ignore[override]
         membrane = torch.empty_like(currents)
         spikes = torch.empty_like(currents)
         threshold = torch.as_tensor(v_th, dtype=currents.dtype, device=currents.device)
@@ -116,18 +146,18 @@ class _LIFSequence(torch.autograd.Function):
         v.copy_(current)  # V[1] = I[0] exactly, since V[0] = 0 and S[0] = 0
         torch.gt(v, threshold, out=s)
         for current, v_next, s_next in steps:
-            v = torch.mul(v, beta, out=v_next).add_(current).addcmul_(s, threshold, value=-1)  # s*V_th is exact: s is 0 or 1
+            v = torch.mul(v, beta, out=v_next).add_(current).addcmul_(s, threshold, value=-1)  # exact: s is 0 or 1
             s = torch.gt(v, threshold, out=s_next)
         ctx.save_for_backward(membrane)
-        ctx.params = (beta, v_th, z)
+        ctx.params = (beta, v_th, z, gain)
         ctx.mark_non_differentiable(membrane)
         return spikes, membrane
 
     @staticmethod
     def backward(ctx, grad_spikes: Tensor, grad_membrane: Tensor | None):  # type: ignore[override]
         (membrane,) = ctx.saved_tensors
-        beta, v_th, z = ctx.params
-        grad_v = grad_spikes * fast_sigmoid_grad(membrane - v_th, z)
+        beta, v_th, z, gain = ctx.params
+        grad_v = grad_spikes * fast_sigmoid_grad(membrane - v_th, z, gain)
         if grad_membrane is not None:
             grad_v = grad_v + grad_membrane
         grad_currents = torch.empty_like(grad_v)
@@ -136,19 +166,29 @@ class _LIFSequence(torch.autograd.Function):
         acc.copy_(grad_step)
         for grad_step, out in steps:
             acc = torch.mul(acc, beta, out=out).add_(grad_step)
-        return grad_currents, None, None, None
+        return grad_currents, None, None, None, None
 
 
-def lif_sequence(currents: Tensor, beta: Param, v_th: Param, z: Param) -> tuple[Tensor, Tensor]:
+def lif_sequence(
+    currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
+) -> tuple[Tensor, Tensor]:
     """Fast multi-step LIF over ``currents [T, ...]``; same values and gradients as
-    ``lif_sequence_reference``. ``beta``, ``v_th``, ``z`` are numbers or tensors that
-    broadcast against one step (one value per neuron). Returns ``(spikes, membrane)``;
-    the membrane is returned without gradient.
+    ``lif_sequence_reference``. ``beta``, ``v_th``, ``z``, ``gain`` are numbers or tensors
+    that broadcast against one step (one value per neuron). Returns ``(spikes, membrane)``;
+    the membrane is returned without gradient. ``next_step`` is ``same_step`` over the
+    first ``T - 1`` currents, delayed by one step (the last current reaches no spike).
     """
     check_lif_params(beta, v_th, z)
+    _check_timing(spike_timing)
     if currents.dim() == 0 or currents.shape[0] == 0:
         raise ValueError(f"currents must be [T, ...] with T >= 1, got shape {list(currents.shape)}")
-    return _LIFSequence.apply(currents, beta, v_th, z)
+    if spike_timing == "same_step":
+        return _LIFSequence.apply(currents, beta, v_th, z, gain)
+    start = torch.zeros_like(currents[:1])
+    if currents.shape[0] == 1:
+        return start, start.detach()
+    spikes, membrane = _LIFSequence.apply(currents[:-1], beta, v_th, z, gain)
+    return torch.cat([start, spikes]), torch.cat([start.detach(), membrane])
 
 
 class LIF(torch.nn.Module):
@@ -158,15 +198,22 @@ class LIF(torch.nn.Module):
     ``fast=False`` selects the step-by-step autograd reference.
     """
 
-    def __init__(self, beta: float = 0.1, v_th: float = 1.0, z: float = 2.0, fast: bool = True) -> None:
+    def __init__(
+        self, beta: float = 0.1, v_th: float = 1.0, z: float = 2.0, fast: bool = True,
+        surrogate: str = "fast_sigmoid", spike_timing: str = "same_step",
+    ) -> None:
         super().__init__()
         check_lif_params(beta, v_th, z)
+        _check_timing(spike_timing)
+        self.gain = surrogate_gain(surrogate, z)
         self.beta, self.v_th, self.z, self.fast = beta, v_th, z, fast
+        self.surrogate, self.spike_timing = surrogate, spike_timing
 
     def forward(self, currents: Tensor, return_membrane: bool = False):
         run = lif_sequence if self.fast else lif_sequence_reference
-        spikes, membrane = run(currents, self.beta, self.v_th, self.z)
+        spikes, membrane = run(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         return (spikes, membrane) if return_membrane else spikes
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}"
+        return (f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}, "
+                f"surrogate={self.surrogate}, spike_timing={self.spike_timing}")

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 import re
-import shutil
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,27 +19,12 @@ import nbformat
 
 from labsnn import lab
 from labsnn.data import MNISTData
-from labsnn.sweep import result_path
+from labsnn.host import PeakMemory, ensure_tex
+from labsnn.results import result_path
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops")
-TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-generic", "pandoc")
-INSTALL_TEX = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(TEX_PACKAGES)
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
-
-
-def ensure_tex() -> None:
-    """xelatex and pandoc for nbconvert's PDF: installed with apt-get where this process
-    may (root on Debian), else a ``RuntimeError`` with the exact command to run."""
-    if shutil.which("xelatex") and shutil.which("pandoc"):
-        return
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        print(f"labsnn: installing TeX for the PDF: {INSTALL_TEX}", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        done = subprocess.run(["bash", "-c", INSTALL_TEX], env=env)
-        if done.returncode == 0 and shutil.which("xelatex") and shutil.which("pandoc"):
-            return
-    raise RuntimeError(f"the PDF needs xelatex and pandoc; install them with: sudo {INSTALL_TEX}")
 
 
 def _commit() -> str:
@@ -52,68 +33,6 @@ def _commit() -> str:
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def tree_rss_bytes(root: int) -> int | None:
-    """Resident memory of process ``root`` and all its descendants together (Linux ``/proc``;
-    ``None`` elsewhere). Shared pages count once per process, so it errs high."""
-    if not Path("/proc/self/statm").exists():
-        return None
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while we looked
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    tree, total, page = [root], 0, os.sysconf("SC_PAGE_SIZE")
-    found = False
-    while tree:
-        pid = tree.pop()
-        tree.extend(children.get(pid, []))
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-            found = True
-        except (OSError, ValueError, IndexError):
-            continue
-    return total if found else None
-
-
-class PeakMemory:
-    """Peak resident memory of this process and its children together (notebook kernels,
-    TeX), sampled every ``interval`` seconds in a thread while the ``with`` block runs.
-
-    ``getrusage`` cannot give this: a child started from a large process reports that
-    process's size as its own peak (Linux carries it over the ``exec``).
-    """
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
-        self.peak_bytes: int | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> None:
-        now = tree_rss_bytes(os.getpid())
-        if now is not None:
-            self.peak_bytes = max(self.peak_bytes or 0, now)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> "PeakMemory":
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-
-    def __str__(self) -> str:
-        return "not measured (needs Linux /proc)" if self.peak_bytes is None else f"{self.peak_bytes / 2**30:.2f} GB"
 
 
 def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory) -> str:
@@ -210,7 +129,7 @@ def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path
     and labsnn's own source (which draws the figures and writes the captions)."""
     runs = sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
     notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-    return [*runs, *notebooks, *sorted(Path(__file__).parent.glob("*.py"))]
+    return [*runs, *notebooks, *sorted(Path(__file__).parent.rglob("*.py"))]
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:

@@ -1,20 +1,12 @@
-"""Sweeps with a resumable result cache.
-
-Each run's result is one JSON file under the results folder, named by the config hash
-and the data it was trained on, and written atomically (a temporary file, then
-``os.replace``): an interrupted sweep leaves only whole files, and a rerun computes only
-the runs whose files are missing. A file that cannot be read back is reported and
-recomputed, never used. Runs that share their input (same everything but ``z``,
-``beta``, ``v_th``, ``loss``) train together as one stacked model.
+"""Sweeps over the result cache (``labsnn.results``): a rerun computes only the runs
+whose files are missing, and runs that share their input (same everything but
+``STACKABLE_FIELDS``) train together as one stacked model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -22,50 +14,10 @@ import pandas as pd
 
 from labsnn.config import RunConfig, field_names
 from labsnn.data import MNISTData, load_mnist
-from labsnn.train import RunResult, train_stack
+from labsnn.results import RunResult, read_result, result_path, write_result
+from labsnn.train import train_stack
 
 DEFAULT_RESULTS = Path("results")
-#: Part of every result's file name: bump it when a change to training changes results,
-#: so that old cached results are recomputed rather than reused.
-RESULTS_VERSION = 4  # 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli draws;
-# 4: the first layer sums over a batch's non-blank pixels only
-
-
-def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
-    """``<results_dir>/<config hash>-<data and results-version hash>.json``."""
-    data_hash = hashlib.sha256(f"{data.fingerprint}-v{RESULTS_VERSION}".encode()).hexdigest()[:8]
-    return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
-
-
-def write_result(path: Path, result: RunResult) -> None:
-    """Write ``result`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(result.to_json(), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_result(path: Path, config: RunConfig) -> RunResult | None:
-    """The cached result at ``path``, or None when it is missing or unreadable (reported)."""
-    if not path.exists():
-        return None
-    try:
-        result = RunResult.from_json(json.loads(path.read_text()))
-        if result.config.config_hash != config.config_hash:
-            raise ValueError("it holds another config")
-        if len(result.epochs) != config.epochs and result.status != "diverged":
-            raise ValueError(f"it has {len(result.epochs)} of {config.epochs} epochs")
-        return result
-    except Exception as error:  # any corruption: report, then recompute
-        print(f"labsnn: unreadable result file {path} ({type(error).__name__}: {error}); recomputing", file=sys.stderr)
-        return None
 
 
 def run_configs(

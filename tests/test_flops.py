@@ -12,6 +12,7 @@ from labsnn.flops import (
     snn_layer_flops,
     snn_synaptic_ops,
 )
+from labsnn import measure
 from labsnn.model import SNN
 
 
@@ -61,8 +62,9 @@ def test_meter_averages_rates_measured_by_the_model():
     batches = [(torch.rand(5, 8, 784) < 0.2).float(), (torch.rand(5, 4, 784) < 0.1).float()]
     expected_in = (batches[0].mean(dim=(1, 2)) * 8 + batches[1].mean(dim=(1, 2)) * 4) / 12
     for x in batches:
-        out = super(SNN, model).forward(x)
-        meter.update(out.input_rates, out.input_active, x.shape[1])
+        out = model.stack(x)
+        rates = measure.input_rates(x, out, 784)
+        meter.update(rates, measure.input_active(x, rates, 784), x.shape[1])
     rates = meter.mean_rates()
     assert rates.shape == (2, 5, 1)
     torch.testing.assert_close(rates[0, :, 0], expected_in.double())

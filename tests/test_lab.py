@@ -79,9 +79,12 @@ def test_outcomes_say_which_runs_learned_and_which_diverged():
     assert table["diverged"].tolist() == [0, 1, 0]
 
 
-def test_markdown_table():
-    text = lab.markdown_table(pd.DataFrame({"a": [1], "b": ["x"]}))
-    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |"]
+def test_markdown_table_has_a_header_a_rule_and_one_line_per_row_without_index():
+    lines = lab.markdown_table(pd.DataFrame({"a": [1, 22], "b": ["x", "y"]}, index=[7, 8])).splitlines()
+    assert len(lines) == 4
+    assert [cell.strip() for cell in lines[0].strip("|").split("|")] == ["a", "b"]
+    assert set(lines[1]) <= set("|-: ")
+    assert [cell.strip() for cell in lines[3].strip("|").split("|")] == ["22", "y"]
 
 
 def test_profiles_cover_the_seeds_values():

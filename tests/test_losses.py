@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labsnn.losses import cross_entropy_rate, get_loss, mse_rate
+from labsnn.losses import cross_entropy_rate, get_loss, mse_count, mse_rate
 
 
 def test_mse_rate_against_hand_computation():
@@ -19,18 +19,29 @@ def test_cross_entropy_uses_rates_as_logits():
     assert cross_entropy_rate(rates, targets).item() == pytest.approx(manual.item())
 
 
-@pytest.mark.parametrize("name", ["mse_rate", "cross_entropy_rate"])
+@pytest.mark.parametrize("name", ["mse_rate", "cross_entropy_rate", "mse_count"])
 def test_stacked_rates_give_one_loss_per_network(name):
     torch.manual_seed(0)
     rates = torch.rand(6, 3, 10)
     targets = torch.randint(0, 10, (6,))
     loss = get_loss(name)
-    stacked = loss(rates, targets)
+    stacked = loss(rates, targets, 8)
     assert stacked.shape == (3,)
     for k in range(3):
-        assert stacked[k].item() == pytest.approx(loss(rates[:, k], targets).item())
+        assert stacked[k].item() == pytest.approx(loss(rates[:, k], targets, 8).item())
+
+
+@pytest.mark.parametrize("T", [1, 5, 25])
+def test_mse_count_is_snntorchs_mse_count_loss(T):
+    SF = pytest.importorskip("snntorch.functional")
+    torch.manual_seed(T)
+    spikes = (torch.rand(T, 7, 10) < 0.3).float()
+    targets = torch.randint(0, 10, (7,))
+    ours = mse_count(spikes.mean(dim=0), targets, T)
+    torch.testing.assert_close(ours, SF.mse_count_loss()(spikes, targets))
+    torch.testing.assert_close(ours, T * mse_rate(spikes.mean(dim=0), targets))
 
 
 def test_unknown_loss_lists_choices():
-    with pytest.raises(ValueError, match="cross_entropy_rate, mse_rate"):
+    with pytest.raises(ValueError, match="cross_entropy_rate, mse_count, mse_rate"):
         get_loss("hinge")

@@ -1,16 +1,19 @@
 import pytest
 import torch
 
+from labsnn import measure
 from labsnn.model import ANN, SNN, SNNStack
 
 
 def test_snn_shapes_and_rates():
     model = SNN(sizes=(784, 20, 10), beta=0.5, v_th=0.5)
     x = (torch.rand(6, 3, 784) < 0.3).float()
-    spikes, rates = model.forward_with_rates(x)
-    assert spikes.shape == (6, 3, 10)
-    assert [r.shape for r in rates] == [(6,), (6,)]
-    torch.testing.assert_close(rates[0], x.mean(dim=(1, 2)))
+    assert model(x).shape == (6, 3, 10)
+    out = model.stack(x)
+    rates = measure.input_rates(x, out, 784)
+    assert [r.shape for r in rates] == [(6, 1), (6, 1)]
+    torch.testing.assert_close(rates[0][:, 0], x.mean(dim=(1, 2)))
+    torch.testing.assert_close(rates[1][:, 0], out.layer_spikes[0][0].mean(dim=(1, 2)))
 
 
 def test_stacked_network_computes_what_it_computes_alone():
@@ -27,10 +30,10 @@ def test_stacked_network_computes_what_it_computes_alone():
         spikes = alone(x)
         ((spikes.mean(0) - torch.nn.functional.one_hot(target, 10)) ** 2).mean().backward()
         assert torch.equal(spikes, out.spikes[k])
-        for w_stack, w_alone in zip(stack.weights, alone.weights):
+        for w_stack, w_alone in zip(stack.weights, alone.stack.weights):
             assert torch.equal(w_stack[k], w_alone[0])
             assert torch.equal(w_stack.grad[k], w_alone.grad[0])
-        for b_stack, b_alone in zip(stack.biases, alone.biases):
+        for b_stack, b_alone in zip(stack.biases, alone.stack.biases):
             assert torch.equal(b_stack.grad[k], b_alone.grad[0])
 
 
@@ -81,12 +84,13 @@ def test_first_layer_active_fraction_counts_nonzero_inputs_of_each_step():
     x = torch.rand(3, 1400, 784)  # 1.1 million values per step: counted in slices
     x[x < 0.6] = 0
     out = SNNStack(beta=(0.5, 0.9), v_th=(1.0, 1.0), z=(2.0, 2.0), seeds=(0, 1))(x)
-    active = out.input_active[0]
+    rates = measure.input_rates(x, out, 784)
+    active = measure.input_active(x, rates, 784)[0]
     assert active.shape == (3, 2)
     expected = (x != 0).double().mean(dim=(1, 2))
     torch.testing.assert_close(active[:, 0].double(), expected)
     torch.testing.assert_close(active[:, 1], active[:, 0])
-    assert (out.input_rates[0][:, 0] < active[:, 0]).all()  # intensities below 1: the mean is below the active fraction
+    assert (rates[0][:, 0] < active[:, 0]).all()  # intensities below 1: the mean is below the active fraction
 
 
 def test_inputs_without_their_blank_columns_compute_the_same_network():
@@ -99,9 +103,10 @@ def test_inputs_without_their_blank_columns_compute_the_same_network():
     compact.load_state_dict(full.state_dict())
     a, b = full(x), compact(x[:, :, columns], columns)
     assert torch.equal(a.spikes, b.spikes)
-    for rate_a, rate_b in zip(a.input_rates, b.input_rates):
+    rates_a, rates_b = measure.input_rates(x, a, 784), measure.input_rates(x[:, :, columns], b, 784)
+    for rate_a, rate_b in zip(rates_a, rates_b):
         assert torch.equal(rate_a, rate_b)
-    assert torch.equal(a.input_active[0], b.input_active[0])
+    assert torch.equal(measure.input_active(x, rates_a, 784)[0], measure.input_active(x[:, :, columns], rates_b, 784)[0])
     a.firing_rates().sum().backward()
     b.firing_rates().sum().backward()
     for pa, pb in zip(full.parameters(), compact.parameters()):

@@ -18,7 +18,7 @@ def test_peak_memory_adds_up_this_process_and_its_running_children():
     import subprocess
     import sys
 
-    from labsnn.report import PeakMemory, tree_rss_bytes
+    from labsnn.host import PeakMemory, tree_rss_bytes
 
     before = tree_rss_bytes(os.getpid())
     assert before and before > 10 * 2**20

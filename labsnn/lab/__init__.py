@@ -1,0 +1,43 @@
+"""The lab's experiments, as the notebooks use them (``from labsnn import lab``):
+profiles and run planning (``profiles``), findings and tables read from results
+(``findings``), the seed's claims (``claims``) and figures (``figures``). They hold no
+training logic; the notebooks hold none either."""
+
+from labsnn.lab.claims import CLAIMS, LAB_ANN_FLOPS, Claim, reproduction_table
+from labsnn.lab.figures import plot_flops, plot_sweep, save_figure
+from labsnn.lab.findings import (
+    CHANCE,
+    LEARNED,
+    best_value,
+    caption,
+    config_table,
+    dataset_table,
+    describe_sweep,
+    energy_table,
+    final_accuracy,
+    flops_caption,
+    flops_terms,
+    markdown_table,
+    outcomes,
+)
+from labsnn.lab.profiles import (
+    FLOPS_T,
+    PROFILES,
+    SECTION_LOSSES,
+    base_config,
+    flops_config,
+    load_data,
+    plan,
+    prepare,
+    profile,
+    run_section,
+    section_grids,
+)
+from labsnn.sweep import summarize
+
+__all__ = [
+    "CHANCE", "CLAIMS", "FLOPS_T", "LAB_ANN_FLOPS", "LEARNED", "PROFILES", "SECTION_LOSSES", "Claim", "base_config",
+    "best_value", "caption", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
+    "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "outcomes", "plan", "plot_flops",
+    "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",
+]

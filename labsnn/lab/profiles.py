@@ -1,0 +1,92 @@
+"""The lab's profiles (full and smoke) and the runs each section of the report plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labsnn.config import RunConfig
+from labsnn.data import MNISTData, load_mnist, load_subset
+from labsnn.encoders import ENCODERS
+from labsnn.sweep import run_configs, sweep_configs, sweeps
+
+SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
+FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "n_train": None, "n_test": None, "epochs": 5, "seeds": 3,
+        "grid": {
+            "z": [0.5, 1.0, 2.0, 5.0, 10.0],
+            "beta": [0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0],
+            "v_th": [0.25, 0.5, 1.0, 2.0, 5.0, 10.0],
+            "T": [2, 5, 10, 25, 50, 100],
+        },
+    },
+    "smoke": {  # small batches so that a 1,000-image subset still learns in 2 epochs
+        "n_train": 1000, "n_test": 500, "epochs": 2, "seeds": 1, "batch_size": 16,
+        "grid": {"z": [2.0, 10.0], "beta": [0.1, 5.0], "v_th": [1.0, 10.0], "T": [2, 5, 25]},
+    },
+}
+
+
+def profile(name: str) -> dict[str, Any]:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
+    """The lab's default run at the profile's data size and epochs."""
+    p = profile(profile_name)
+    sizes = {k: p[k] for k in ("n_train", "n_test", "batch_size") if k in p}
+    return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
+
+
+def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
+    """Smoke: the packaged subset (the same on every machine, so nbval can compare).
+    Full: MNIST by ``labsnn.data``'s resolution order, falling back loudly."""
+    profile(profile_name)
+    return load_subset() if profile_name == "smoke" else load_mnist(data_root)
+
+
+def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dict[str, dict[str, list]]:
+    """Per section, the one-at-a-time sweeps it shows."""
+    grid = grid or profile(profile_name)["grid"]
+    return {
+        "4.1": {**grid, "encoder": list(ENCODERS)},
+        "4.2": {"loss": list(SECTION_LOSSES)},
+        "4.3": {"T": [FLOPS_T]},
+    }
+
+
+def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> list[RunConfig]:
+    """Every run of sections 4.1-4.3, so that all of them can train in one batch (maximal stacking)."""
+    base = base_config(profile_name, device=device)
+    seeds = seeds or profile(profile_name)["seeds"]
+    return [
+        c for grids in section_grids(profile_name).values() for param, values in grids.items()
+        for c in sweep_configs(base, param, values, seeds)
+    ]
+
+
+def run_section(
+    section: str, profile_name: str, data: MNISTData, results_dir: str | Path, seeds: int | None = None,
+    epochs: int | None = None, grid: dict[str, list] | None = None, device: str = "auto", progress: bool = True,
+) -> pd.DataFrame:
+    """The tidy results of one section's sweeps (cached runs are read back)."""
+    base = base_config(profile_name, epochs, device)
+    seeds = seeds or profile(profile_name)["seeds"]
+    return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress)
+
+
+def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True) -> None:
+    """Train every run of the report in one batch; the notebooks then read the cache."""
+    run_configs(plan(profile_name), results_dir, data, progress)
+
+
+def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:
+    """The run whose FLOPs the seed quotes: the lab's default at T = 5."""
+    return base_config(profile_name, epochs, device).replace(T=FLOPS_T, seed=seed)

@@ -1,0 +1,90 @@
+"""What the training loop measures of a forward pass (``labsnn.model.StackOutput``):
+the input rates of the FLOPs formula, nonzero-input fractions, finiteness, and the
+diagnostics that tell how a network is stuck (silent, tied, pinned to one class, frozen
+or exploding)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from labsnn.model import StackOutput, distinct_steps
+
+
+def input_rates(inputs: Tensor, out: StackOutput, width: int) -> list[Tensor]:
+    """Mean value of each layer's input at each step, ``[T, K]`` per layer (the F of the
+    FLOPs formula). ``inputs [T, B, U]`` is the first layer's input, ``width`` its full
+    width (``sizes[0]``; U < width when blank columns were left out)."""
+    T, B = inputs.shape[:2]
+    K = out.spikes.shape[0]
+    with torch.no_grad():
+        distinct = distinct_steps(inputs).flatten(start_dim=1)
+        first = (distinct.sum(dim=1) / (B * width)).expand(T).unsqueeze(1).expand(T, K)
+        return [first, *(spikes.mean(dim=(2, 3)).T for spikes in out.layer_spikes[:-1])]
+
+
+def input_active(inputs: Tensor, rates: list[Tensor], width: int) -> list[Tensor]:
+    """Fraction of nonzero inputs of each layer at each step, ``[T, K]``. Spikes are
+    binary, so past the first layer it is the rate (``rates`` from ``input_rates``)."""
+    T, B = inputs.shape[:2]
+    distinct = distinct_steps(inputs).flatten(start_dim=1)
+    # in slices of about 2^20 values: one temporary the size of the input costs more
+    # (fresh pages) than the comparison itself
+    rows = max(1, (1 << 20) // max(distinct.shape[1], 1))
+    with torch.no_grad():
+        counts = [torch.ne(part, 0, out=torch.empty_like(part)).sum(dim=1) for part in distinct.split(rows)]
+        nonzero = torch.cat(counts) / (B * width)
+    return [nonzero.expand(T).unsqueeze(1).expand_as(rates[0]), *rates[1:]]
+
+
+def finite(out: StackOutput) -> Tensor:
+    """``[K]``: False where a network's membrane became NaN or infinite in any layer."""
+    K = out.spikes.shape[0]
+    with torch.no_grad():
+        ok = torch.ones(K, dtype=torch.bool, device=out.spikes.device)
+        for membrane in out.membranes:
+            ok &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
+    return ok
+
+
+class Diagnostics:
+    """Accumulates, over test batches, per network: images on which no output neuron fires,
+    the predicted class counts, the summed output firing rate and the largest |membrane|.
+
+    ``values()`` gives ``silent_frac``, ``top_class_share`` (share of the most-predicted
+    class), ``out_rate`` (mean output firing rate) and ``max_abs_membrane``, each ``[K]``.
+    """
+
+    def __init__(self, n_models: int, n_classes: int) -> None:
+        self.silent = torch.zeros(n_models, dtype=torch.float64)
+        self.predicted = torch.zeros(n_models, n_classes, dtype=torch.float64)
+        self.rate_sum = torch.zeros(n_models, dtype=torch.float64)
+        self.max_membrane = torch.zeros(n_models, dtype=torch.float64)
+        self.count = 0
+
+    def update(self, out: StackOutput, rates: Tensor, predictions: Tensor) -> None:
+        """One batch: ``rates [K, B, C]`` and ``predictions [K, B]`` of ``out``."""
+        K, B, C = rates.shape
+        with torch.no_grad():
+            self.silent += (out.spikes.sum(dim=(1, 3)) == 0).sum(dim=1).double().cpu()
+            hits = torch.zeros(K, C, dtype=torch.float64, device=rates.device)
+            hits.scatter_add_(1, predictions, torch.ones_like(predictions, dtype=torch.float64))
+            self.predicted += hits.cpu()
+            self.rate_sum += rates.double().mean(dim=2).sum(dim=1).cpu()
+            for membrane in out.membranes:
+                largest = membrane.abs().transpose(0, 1).reshape(K, -1).amax(dim=1).double().cpu()
+                self.max_membrane = torch.maximum(self.max_membrane, largest)  # NaN propagates
+        self.count += B
+
+    def values(self) -> dict[str, Tensor]:
+        n = max(self.count, 1)
+        return {
+            "silent_frac": self.silent / n, "top_class_share": self.predicted.amax(dim=1) / n,
+            "out_rate": self.rate_sum / n, "max_abs_membrane": self.max_membrane,
+        }
+
+
+def max_abs_weights(weights: list[Tensor]) -> Tensor:
+    """Largest |weight| of each layer and network, ``[layers, K]``."""
+    with torch.no_grad():
+        return torch.stack([w.detach().abs().flatten(start_dim=1).amax(dim=1).double().cpu() for w in weights])

@@ -1,0 +1,105 @@
+"""A run's record (``RunResult``) and the result cache it is kept in.
+
+Each run's result is one JSON file under the results folder, named by the config hash
+and by the data and ``RESULTS_VERSION`` it was trained with, and written atomically (a
+temporary file, then ``os.replace``): an interrupted write leaves only whole files. A
+file that cannot be read back is reported and recomputed, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labsnn.config import RunConfig
+from labsnn.data import MNISTData
+
+#: Part of every result's file name: bump it when a change to training changes results,
+#: so that old cached results are recomputed rather than reused
+#: (``tests/test_results_version.py`` fails when the numbers change without a bump).
+#: 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli
+#: draws; 4: the first layer sums over a batch's non-blank pixels only.
+RESULTS_VERSION = 4
+
+
+@dataclass
+class RunResult:
+    """One run's outcome: its config, the data it saw, its status and one dict per epoch.
+
+    ``test_step_rates[l][t]``: the last completed epoch's mean firing rate of layer
+    ``l``'s input at step ``t`` on the test set (the terms of the FLOPs formula).
+    """
+
+    config: RunConfig
+    data: dict[str, Any]
+    status: str = "ok"
+    diverged_epoch: int | None = None
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    test_step_rates: list[list[float]] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per epoch, with every config field, the data and the status."""
+        fixed = {**self.config.to_dict(), "sizes": "-".join(map(str, self.config.sizes))}
+        fixed.update(self.data, config_hash=self.config.config_hash, status=self.status, diverged_epoch=self.diverged_epoch)
+        return [{**fixed, **epoch} for epoch in self.epochs]
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(), "data": self.data, "status": self.status,
+            "diverged_epoch": self.diverged_epoch, "epochs": self.epochs, "test_step_rates": self.test_step_rates,
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> "RunResult":
+        return cls(
+            RunConfig.from_dict(payload["config"]), dict(payload["data"]), str(payload["status"]),
+            payload["diverged_epoch"], [dict(e) for e in payload["epochs"]], payload["test_step_rates"],
+        )
+
+
+def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
+    """``<results_dir>/<config hash>-<data and results-version hash>.json``."""
+    data_hash = hashlib.sha256(f"{data.fingerprint}-v{RESULTS_VERSION}".encode()).hexdigest()[:8]
+    return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
+
+
+def write_result(path: Path, result: RunResult) -> None:
+    """Write ``result`` to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(result.to_json(), stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path, config: RunConfig) -> RunResult | None:
+    """The cached result at ``path``, or None when it is missing or unreadable (reported)."""
+    if not path.exists():
+        return None
+    try:
+        result = RunResult.from_json(json.loads(path.read_text()))
+        if result.config.config_hash != config.config_hash:
+            raise ValueError("it holds another config")
+        if len(result.epochs) != config.epochs and result.status != "diverged":
+            raise ValueError(f"it has {len(result.epochs)} of {config.epochs} epochs")
+        return result
+    except Exception as error:  # any corruption: report, then recompute
+        print(f"labsnn: unreadable result file {path} ({type(error).__name__}: {error}); recomputing", file=sys.stderr)
+        return None

@@ -1,0 +1,90 @@
+"""An epoch's statistics and the per-epoch rows of ``RunResult.epochs`` built from them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from labsnn.flops import FlopsMeter, ann_flops, ann_synaptic_ops
+from labsnn.results import RunResult
+
+
+@dataclass
+class EpochStats:
+    """Training pass, per network: the FLOPs meter, summed loss and correct count, and
+    which networks diverged during it."""
+
+    meter: FlopsMeter
+    loss_sum: Tensor
+    correct: Tensor
+    diverged: Tensor
+
+
+@dataclass
+class TestStats:
+    """Test pass, per network: the FLOPs meter, summed loss and correct count, and
+    whether every membrane stayed finite."""
+
+    meter: FlopsMeter
+    loss_sum: Tensor
+    correct: Tensor
+    finite: Tensor
+
+    def accuracy(self) -> Tensor:
+        return self.correct / self.meter.count
+
+
+def _scores(stats: EpochStats, test: TestStats, k: int) -> dict[str, float]:
+    n_seen = max(stats.meter.count, 1)
+    return {
+        "train_loss": float(stats.loss_sum[k] / n_seen), "train_acc": float(stats.correct[k] / n_seen),
+        "test_loss": float(test.loss_sum[k] / test.meter.count), "test_acc": float(test.correct[k] / test.meter.count),
+    }
+
+
+def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T: int, K: int) -> list[dict[str, float]]:
+    """Per network: each layer's mean input rate, FLOPs, synaptic operations and energy."""
+    n_layers = len(sizes) - 1
+    trained = stats.meter.count > 0
+    train_flops = stats.meter.snn_flops() if trained else [math.nan] * K
+    train_rates = stats.meter.mean_rates() if trained else torch.full((n_layers, T, K), math.nan)
+    test_rates, test_flops, test_ops = test.meter.mean_rates(), test.meter.snn_flops(), test.meter.synaptic_ops()
+    ann_ops = ann_synaptic_ops(sizes)
+    rows = []
+    for k in range(K):
+        row = {}
+        for layer in range(n_layers):
+            row[f"rate_train_l{layer}"] = float(train_rates[layer, :, k].mean())
+            row[f"rate_test_l{layer}"] = float(test_rates[layer, :, k].mean())
+        row.update(
+            snn_flops_train=float(train_flops[k]), snn_flops_test=float(test_flops[k]), ann_flops=float(ann_flops(sizes)),
+            snn_macs_test=test_ops[k].macs, snn_acs_test=test_ops[k].acs, snn_energy_pj_test=test_ops[k].energy_pj,
+            ann_macs=ann_ops.macs, ann_energy_pj=ann_ops.energy_pj,
+        )
+        rows.append(row)
+    return rows
+
+
+def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float) -> None:
+    """Append epoch ``epoch``'s row to each run still going; a run that diverged in it is
+    marked ``diverged`` with NaN scores, and later epochs add nothing to it."""
+    base = results[0].config
+    K = len(results)
+    measured = _rates_and_flops(stats, test, base.sizes, base.T, K)
+    test_rates = test.meter.mean_rates()
+    for k, result in enumerate(results):
+        if result.status == "diverged":
+            continue
+        row: dict[str, float] = {"epoch": epoch}
+        if bool(stats.diverged[k]):
+            result.status, result.diverged_epoch = "diverged", epoch
+            row.update(train_loss=math.nan, train_acc=math.nan, test_loss=math.nan, test_acc=math.nan)
+        else:
+            row.update(_scores(stats, test, k))
+            result.test_step_rates = test_rates[:, :, k].tolist()
+        row.update(measured[k], epoch_time_s=seconds, stacked_runs=K)
+        result.epochs.append(row)
