@@ -24,8 +24,10 @@ from labsnn.data import MNISTData
 #: so that old cached results are recomputed rather than reused
 #: (``tests/test_results_version.py`` fails when the numbers change without a bump).
 #: 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli
-#: draws; 4: the first layer sums over a batch's non-blank pixels only.
-RESULTS_VERSION = 4
+#: draws; 4: the first layer sums over a batch's non-blank pixels only; 5: every epoch
+#: records the diagnostics (silent outputs, most-predicted class, output rate, largest
+#: |membrane| and |weight|), so older results lack fields the figures read.
+RESULTS_VERSION = 5
 
 
 @dataclass

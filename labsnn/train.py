@@ -119,18 +119,22 @@ def _train_epoch(stack: _Stack, optimizer, images: Tensor, labels: Tensor, order
 
 
 def _evaluate(stack: _Stack, images: Tensor, labels: Tensor) -> TestStats:
-    """Test loss, accuracy, the FLOPs meter (with nonzero fractions) and finiteness, per network."""
+    """Test loss, accuracy, the FLOPs meter (with nonzero fractions), finiteness and the
+    diagnostics, per network."""
     generator = _generator(stack.base.seed, _TEST_SPIKE_STREAM, stack.device)
     K, width = stack.model.n_models, stack.model.sizes[0]
     stats = TestStats(FlopsMeter(stack.base.sizes), torch.zeros(K, dtype=torch.float64),
-                      torch.zeros(K, dtype=torch.float64), torch.ones(K, dtype=torch.bool))
+                      torch.zeros(K, dtype=torch.float64), torch.ones(K, dtype=torch.bool),
+                      measure.Diagnostics(K, stack.model.sizes[-1]), measure.max_abs_weights(list(stack.model.weights)))
     with torch.no_grad():
         for start in range(0, labels.numel(), EVAL_BATCH):
             y = labels[start : start + EVAL_BATCH].to(stack.device)
             inputs, out = stack.forward(images[start : start + EVAL_BATCH].to(stack.device), generator)
             rates = out.firing_rates()
+            predictions = rates.argmax(dim=2)
             stats.loss_sum += stack.losses(rates, y).double().cpu() * y.numel()
-            stats.correct += (rates.argmax(dim=2) == y).sum(dim=1).double().cpu()
+            stats.correct += (predictions == y).sum(dim=1).double().cpu()
+            stats.diagnostics.update(out, rates, predictions)
             stats.finite &= measure.finite(out).cpu()
             step_rates = measure.input_rates(inputs, out, width)
             stats.meter.update(step_rates, measure.input_active(inputs, step_rates, width), y.numel())

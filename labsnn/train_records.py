@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from labsnn.flops import FlopsMeter, ann_flops, ann_synaptic_ops
+from labsnn.measure import Diagnostics
 from labsnn.results import RunResult
 
 
@@ -26,13 +27,16 @@ class EpochStats:
 
 @dataclass
 class TestStats:
-    """Test pass, per network: the FLOPs meter, summed loss and correct count, and
-    whether every membrane stayed finite."""
+    """Test pass, per network: the FLOPs meter, summed loss and correct count, whether
+    every membrane stayed finite, the diagnostics of a stuck network and the largest
+    |weight| of each layer ``[layers, K]``."""
 
     meter: FlopsMeter
     loss_sum: Tensor
     correct: Tensor
     finite: Tensor
+    diagnostics: Diagnostics
+    max_abs_weights: Tensor
 
     def accuracy(self) -> Tensor:
         return self.correct / self.meter.count
@@ -69,6 +73,13 @@ def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T
     return rows
 
 
+def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
+    """What tells a stuck network: silent outputs, one class predicted, frozen or exploding weights."""
+    row = {f"{name}_test": float(values[k]) for name, values in test.diagnostics.values().items()}
+    row.update({f"max_abs_weight_l{layer}": float(w[k]) for layer, w in enumerate(test.max_abs_weights)})
+    return row
+
+
 def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float) -> None:
     """Append epoch ``epoch``'s row to each run still going; a run that diverged in it is
     marked ``diverged`` with NaN scores, and later epochs add nothing to it."""
@@ -86,5 +97,5 @@ def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: 
         else:
             row.update(_scores(stats, test, k))
             result.test_step_rates = test_rates[:, :, k].tolist()
-        row.update(measured[k], epoch_time_s=seconds, stacked_runs=K)
+        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
         result.epochs.append(row)

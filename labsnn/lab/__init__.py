@@ -1,10 +1,11 @@
 """The lab's experiments, as the notebooks use them (``from labsnn import lab``):
 profiles and run planning (``profiles``), findings and tables read from results
-(``findings``), the seed's claims (``claims``) and figures (``figures``). They hold no
+(``findings``), the seed's claims (``claims``), figures (``figures``) and section 4.4's
+search for the seed's training setup (``seed_setup``). They hold no
 training logic; the notebooks hold none either."""
 
 from labsnn.lab.claims import CLAIMS, LAB_ANN_FLOPS, Claim, reproduction_table
-from labsnn.lab.figures import plot_flops, plot_sweep, save_figure
+from labsnn.lab.figures import plot_flops, plot_setup_accuracy, plot_setup_diagnostics, plot_sweep, save_figure
 from labsnn.lab.findings import (
     CHANCE,
     LEARNED,
@@ -39,5 +40,5 @@ __all__ = [
     "CHANCE", "CLAIMS", "FLOPS_T", "LAB_ANN_FLOPS", "LEARNED", "PROFILES", "SECTION_LOSSES", "Claim", "base_config",
     "best_value", "caption", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
     "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "outcomes", "plan", "plot_flops",
-    "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",
+    "plot_setup_accuracy", "plot_setup_diagnostics", "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",
 ]

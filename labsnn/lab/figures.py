@@ -48,3 +48,41 @@ def plot_flops(frame: pd.DataFrame, figures_dir: str | Path, name: str = "figure
     ax.legend()
     save_figure(fig, figures_dir, name)
     return fig
+
+
+def _heatmap(ax, table: pd.DataFrame, labels: pd.DataFrame, title: str, **style) -> None:
+    import seaborn as sns
+
+    sns.heatmap(table.astype(float), annot=labels.to_numpy(), fmt="", cbar=False, ax=ax, linewidths=0.5, **style)
+    ax.set(title=title, xlabel="", ylabel="")
+    ax.tick_params(axis="x", rotation=30)
+
+
+def plot_setup_accuracy(table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path,
+                        name: str = "figure8_setup_accuracy"):
+    """Setups (rows) by the seed's diagnostic runs (columns): final test accuracy, mean over
+    seeds; a cell where every seed diverged reads "div" (scored at the tie accuracy)."""
+    import matplotlib.pyplot as plt
+
+    labels = table.map(lambda v: f"{v:.0%}").where(~diverged, "div")
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(table) + 1.6))
+    _heatmap(ax, table, labels, "Final test accuracy per run and setup", vmin=0, vmax=1, cmap="viridis")
+    save_figure(fig, figures_dir, name)
+    return fig
+
+
+def plot_setup_diagnostics(silent: pd.DataFrame, membrane: pd.DataFrame, diverged: pd.DataFrame,
+                           figures_dir: str | Path, name: str = "figure9_setup_diagnostics"):
+    """Why the runs fail, per setup and run: the fraction of test images on which no output
+    neuron fires, and the largest |membrane| on the test set (log10); "div": diverged."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(silent) + 1.6), sharey=True)
+    _heatmap(axes[0], silent, silent.map(lambda v: f"{v:.0%}").where(~diverged, "div"),
+             "Test images with silent outputs", vmin=0, vmax=1, cmap="rocket_r")
+    logged = np.log10(membrane.astype(float).clip(lower=1e-3))
+    _heatmap(axes[1], logged, membrane.map(lambda v: f"{v:.2g}").where(~diverged, "div"),
+             "Largest |membrane| on the test set (colour: log10)", cmap="mako_r")
+    save_figure(fig, figures_dir, name)
+    return fig

@@ -10,6 +10,7 @@ import pandas as pd
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
+from labsnn.lab import seed_setup
 from labsnn.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
@@ -63,13 +64,14 @@ def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dic
 
 
 def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> list[RunConfig]:
-    """Every run of sections 4.1-4.3, so that all of them can train in one batch (maximal stacking)."""
+    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal stacking)."""
     base = base_config(profile_name, device=device)
     seeds = seeds or profile(profile_name)["seeds"]
-    return [
+    sections = [
         c for grids in section_grids(profile_name).values() for param, values in grids.items()
         for c in sweep_configs(base, param, values, seeds)
     ]
+    return sections + seed_setup.plan(profile_name, device)
 
 
 def run_section(

@@ -1,0 +1,82 @@
+import math
+
+import pandas as pd
+
+from labsnn.lab import seed_setup
+
+TIE = 0.098
+
+
+def _runs(setup, accuracies, diverged=()):
+    rows = []
+    for (sweep, value), acc in zip(seed_setup.SEED_RUNS, accuracies):
+        for seed in (0, 1):
+            bad = (sweep, value) in diverged
+            rows.append({"setup": setup, "sweep": sweep, "value": value, "seed": seed, "epoch": 3,
+                         "status": "diverged" if bad else "ok", "diverged_epoch": 1 if bad else None,
+                         "test_acc": math.nan if bad else acc, "silent_frac_test": 1.0 if acc < 0.11 else 0.1,
+                         "top_class_share_test": 1.0 if acc < 0.11 else 0.12, "max_abs_weight_l0": 0.1,
+                         "max_abs_weight_l1": 0.3, "max_abs_membrane_test": 3.0})
+    return rows
+
+
+def _last(*setups):
+    frame = pd.DataFrame([row for rows in setups for row in rows])
+    return seed_setup.final_runs(frame, TIE)
+
+
+LABSNN = _runs("labsnn", [0.9, 0.9, 0.3, 0.3, 0.65, 0.45, 0.8])
+SEED_LIKE = _runs("seed-like", [0.86, 0.12, 0.19, 0.0, 0.6, 0.098, 0.05], diverged=[("beta", 5.0)])
+
+
+def test_a_setup_that_fails_like_the_seed_wins_and_its_diagnostics_are_told():
+    last = _last(LABSNN, SEED_LIKE)
+    scores = seed_setup.score(last)
+    assert scores["claims reproduced"].tolist() == [1, 6]  # labsnn: V_th = 5 below 80% only
+    assert seed_setup.best_setup(scores) == "seed-like"
+    text = seed_setup.findings(last, scores)
+    assert "**seed-like**: 6 of 6" in text and "No setup reproduces" not in text
+    assert "beta = 5 under seed-like (first seed): diverged in epoch 1" in text
+    assert "V_th = 10 under seed-like (first seed): 9.8% accuracy, outputs silent on 100%" in text
+    frames = seed_setup.seed_like_frames(last, scores)
+    assert frames["4.1"].loc[frames["4.1"]["sweep"] == "beta"]["test_acc"].tolist() == [0.19, 0.19, TIE, TIE]
+
+
+def test_a_seed_like_setup_whose_default_does_not_learn_is_not_chosen():
+    stuck = _runs("stuck", [0.3, 0.12, 0.19, 0.098, 0.6, 0.098, 0.05])
+    last = _last(LABSNN, stuck)
+    scores = seed_setup.score(last)
+    assert scores.set_index("setup").loc["stuck", "claims reproduced"] == 6
+    assert seed_setup.best_setup(scores) == "labsnn"
+    text = seed_setup.findings(last, scores)
+    assert "**labsnn**: 1 of 6" in text
+    assert "No setup reproduces" not in text  # every claim is reproduced by some setup, if not by a learning one
+    only_labsnn = _last(LABSNN)
+    text = seed_setup.findings(only_labsnn, seed_setup.score(only_labsnn))
+    assert "No setup reproduces: z = 10 below 20%; beta = 2 about 18-20%" in text
+
+
+def test_no_learning_default_anywhere_is_said():
+    last = _last(_runs("stuck", [0.3] * 7))
+    assert seed_setup.best_setup(seed_setup.score(last)) is None
+    assert seed_setup.findings(last, seed_setup.score(last)).startswith("No setup of the grid keeps the default")
+    assert seed_setup.seed_like_frames(last, seed_setup.score(last)) is None
+
+
+def test_tables_are_setups_by_runs():
+    last = _last(LABSNN, SEED_LIKE)
+    accuracy = seed_setup.run_table(last, "scored_acc")
+    assert accuracy.index.tolist() == ["labsnn", "seed-like"]
+    assert accuracy.columns.tolist() == ["default", "z = 10", "beta = 2", "beta = 5", "V_th = 5", "V_th = 10", "T = 2"]
+    assert accuracy.loc["seed-like", "beta = 5"] == TIE
+    diverged = seed_setup.diverged_table(last)
+    assert diverged.loc["seed-like", "beta = 5"] and not diverged.loc["labsnn"].any()
+
+
+def test_the_declared_grid_crosses_optimizers_surrogates_and_timings():
+    grid = seed_setup.grid_table("full")
+    assert len(grid) == 12 and grid["setup"].is_unique
+    assert set(grid["spike timing"]) == {"same_step", "next_step"}
+    assert set(grid["surrogate"]) == {"fast_sigmoid", "scaled_fast_sigmoid"}
+    assert grid.iloc[0].to_dict() == {"setup": grid.iloc[0]["setup"], "optimizer": "adam", "lr": 1e-3, "momentum": 0.0,
+                                      "surrogate": "fast_sigmoid", "spike timing": "same_step"}  # labsnn's own first
