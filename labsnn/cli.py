@@ -17,6 +17,7 @@ import pandas as pd
 
 from labsnn.config import RunConfig, describe_fields
 from labsnn.data import load_mnist
+from labsnn.paths import check_writable_folder
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
@@ -79,7 +80,8 @@ def _train(args: argparse.Namespace) -> None:
     data = load_mnist(args.data_root)
     result = train(config, data, progress=not args.no_progress)
     columns = ["epoch", "train_loss", "train_acc", "test_acc", "snn_flops_train", "snn_flops_test", "ann_flops", "epoch_time_s"]
-    print(f"data: {data.source} ({result.data['n_train']} train / {result.data['n_test']} test); status: {result.status}")
+    print(f"data: {data.source} ({result.data['n_train']} train / {result.data['n_test']} test); "
+          f"sizes {'-'.join(map(str, config.sizes))}; status: {result.status}")
     _print_table(result.frame()[columns])
 
 
@@ -89,6 +91,7 @@ def _sweep(args: argparse.Namespace) -> None:
     base = build_config(args)
     values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
     sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
+    check_writable_folder(args.results, "results folder")
     data = load_mnist(args.data_root)
     frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress)
     print(f"data: {data.source}; results in {args.results}")
@@ -128,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError) as error:  # OSError: a folder or disk that fails mid-way
         print(f"labsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

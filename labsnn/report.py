@@ -22,16 +22,16 @@ from labsnn import lab
 from labsnn.lab import seed_setup
 from labsnn.data import MNISTData
 from labsnn.host import PeakMemory, ensure_tex
+from labsnn.paths import REPOSITORY, check_writable_folder
 from labsnn.results import result_path
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed_setup")
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
+        out = subprocess.run(["git", "-C", str(REPOSITORY or Path.cwd()), "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -143,8 +143,7 @@ def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path
     """The files a report is made from: every planned run's result, the notebooks
     and labsnn's own source (which draws the figures and writes the captions)."""
     runs = sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
-    notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-    return [*runs, *notebooks, *sorted(Path(__file__).parent.rglob("*.py"))]
+    return [*runs, *notebook_paths(), *sorted(Path(__file__).parent.rglob("*.py"))]
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
@@ -164,47 +163,64 @@ def up_to_date(out_dir: Path, digest: str) -> bool:
     return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest
 
 
+def notebook_paths() -> list[Path]:
+    """The section notebooks of the labsnn checkout; a ``RuntimeError`` saying where to run
+    the report from when labsnn is installed without them."""
+    if REPOSITORY is None:
+        raise RuntimeError("labsnn report executes the notebooks of a labsnn checkout, and this labsnn is installed "
+                           "without them: clone the repository and run it there (make report)")
+    return [REPOSITORY / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+
+
+def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> None:
+    from nbconvert import PDFExporter
+
+    nbformat.write(report, out_dir / "lab1_report.ipynb")
+    exporter = PDFExporter()
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
+    target.write_bytes(pdf)
+
+
+def _run_notebooks(parameters: dict, out_dir: Path) -> None:
+    import papermill  # imported here: an up-to-date rerun needs it not
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for source in notebook_paths():
+        papermill.execute_notebook(str(source), str(out_dir / source.name), parameters=parameters,
+                                   cwd=str(source.parent), progress_bar=True, kernel_name="python3")
+
+
 def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
                  out_dir: str | Path = "reports", force: bool = False) -> Path:
     """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path. When the
     PDF was made from exactly these results, notebooks and code, it is kept as it is
-    (unless ``force``): a rerun with nothing changed takes seconds."""
+    (unless ``force``): a rerun with nothing changed takes seconds. Every folder it will
+    write, the notebooks and TeX are checked before any data is loaded."""
     started = time.perf_counter()
     lab.profile(profile)
+    lab.check_data_root(profile, data_root)
+    out_dir = check_writable_folder(out_dir, "output folder")
+    results_dir = check_writable_folder(results_dir, "results folder")
+    figures_dir = check_writable_folder(out_dir / "figures", "figures folder")
+    notebook_paths()
     ensure_tex()
-    out_dir, results_dir = Path(out_dir).resolve(), Path(results_dir).resolve()
-    figures_dir = out_dir / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
         lab.prepare(profile, data, results_dir)
         digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
         target = out_dir / "lab1_report.pdf"
         if not force and up_to_date(out_dir, digest):
-            print(
-                f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
-                f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway."
-            )
+            print(f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
+                  f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway.")
             return target
         (out_dir / INPUTS_FILE).unlink(missing_ok=True)
-        import papermill  # imported here: an up-to-date rerun needs neither
-        from nbconvert import PDFExporter
-
-        parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir), "figures_dir": str(figures_dir)}
-        for name in NOTEBOOKS:
-            papermill.execute_notebook(
-                str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"), parameters=parameters,
-                cwd=str(REPO / "notebooks"), progress_bar=True, kernel_name="python3",
-            )
+        _run_notebooks({"profile": profile, "data_root": data_root, "results_dir": str(results_dir),
+                        "figures_dir": str(figures_dir)}, out_dir)
         seconds = time.perf_counter() - started
-        report = assemble(profile, data, out_dir, results_dir, seconds, memory)
-        nbformat.write(report, out_dir / "lab1_report.ipynb")
-        exporter = PDFExporter()
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
-        pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-        target.write_bytes(pdf)
+        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory), out_dir, target)
         (out_dir / INPUTS_FILE).write_text(digest + "\n")
     total = time.perf_counter() - started
     print(

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
 
@@ -76,8 +78,15 @@ def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
     return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_result(path: Path, result: RunResult) -> None:
-    """Write ``result`` to ``path`` atomically."""
+    """Write ``result`` to ``path`` atomically, readable as the process's umask allows (a
+    results folder shared by a group stays readable by it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
@@ -85,10 +94,33 @@ def write_result(path: Path, result: RunResult) -> None:
             json.dump(result.to_json(), stream)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def run_lock(path: Path) -> FileLock:
+    """The lock of the run whose result is ``path``: held while the run trains and is
+    written, so that sweeps sharing a results folder train each run once. The operating
+    system releases it when its process dies, so a killed sweep leaves no stale lock."""
+    return FileLock(path.parent / f".{path.stem}.lock")
+
+
+def remove_stale_temporaries(results_dir: Path) -> int:
+    """Delete the temporary files that interrupted writes left in ``results_dir`` (those of
+    runs no process holds the lock of); returns how many."""
+    removed = 0
+    for temporary in Path(results_dir).glob(".*.tmp"):
+        lock = FileLock(temporary.parent / f".{temporary.name[1:].split('.')[0]}.lock")
+        try:
+            with lock.acquire(timeout=0):
+                temporary.unlink(missing_ok=True)
+                removed += 1
+        except Timeout:
+            continue  # its run is being written right now
+    return removed
 
 
 def read_result(path: Path, config: RunConfig) -> RunResult | None:

@@ -1,6 +1,7 @@
 """Sweeps over the result cache (``labsnn.results``): a rerun computes only the runs
-whose files are missing, and runs that share their input (same everything but
-``STACKABLE_FIELDS``) train together as one stacked model.
+whose files are missing, runs that share their input (same everything but
+``STACKABLE_FIELDS``) train together as one stacked model, and sweeps sharing a results
+folder train each run once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
+from filelock import Timeout
 
 from labsnn.config import RunConfig, field_names
 from labsnn.data import MNISTData, load_mnist
-from labsnn.results import RunResult, read_result, result_path, write_result
+from labsnn.paths import check_writable_folder
+from labsnn.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
 from labsnn.train import train_stack
 
 DEFAULT_RESULTS = Path("results")
@@ -27,9 +30,11 @@ def run_configs(
     progress: bool = True,
 ) -> list[RunResult]:
     """Results of ``configs`` in order: cached ones read back, missing ones trained
-    (stacked where they share their input) and written as each stack finishes."""
+    (stacked where they share their input) and written as each stack finishes. Each run
+    trains under its lock: a run that another sweep into the same folder is training is
+    waited for and read back, not trained twice."""
+    results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
-    results_dir = Path(results_dir)
     found: dict[str, RunResult] = {}
     missing: dict[tuple, list[RunConfig]] = {}
     for config in dict.fromkeys(configs):
@@ -41,11 +46,51 @@ def run_configs(
     n_missing = sum(len(group) for group in missing.values())
     if progress:
         print(f"labsnn: {len(found)} run(s) cached, {n_missing} to train in {len(missing)} stack(s)", file=sys.stderr)
-    for group in missing.values():
-        for config, result in zip(group, train_stack(group, data, progress)):
-            write_result(result_path(results_dir, config, data), result)
-            found[config.config_hash] = result
+    if missing:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(results_dir)
+    elsewhere = [config for group in missing.values() for config in _train_unlocked(group, results_dir, data, progress, found)]
+    for config in elsewhere:  # another sweep holds them: wait, then read (or train, if it stopped first)
+        path = result_path(results_dir, config, data)
+        with run_lock(path):
+            found[config.config_hash] = read_result(path, config) or _train_and_write([config], results_dir, data, progress)[0]
     return [found[config.config_hash] for config in configs]
+
+
+def _train_and_write(configs: list[RunConfig], results_dir: Path, data: MNISTData, progress: bool) -> list[RunResult]:
+    results = train_stack(configs, data, progress)
+    for config, result in zip(configs, results):
+        write_result(result_path(results_dir, config, data), result)
+    return results
+
+
+def _train_unlocked(group: list[RunConfig], results_dir: Path, data: MNISTData, progress: bool,
+                    found: dict[str, RunResult]) -> list[RunConfig]:
+    """Train, as one stack, the runs of ``group`` whose locks this process gets and whose
+    results are still missing once it holds them; returns the runs another process holds."""
+    locks, elsewhere, todo = [], [], []
+    try:
+        for config in group:
+            path = result_path(results_dir, config, data)
+            lock = run_lock(path)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                elsewhere.append(config)
+                continue
+            locks.append(lock)
+            cached = read_result(path, config) if path.exists() else None  # finished since the scan?
+            if cached is not None:
+                found[config.config_hash] = cached
+            else:
+                todo.append(config)
+        if todo:
+            for config, result in zip(todo, _train_and_write(todo, results_dir, data, progress)):
+                found[config.config_hash] = result
+    finally:
+        for lock in locks:
+            lock.release()
+    return elsewhere
 
 
 def seed_list(base: RunConfig, seeds: int | Iterable[int]) -> list[int]:

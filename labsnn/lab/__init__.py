@@ -26,8 +26,10 @@ from labsnn.lab.profiles import (
     PROFILES,
     SECTION_LOSSES,
     base_config,
+    check_data_root,
     flops_config,
     load_data,
+    notebook_folders,
     plan,
     prepare,
     profile,
@@ -38,7 +40,7 @@ from labsnn.sweep import summarize
 
 __all__ = [
     "CHANCE", "CLAIMS", "FLOPS_T", "LAB_ANN_FLOPS", "LEARNED", "PROFILES", "SECTION_LOSSES", "Claim", "base_config",
-    "best_value", "caption", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
-    "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "outcomes", "plan", "plot_flops",
+    "best_value", "caption", "check_data_root", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
+    "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "notebook_folders", "outcomes", "plan", "plot_flops",
     "plot_setup_accuracy", "plot_setup_diagnostics", "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",
 ]

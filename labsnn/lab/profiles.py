@@ -11,6 +11,7 @@ from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
 from labsnn.lab import seed_setup
+from labsnn.paths import check_writable_folder, default_folder
 from labsnn.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
@@ -46,11 +47,30 @@ def base_config(profile_name: str, epochs: int | None = None, device: str = "aut
     return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
 
 
+def check_data_root(profile_name: str, data_root: str | None) -> None:
+    """The smoke profile reads no data root: one given to it is an error, not silently dropped."""
+    if profile(profile_name) is PROFILES["smoke"] and data_root is not None:
+        raise ValueError(f"the smoke profile always uses the packaged MNIST subset (the same numbers on every machine), "
+                         f"so data_root {str(data_root)!r} would be ignored; use the full profile to read it")
+
+
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
     """Smoke: the packaged subset (the same on every machine, so nbval can compare).
     Full: MNIST by ``labsnn.data``'s resolution order, falling back loudly."""
-    profile(profile_name)
+    check_data_root(profile_name, data_root)
     return load_subset() if profile_name == "smoke" else load_mnist(data_root)
+
+
+def notebook_folders(profile_name: str, results_dir: str | None = None,
+                     figures_dir: str | None = None) -> tuple[Path, Path]:
+    """A notebook's result cache and figures folder, checked writable (creating nothing).
+    Defaults: ``<repository>/results`` (the report's cache) for the full profile,
+    ``<repository>/results/smoke`` for smoke, figures in ``<results>/figures``; wherever
+    Jupyter or papermill was started."""
+    profile(profile_name)
+    results = Path(results_dir) if results_dir else default_folder("results", *(["smoke"] if profile_name == "smoke" else []))
+    figures = Path(figures_dir) if figures_dir else results / "figures"
+    return check_writable_folder(results, "results_dir"), check_writable_folder(figures, "figures_dir")
 
 
 def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dict[str, dict[str, list]]:
@@ -78,7 +98,10 @@ def run_section(
     section: str, profile_name: str, data: MNISTData, results_dir: str | Path, seeds: int | None = None,
     epochs: int | None = None, grid: dict[str, list] | None = None, device: str = "auto", progress: bool = True,
 ) -> pd.DataFrame:
-    """The tidy results of one section's sweeps (cached runs are read back)."""
+    """The tidy results of one section's sweeps (cached runs are read back). Only 4.1
+    sweeps a ``grid``; one given to another section is an error, not silently dropped."""
+    if grid is not None and section != "4.1":
+        raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
     base = base_config(profile_name, epochs, device)
     seeds = seeds or profile(profile_name)["seeds"]
     return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress)
