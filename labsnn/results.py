@@ -9,6 +9,7 @@ file that cannot be read back is reported and recomputed, never used.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sys
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from filelock import FileLock, Timeout
+from torch import Tensor
 
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
@@ -28,8 +31,9 @@ from labsnn.data import MNISTData
 #: 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli
 #: draws; 4: the first layer sums over a batch's non-blank pixels only; 5: every epoch
 #: records the diagnostics (silent outputs, most-predicted class, output rate, largest
-#: |membrane| and |weight|), so older results lack fields the figures read.
-RESULTS_VERSION = 5
+#: |membrane| and |weight|), so older results lack fields the figures read; 6: each
+#: result's final weights are stored beside it (``<result>.pt``, read by ``load_model``).
+RESULTS_VERSION = 6
 
 
 @dataclass
@@ -38,6 +42,8 @@ class RunResult:
 
     ``test_step_rates[l][t]``: the last completed epoch's mean firing rate of layer
     ``l``'s input at step ``t`` on the test set (the terms of the FLOPs formula).
+    ``state``: the network's final weights (``SNN.stack``'s state dict), kept beside the
+    JSON in the cache rather than in it.
     """
 
     config: RunConfig
@@ -46,6 +52,7 @@ class RunResult:
     diverged_epoch: int | None = None
     epochs: list[dict[str, float]] = field(default_factory=list)
     test_step_rates: list[list[float]] = field(default_factory=list)
+    state: dict[str, Tensor] | None = field(default=None, repr=False, compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
         """Tidy rows: one per epoch, with every config field, the data and the status."""
@@ -84,14 +91,19 @@ def _umask() -> int:
     return mask
 
 
-def write_result(path: Path, result: RunResult) -> None:
-    """Write ``result`` to ``path`` atomically, readable as the process's umask allows (a
-    results folder shared by a group stays readable by it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def weights_path(path: Path) -> Path:
+    """Where the weights of the result at ``path`` are kept: ``<path without .json>.pt``."""
+    return Path(path).with_suffix(".pt")
+
+
+def _write_atomically(path: Path, write, binary: bool) -> None:
+    """``write(stream)`` into a temporary file beside ``path``, then rename it onto ``path``,
+    readable as the process's umask allows (a results folder shared by a group stays
+    readable by it); an interrupted write leaves only the temporary."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(result.to_json(), stream)
+        with os.fdopen(handle, "wb" if binary else "w") as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600
@@ -99,6 +111,30 @@ def write_result(path: Path, result: RunResult) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_result(path: Path, result: RunResult) -> None:
+    """Write ``result`` to ``path`` and its weights beside it, each atomically; the weights
+    first, so that a result file always has its weights."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if result.state is not None:
+        buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError, not torch's
+        torch.save(result.state, buffer)
+        _write_atomically(weights_path(path), lambda stream: stream.write(buffer.getvalue()), binary=True)
+    _write_atomically(path, lambda stream: json.dump(result.to_json(), stream), binary=False)
+
+
+def load_model(path: str | os.PathLike):
+    """The trained network of the result file ``path``: an ``SNN`` with the run's neuron
+    settings and its final weights (no retraining)."""
+    from labsnn.model import SNN
+
+    config = RunResult.from_json(json.loads(Path(path).read_text())).config
+    model = SNN(config.sizes, config.beta, config.v_th, config.z, config.seed, surrogate=config.surrogate,
+                spike_timing=config.spike_timing)
+    state = torch.load(weights_path(Path(path)), weights_only=True)
+    model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
+    return model.eval()
 
 
 def run_lock(path: Path) -> FileLock:
@@ -133,6 +169,8 @@ def read_result(path: Path, config: RunConfig) -> RunResult | None:
             raise ValueError("it holds another config")
         if len(result.epochs) != config.epochs and result.status != "diverged":
             raise ValueError(f"it has {len(result.epochs)} of {config.epochs} epochs")
+        if not weights_path(path).exists():
+            raise ValueError(f"its weights file {weights_path(path).name} is missing")
         return result
     except Exception as error:  # any corruption: report, then recompute
         print(f"labsnn: unreadable result file {path} ({type(error).__name__}: {error}); recomputing", file=sys.stderr)

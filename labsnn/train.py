@@ -180,6 +180,8 @@ def train_stack(
                        f"({time.perf_counter() - started:.1f} s)")
         if not bool(active.any()):
             break
+    for k, result in enumerate(results):
+        result.state = {name: tensor[k].detach().cpu().clone() for name, tensor in model.named_parameters()}
     return results
 
 

@@ -74,3 +74,22 @@ def test_nonblank_columns_drops_exactly_the_pixels_black_in_every_image():
     kept, columns = nonblank_columns(images)
     assert columns.tolist() == [1, 5, 6]
     assert torch.equal(kept, images[:, [1, 5, 6]])
+
+
+def test_stored_weights_give_back_the_recorded_test_accuracy(tmp_path, subset):
+    """``load_model`` rebuilds the trained network from the cache: evaluated on the same
+    test spikes it scores exactly what its last epoch recorded."""
+    from labsnn.results import load_model, result_path, weights_path
+    from labsnn.sweep import run_configs
+    from labsnn.train import _evaluate, _Stack
+
+    config = SMOKE.replace(beta=0.5, z=5.0)
+    (result,) = run_configs([config], tmp_path, subset, progress=False)
+    path = result_path(tmp_path, config, subset)
+    assert weights_path(path).stat().st_size < 64 * 1024
+    model = load_model(path)
+    data = subset.subset(config.n_train, config.n_test)
+    stack = _Stack(config, model.stack, [config.loss], torch.device("cpu"), torch.empty(config.T * 256 * 784))
+    assert float(_evaluate(stack, data.test_images, data.test_labels).accuracy()[0]) == result.epochs[-1]["test_acc"]
+    weights_path(path).unlink()
+    assert _without_time(run_configs([config], tmp_path, subset, progress=False)[0]) == _without_time(result)  # retrained
