@@ -116,9 +116,10 @@ def assemble(
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
         "# Reproduction of the seed's claims\n\n"
-        f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced "
-        f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds; "
-        "'near' means the best value or its neighbour in the grid. "
+        f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced, "
+        f"{(measured['reproduced'] == 'tie').sum()} a tie within seed noise "
+        f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds. "
+        f"{lab.VERDICT_RULE} "
         + (f"The last two columns: the same claims under section 4.4's best seed-like setup, {best} (4.4's protocol; "
            "claims outside its runs are not measured there)." if best else
            "Section 4.4 found no seed-like setup that keeps the default learning, so there is no column for one.")

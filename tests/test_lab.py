@@ -95,3 +95,52 @@ def test_profiles_cover_the_seeds_values():
     assert {2, 5, 50, 100} <= set(grid["T"]) and len(grid["T"]) >= 6
     with pytest.raises(ValueError, match="unknown profile"):
         lab.profile("huge")
+
+
+def _diag_frame(sweep, finals, silent=None):
+    """Final-epoch rows: ``finals`` maps a value to its per-seed accuracies."""
+    rows = []
+    for value, accs in finals.items():
+        for seed, acc in enumerate(accs):
+            rows.append({"sweep": sweep, "value": value, "seed": seed, "epoch": 5, "status": "ok", "test_acc": acc,
+                         "silent_frac_test": (silent or {}).get(value, 0.0), "out_rate_test": 0.2,
+                         "max_abs_membrane_test": 4.0})
+    return pd.DataFrame(rows)
+
+
+def test_discussion_names_a_clear_winner():
+    from labsnn.lab.discussion import discuss
+
+    text = discuss(_diag_frame("z", {1.0: [0.80, 0.81], 2.0: [0.90, 0.91], 10.0: [0.50, 0.52]}), "z", "z")
+    assert "z = 2.0 ends best, at 90.5%" in text and "points ahead of z = 1.0: more than the spread between seeds" in text
+    assert "tie" not in text
+    assert "The worst, z = 10.0 at 51.0%: its outputs stay silent on 0% of test images" in text
+
+
+def test_discussion_calls_a_lead_within_seed_noise_a_tie():
+    from labsnn.lab.discussion import discuss
+
+    text = discuss(_diag_frame("beta", {0.1: [0.88, 0.92], 1.0: [0.90, 0.91], 5.0: [0.3, 0.2]}), "beta", "beta")
+    assert "beta = 1.0 (90.5%) and beta = 0.1 (90.0%) are a tie within seed noise" in text
+    assert "ends best" not in text
+
+
+def test_discussion_reports_a_silent_network_and_the_seeds_claim():
+    from labsnn.lab.discussion import discuss
+
+    frame = _diag_frame("v_th", {1.0: [0.90, 0.91], 10.0: [0.098, 0.098]}, silent={10.0: 1.0})
+    claims = pd.DataFrame([{"seed's claim": "V_th = 10 at 10%", "this run": "9.8%", "reproduced": "yes"}])
+    text = discuss(frame, "v_th", "V_th", claims)
+    assert "The worst, V_th = 10.0 at 9.8%: its outputs stay silent on 100% of test images" in text
+    assert "The seed: V_th = 10 at 10%; here 9.8%, reproduced." in text
+    one_seed = discuss(_diag_frame("v_th", {1.0: [0.9], 10.0: [0.1]}), "v_th", "V_th")
+    assert "with one seed per value, whether that lead exceeds the spread between seeds cannot be judged" in one_seed
+
+
+def test_a_best_claim_within_seed_noise_of_the_best_is_a_tie():
+    tied = _section_41(z={0.5: 0.85, 1.0: 0.86, 2.0: 0.87, 5.0: 0.88, 10.0: 0.89})
+    tied.loc[(tied["sweep"] == "z") & (tied["seed"] == 1) & (tied["epoch"] == 2), "test_acc"] -= 0.02
+    table = lab.reproduction_table(_frames(tied)).set_index("seed's claim")
+    assert table.loc["z: best near z = 2", "reproduced"] == "tie"  # best z = 10; z = 2 within the spread
+    apart = lab.reproduction_table(_frames(_section_41(z={2.0: 0.5, 5.0: 0.7, 10.0: 0.9}))).set_index("seed's claim")
+    assert apart.loc["z: best near z = 2", "reproduced"] == "no"  # same value for both seeds: no spread

@@ -9,20 +9,25 @@ from typing import Any, Callable
 import pandas as pd
 
 from labsnn.flops import ann_flops
-from labsnn.lab.findings import best_value, final_accuracy
+from labsnn.lab.discussion import claims_sentence, discuss, final_stats
+from labsnn.lab.findings import final_accuracy
 from labsnn.model import LAB_SIZES
-from labsnn.sweep import final_epochs
+from labsnn.sweep import final_epochs, value_key
 
 LAB_ANN_FLOPS = ann_flops(LAB_SIZES)
 
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim of the seed: how to measure it on the frames, when it holds, how to show
+    the measured value, and (for a "best" claim) when it is a tie within seed noise."""
+
     section: str
     claim: str
     measure: Callable[[dict[str, pd.DataFrame]], float | Any]
     holds: Callable[[Any], bool]
     fmt: Callable[[Any], str]
+    tie: Callable[[Any], bool] | None = None
 
 
 def _acc(sweep: str, value: Any, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], float]:
@@ -33,21 +38,39 @@ def _acc(sweep: str, value: Any, section: str = "4.1") -> Callable[[dict[str, pd
     return measure
 
 
-def _best(sweep: str, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], Any]:
-    return lambda frames: best_value(frames[section], sweep)
+def _ranking(sweep: str, claimed: Any, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], tuple | float]:
+    """(best value, sorted grid, mean and sd of final accuracy per value) of a sweep; NaN
+    (not measured) when the claimed value is not in the grid."""
+
+    def measure(frames: dict[str, pd.DataFrame]) -> tuple | float:
+        stats = final_stats(frames[section], sweep)
+        if claimed not in stats.index:
+            return math.nan
+        return stats["acc"].idxmax(), sorted(stats.index, key=value_key), stats["acc"], stats["sd"]
+
+    return measure
 
 
-def _near(target: float) -> Callable[[Any], bool]:
+def _near(target: Any) -> Callable[[tuple], bool]:
     """Best value is the target or its neighbour in the swept grid."""
 
-    def holds(best_and_grid: Any) -> bool:
-        best, grid = best_and_grid
-        grid = sorted(grid)
-        if target not in grid or best not in grid:
-            return False
+    def holds(ranking: tuple) -> bool:
+        best, grid = ranking[:2]
         return abs(grid.index(best) - grid.index(target)) <= 1
 
     return holds
+
+
+def _tied(target: Any) -> Callable[[tuple], bool]:
+    """The target's accuracy is within the seeds' spread of the best's (their standard
+    deviations added); never with one seed, whose spread is unknown."""
+
+    def tie(ranking: tuple) -> bool:
+        best, _, acc, sd = ranking
+        noise = sd[best] + sd[target]
+        return not math.isnan(noise) and acc[best] - acc[target] <= noise
+
+    return tie
 
 
 def percent(value: float) -> str:
@@ -55,17 +78,9 @@ def percent(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
 
 
-def _best_with_grid(sweep: str, claimed: Any) -> Callable[[dict[str, pd.DataFrame]], tuple[Any, list] | float]:
-    """(best value, grid) of a sweep; NaN (not measured) when the claimed value is not in the grid."""
-
-    def measure(frames: dict[str, pd.DataFrame]) -> tuple[Any, list] | float:
-        rows = frames["4.1"][frames["4.1"]["sweep"] == sweep]
-        grid = sorted(rows["value"].unique())
-        if claimed not in grid:
-            return math.nan
-        return best_value(frames["4.1"], sweep), grid
-
-    return measure
+def _best_claim(section: str, text: str, sweep: str, claimed: Any, near: bool, shown: str, at: str = "4.1") -> Claim:
+    holds = _near(claimed) if near else (lambda ranking: ranking[0] == claimed)
+    return Claim(section, text, _ranking(sweep, claimed, at), holds, lambda v: f"best {shown} = {v[0]}", _tied(claimed))
 
 
 def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
@@ -73,27 +88,34 @@ def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
     return float(final_epochs(frames["4.3"])["snn_flops_test"].mean())
 
 
-# The numbers below are the seed's own (what it claims); labsnn's are measured.
+# The numbers in the claims are the seed's own (what it claims); labsnn's are measured.
 CLAIMS: list[Claim] = [
-    Claim("4.1.1", "z: best near z = 2", _best_with_grid("z", 2.0), _near(2.0), lambda v: f"best z = {v[0]}"),
+    _best_claim("4.1.1", "z: best near z = 2", "z", 2.0, near=True, shown="z"),
     Claim("4.1.1", "z = 10 below 20%", _acc("z", 10.0), lambda v: v < 0.20, percent),
-    Claim("4.1.2", "beta: best near 0.1", _best_with_grid("beta", 0.1), _near(0.1), lambda v: f"best beta = {v[0]}"),
+    _best_claim("4.1.2", "beta: best near 0.1", "beta", 0.1, near=True, shown="beta"),
     Claim("4.1.2", "beta = 2 about 18-20%", _acc("beta", 2.0), lambda v: 0.15 <= v <= 0.23, percent),
     Claim("4.1.2", "beta = 5 at 9.8%", _acc("beta", 5.0), lambda v: abs(v - 0.098) <= 0.01, percent),
-    Claim("4.1.3", "V_th: best near 1", _best_with_grid("v_th", 1.0), _near(1.0), lambda v: f"best V_th = {v[0]}"),
+    _best_claim("4.1.3", "V_th: best near 1", "v_th", 1.0, near=True, shown="V_th"),
     Claim("4.1.3", "V_th = 5 below 80%", _acc("v_th", 5.0), lambda v: v < 0.80, percent),
     Claim("4.1.3", "V_th = 10 at 10%", _acc("v_th", 10.0), lambda v: abs(v - 0.10) <= 0.015, percent),
     Claim("4.1.4", "T = 2 below 10%", _acc("T", 2), lambda v: v < 0.10, percent),
-    Claim("4.1.4", "T = 50 best", _best_with_grid("T", 50), lambda v: v[0] == 50, lambda v: f"best T = {v[0]}"),
+    _best_claim("4.1.4", "T = 50 best", "T", 50, near=False, shown="T"),
     Claim("4.1.4", "T = 50 about 93%", _acc("T", 50), lambda v: abs(v - 0.93) <= 0.02, percent),
     Claim("4.1.4", "T = 100 about 92%", _acc("T", 100), lambda v: abs(v - 0.92) <= 0.02, percent),
-    Claim("4.1.5", "Bernoulli is the best encoding", _best("encoder"), lambda v: v == "bernoulli", str),
-    Claim("4.2", "MSE better than cross-entropy", _best("loss", "4.2"), lambda v: v == "mse_rate", lambda v: f"best: {v}"),
+    _best_claim("4.1.5", "Bernoulli is the best encoding", "encoder", "bernoulli", near=False, shown="encoding"),
+    _best_claim("4.2", "MSE better than cross-entropy", "loss", "mse_rate", near=False, shown="loss", at="4.2"),
     Claim("4.3", "ANN 15,900 FLOPs", lambda frames: float(LAB_ANN_FLOPS), lambda v: v == 15900, lambda v: f"{v:,.0f}"),
     Claim("4.3", "SNN about 10,945 FLOPs at T = 5 (validation)", _flops_t5, lambda v: abs(v - 10945) <= 0.1 * 10945, lambda v: f"{v:,.0f}"),
     Claim("4.3", "a 31% reduction against the ANN", lambda frames: 1 - _flops_t5(frames) / LAB_ANN_FLOPS,
           lambda v: abs(v - 0.31) <= 0.05, percent),
 ]
+
+#: Printed under the reproduction table.
+VERDICT_RULE = (
+    "A claim is reproduced when this run's mean final test accuracy over seeds meets the seed's statement; "
+    "'near' means the best value or its neighbour in the swept grid. A 'best' claim that fails is a tie when the "
+    "claimed value's accuracy is within the seeds' spread of the best's (the two standard deviations added)."
+)
 
 
 def _verdict(claim: Claim, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
@@ -104,7 +126,9 @@ def _verdict(claim: Claim, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
         return "not measured", "n/a"
     if isinstance(value, float) and math.isnan(value):
         return "not measured", "n/a"
-    return claim.fmt(value), "yes" if claim.holds(value) else "no"
+    if claim.holds(value):
+        return claim.fmt(value), "yes"
+    return claim.fmt(value), "tie" if claim.tie is not None and claim.tie(value) else "no"
 
 
 def reproduction_table(frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
@@ -120,3 +144,29 @@ def reproduction_table(frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.
             row["seed-like setup"], row["reproduced there"] = _verdict(claim, seed_like)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def discuss_subsection(frames: dict[str, pd.DataFrame], sweep: str, symbol: str, subsection: str,
+                       section: str = "4.1") -> str:
+    """The discussion paragraph of ``subsection`` (e.g. ``4.1.2``), with the seed's claims for it."""
+    table = reproduction_table(frames)
+    return discuss(frames[section], sweep, symbol, table[table["section"] == subsection])
+
+
+def flops_discussion(frame: pd.DataFrame) -> str:
+    """Section 4.3's discussion: validation against training FLOPs and their trend over
+    epochs (the seed: validation higher, both rising), then the seed's FLOPs claims."""
+    by_epoch = frame.groupby("epoch")[["snn_flops_train", "snn_flops_test"]].mean()
+    first, last = by_epoch.iloc[0], by_epoch.iloc[-1]
+    higher = "higher" if last["snn_flops_test"] > last["snn_flops_train"] else "lower"
+    trend = {True: "rise", False: "fall"}
+    table = reproduction_table({"4.3": frame})
+    return (
+        f"**Discussion.** After the last epoch the validation pass needs {last['snn_flops_test']:,.0f} FLOPs, "
+        f"{higher} than the training pass's {last['snn_flops_train']:,.0f}; from the first epoch to the last, "
+        f"training FLOPs {trend[last['snn_flops_train'] > first['snn_flops_train']]} "
+        f"({first['snn_flops_train']:,.0f} to {last['snn_flops_train']:,.0f}) and validation FLOPs "
+        f"{trend[last['snn_flops_test'] > first['snn_flops_test']]} ({first['snn_flops_test']:,.0f} to "
+        f"{last['snn_flops_test']:,.0f}); the seed saw validation higher and both rising. "
+        + claims_sentence(table[table["section"] == "4.3"])
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from labsnn.lab.discussion import final_stats
 from labsnn.sweep import value_key
 
 
@@ -16,19 +17,69 @@ def save_figure(fig, figures_dir: str | Path, name: str) -> None:
         fig.savefig(figures_dir / f"{name}.{suffix}", bbox_inches="tight", dpi=130)
 
 
+def _curve_limits(rows: pd.DataFrame) -> tuple[float, float]:
+    """A y-range that holds every mean ± sd curve of test accuracy, so the lines separate."""
+    stats = rows.groupby(["value", "epoch"])["test_acc"].agg(["mean", "std"]).fillna(0)
+    low, high = (stats["mean"] - stats["std"]).min(), (stats["mean"] + stats["std"]).max()
+    pad = max(0.01, 0.05 * (high - low))
+    return max(0.0, low - pad), min(1.0, high + pad)
+
+
+def _against_value(ax, stats: pd.DataFrame, column: str, sd: str | None, ylabel: str, sweep: str) -> None:
+    """``stats[column]`` against the swept value, error bars ``stats[sd]``; log x for numbers,
+    one tick per name otherwise; values whose runs all diverged marked on the axis."""
+    values = list(stats.index)
+    numeric = all(isinstance(v, (int, float)) and v > 0 for v in values)
+    x = values if numeric else list(range(len(values)))
+    ax.errorbar(x, stats[column], yerr=None if sd is None else stats[sd].fillna(0), marker="o", capsize=3)
+    lost = stats[column].isna()
+    if lost.any():
+        bottom = ax.get_ylim()[0]
+        ax.scatter([xi for xi, gone in zip(x, lost) if gone], [bottom] * int(lost.sum()), marker="x", color="red",
+                   s=60, zorder=3, clip_on=False, label="diverged")
+        ax.legend(loc="best", fontsize=8)
+    if numeric:
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    else:
+        ax.set_xticks(x, [str(v) for v in values])
+    ax.set(xlabel=sweep, ylabel=ylabel)
+
+
 def plot_sweep(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str):
-    """Test accuracy against epoch, one line per value, shaded over seeds (sd)."""
+    """Left: test accuracy against epoch, one line per value, shaded over seeds (sd), the
+    y-range read from the data. Right: final test accuracy against the swept value, error
+    bars the sd over seeds."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     rows = frame[frame["sweep"] == sweep].copy()
     order = [str(v) for v in sorted(rows["value"].unique(), key=value_key)]
+    limits = _curve_limits(rows)
     rows["value"] = rows["value"].astype(str)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    sns.lineplot(data=rows, x="epoch", y="test_acc", hue="value", hue_order=order, errorbar="sd", marker="o", ax=ax)
-    ax.set(xlabel="epoch", ylabel="test accuracy", title=title, ylim=(0, 1))
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(title=sweep, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig, (curves, final) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.25, 1]})
+    sns.lineplot(data=rows, x="epoch", y="test_acc", hue="value", hue_order=order, errorbar="sd", marker="o", ax=curves)
+    curves.set(xlabel="epoch", ylabel="test accuracy", ylim=limits)
+    curves.xaxis.get_major_locator().set_params(integer=True)
+    curves.legend(title=sweep, fontsize=8, title_fontsize=8, loc="best")
+    _against_value(final, final_stats(frame, sweep), "acc", "sd", "final test accuracy", sweep)
+    fig.suptitle(title)
+    save_figure(fig, figures_dir, name)
+    return fig
+
+
+def plot_sweep_diagnostics(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str):
+    """Against the swept value: the fraction of test images on which no output neuron
+    fires, and the mean output firing rate (last epoch, mean over seeds)."""
+    import matplotlib.pyplot as plt
+
+    stats = final_stats(frame, sweep)
+    fig, (silent, rate) = plt.subplots(1, 2, figsize=(11, 3.2))
+    silent.set_ylim(-0.05, 1.05)
+    _against_value(silent, stats, "silent_frac_test", None, "test images with silent outputs", sweep)
+    _against_value(rate, stats, "out_rate_test", None, "mean output firing rate", sweep)
+    fig.suptitle(title)
     save_figure(fig, figures_dir, name)
     return fig
 

@@ -11,6 +11,7 @@ import pandas as pd
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
 from labsnn.flops import snn_flops
+from labsnn.lab.discussion import final_stats
 from labsnn.sweep import final_epochs, run_configs, summarize, value_key
 
 CHANCE = 0.1  # ten balanced classes
@@ -120,7 +121,41 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([ann, snn])
 
 
+def accuracy_table(frame: pd.DataFrame, sweep: str, symbol: str) -> pd.DataFrame:
+    """One row per value of ``sweep``, for reading: final test accuracy as mean ± sd over
+    seeds, the share of test images with silent outputs, seeds and diverged runs."""
+    stats = final_stats(frame, sweep)
+    spread = stats["sd"].map(lambda sd: "" if pd.isna(sd) else f" ± {100 * sd:.1f}")
+    return pd.DataFrame({
+        symbol: [str(v) for v in stats.index],
+        "final test accuracy": [("diverged" if pd.isna(a) else f"{a:.1%}") + s for a, s in zip(stats["acc"], spread)],
+        "silent outputs": stats["silent_frac_test"].map(lambda v: f"{v:.0%}").tolist(),
+        "seeds": stats["seeds"].tolist(), "diverged": stats["diverged"].tolist(),
+    })
+
+
+def number_table(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
+    """``frame`` with the named columns formatted for reading: thousands separators and
+    ``decimals[column]`` decimals."""
+    shown = frame.copy()
+    for column, places in decimals.items():
+        shown[column] = shown[column].map(lambda v: f"{v:,.{places}f}")
+    return shown
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """``frame`` as a Markdown pipe table without its index (pandas' own, via tabulate),
     for report text that pandoc turns into a LaTeX table."""
-    return frame.to_markdown(index=False, tablefmt="pipe")
+    return frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
+
+
+def diagnostics_caption(frame: pd.DataFrame, sweep: str, number: str, symbol: str) -> str:
+    """Caption of a sweep's diagnostics figure, with the most silent value read from ``frame``."""
+    stats = final_stats(frame, sweep)
+    quiet = stats["silent_frac_test"].idxmax()
+    return (
+        f"**Figure {number}: what the outputs do across {symbol}.** After the last epoch, mean over "
+        f"{int(stats['seeds'].max())} seed(s): the fraction of test images on which no output neuron fires, and the "
+        f"mean output firing rate. Most silent: {symbol} = {quiet}, on {stats.at[quiet, 'silent_frac_test']:.0%} of "
+        f"test images."
+    )
