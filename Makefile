@@ -1,5 +1,5 @@
 # Set-up is part of every target: the first run creates .venv and installs labsnn with
-# its dev extras (torch==2.14.1, torchvision==0.29.1); later runs reuse it.
+# its dev and dask extras (torch==2.14.1, torchvision==0.29.1); later runs reuse it.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,7 +11,7 @@ PROFILE ?= full
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
 	@touch $(STAMP)
 
 # The notebooks' smoke runs are recomputed by every test run (results/smoke is theirs).

@@ -17,6 +17,7 @@ import pandas as pd
 
 from labsnn.config import RunConfig, describe_fields
 from labsnn.data import load_mnist
+from labsnn.distributed import resolve_scheduler
 from labsnn.paths import check_writable_folder
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +64,12 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
+                             "processes here (needs the dask extra; default: $LABSNN_SCHEDULER, else in-process)")
+
+
 def build_config(args: argparse.Namespace) -> RunConfig:
     changes = {f.name: convert(f.name, getattr(args, f.name)) for f in dataclasses.fields(RunConfig) if getattr(args, f.name) is not None}
     return RunConfig(**changes)
@@ -92,8 +99,10 @@ def _sweep(args: argparse.Namespace) -> None:
     values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
     sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     check_writable_folder(args.results, "results folder")
+    scheduler = resolve_scheduler(args.scheduler)
     data = load_mnist(args.data_root)
-    frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress)
+    frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress,
+                  scheduler=scheduler)
     print(f"data: {data.source}; results in {args.results}")
     _print_table(summarize(frame))
 
@@ -101,7 +110,8 @@ def _sweep(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from labsnn.report import build_report
 
-    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out, force=args.force)
+    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out, force=args.force,
+                 scheduler=resolve_scheduler(args.scheduler))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("values", nargs="+", help="values of the field")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per value: seed, seed+1, ... (default: 1)")
     sweep.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
+    _add_scheduler_option(sweep)
     _add_config_options(sweep)
     sweep.set_defaults(run=_sweep)
     report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
@@ -123,6 +134,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
     report.add_argument("--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)")
+    _add_scheduler_option(report)
     report.set_defaults(run=_report)
     return main_parser
 

@@ -195,11 +195,12 @@ def _run_notebooks(parameters: dict, out_dir: Path) -> None:
 
 
 def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
-                 out_dir: str | Path = "reports", force: bool = False) -> Path:
+                 out_dir: str | Path = "reports", force: bool = False, scheduler: str | None = None) -> Path:
     """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path. When the
     PDF was made from exactly these results, notebooks and code, it is kept as it is
     (unless ``force``): a rerun with nothing changed takes seconds. Every folder it will
-    write, the notebooks and TeX are checked before any data is loaded."""
+    write, the notebooks and TeX are checked before any data is loaded. ``scheduler``:
+    train on a Dask cluster (``labsnn.distributed``)."""
     started = time.perf_counter()
     lab.profile(profile)
     lab.check_data_root(profile, data_root)
@@ -210,7 +211,7 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     ensure_tex()
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
-        lab.prepare(profile, data, results_dir)
+        lab.prepare(profile, data, results_dir, scheduler=scheduler)
         digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
         target = out_dir / "lab1_report.pdf"
         if not force and up_to_date(out_dir, digest):

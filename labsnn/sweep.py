@@ -28,13 +28,53 @@ def run_configs(
     results_dir: str | os.PathLike = DEFAULT_RESULTS,
     data: MNISTData | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> list[RunResult]:
     """Results of ``configs`` in order: cached ones read back, missing ones trained
-    (stacked where they share their input) and written as each stack finishes. Each run
-    trains under its lock: a run that another sweep into the same folder is training is
-    waited for and read back, not trained twice."""
+    (stacked where they share their input; with ``scheduler``, one Dask task per stack,
+    see ``labsnn.distributed``) and written as each stack finishes. Each run trains under
+    its lock: a run that another sweep into the same folder is training is waited for
+    and read back, not trained twice."""
     results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
+    found, missing = _scan(configs, results_dir, data)
+    n_missing = sum(len(group) for group in missing.values())
+    if progress:
+        print(f"labsnn: {len(found)} run(s) cached, {n_missing} to train in {len(missing)} stack(s)", file=sys.stderr)
+    if missing:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(results_dir)
+
+    def keep(config: RunConfig, result: RunResult) -> None:
+        write_result(result_path(results_dir, config, data), result)
+        found[config.config_hash] = result
+
+    locks, todo, elsewhere = _claim(list(missing.values()), results_dir, data, found)
+    try:
+        if scheduler is not None and todo:
+            from labsnn.distributed import train_on_cluster
+
+            train_on_cluster(todo, data, scheduler, keep, progress)
+        for group in todo if scheduler is None else []:
+            for config, result in zip(group, train_stack(group, data, progress)):
+                keep(config, result)
+    finally:
+        for lock in locks:
+            lock.release()
+    for config in elsewhere:  # another sweep holds them: wait, then read (or train, if it stopped first)
+        path = result_path(results_dir, config, data)
+        with run_lock(path):
+            cached = read_result(path, config)
+            if cached is None:
+                keep(config, train_stack([config], data, progress)[0])
+            else:
+                found[config.config_hash] = cached
+    return [found[config.config_hash] for config in configs]
+
+
+def _scan(configs: Sequence[RunConfig], results_dir: Path, data: MNISTData) -> tuple[dict, dict]:
+    """``(found, missing)``: cached results by config hash, and the missing configs grouped
+    by stack key (runs that share their input train as one stack)."""
     found: dict[str, RunResult] = {}
     missing: dict[tuple, list[RunConfig]] = {}
     for config in dict.fromkeys(configs):
@@ -43,33 +83,15 @@ def run_configs(
             found[config.config_hash] = cached
         else:
             missing.setdefault(config.stack_key(), []).append(config)
-    n_missing = sum(len(group) for group in missing.values())
-    if progress:
-        print(f"labsnn: {len(found)} run(s) cached, {n_missing} to train in {len(missing)} stack(s)", file=sys.stderr)
-    if missing:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(results_dir)
-    elsewhere = [config for group in missing.values() for config in _train_unlocked(group, results_dir, data, progress, found)]
-    for config in elsewhere:  # another sweep holds them: wait, then read (or train, if it stopped first)
-        path = result_path(results_dir, config, data)
-        with run_lock(path):
-            found[config.config_hash] = read_result(path, config) or _train_and_write([config], results_dir, data, progress)[0]
-    return [found[config.config_hash] for config in configs]
+    return found, missing
 
 
-def _train_and_write(configs: list[RunConfig], results_dir: Path, data: MNISTData, progress: bool) -> list[RunResult]:
-    results = train_stack(configs, data, progress)
-    for config, result in zip(configs, results):
-        write_result(result_path(results_dir, config, data), result)
-    return results
-
-
-def _train_unlocked(group: list[RunConfig], results_dir: Path, data: MNISTData, progress: bool,
-                    found: dict[str, RunResult]) -> list[RunConfig]:
-    """Train, as one stack, the runs of ``group`` whose locks this process gets and whose
-    results are still missing once it holds them; returns the runs another process holds."""
-    locks, elsewhere, todo = [], [], []
-    try:
+def _claim(groups: list[list[RunConfig]], results_dir: Path, data: MNISTData, found: dict[str, RunResult]) -> tuple:
+    """Take the lock of every run this process can; returns ``(locks, groups to train,
+    runs another process holds)``. A run finished since the scan is read back instead."""
+    locks, todo, elsewhere = [], [], []
+    for group in groups:
+        mine = []
         for config in group:
             path = result_path(results_dir, config, data)
             lock = run_lock(path)
@@ -79,18 +101,14 @@ def _train_unlocked(group: list[RunConfig], results_dir: Path, data: MNISTData, 
                 elsewhere.append(config)
                 continue
             locks.append(lock)
-            cached = read_result(path, config) if path.exists() else None  # finished since the scan?
+            cached = read_result(path, config) if path.exists() else None
             if cached is not None:
                 found[config.config_hash] = cached
             else:
-                todo.append(config)
-        if todo:
-            for config, result in zip(todo, _train_and_write(todo, results_dir, data, progress)):
-                found[config.config_hash] = result
-    finally:
-        for lock in locks:
-            lock.release()
-    return elsewhere
+                mine.append(config)
+        if mine:
+            todo.append(mine)
+    return locks, todo, elsewhere
 
 
 def seed_list(base: RunConfig, seeds: int | Iterable[int]) -> list[int]:
@@ -116,12 +134,13 @@ def sweeps(
     results_dir: str | os.PathLike = DEFAULT_RESULTS,
     data: MNISTData | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """One-at-a-time sweeps of every ``param: values`` in ``grid`` around ``base``, run
     as one batch (shared runs such as the baseline train once). Tidy frame: one row per
     run and epoch, with ``sweep`` (the parameter varied) and ``value`` columns."""
     plan = {param: sweep_configs(base, param, values, seeds) for param, values in grid.items()}
-    results = run_configs([c for configs in plan.values() for c in configs], results_dir, data, progress)
+    results = run_configs([c for configs in plan.values() for c in configs], results_dir, data, progress, scheduler)
     by_hash = {r.config.config_hash: r for r in results}
     frames = []
     for param, configs in plan.items():
@@ -142,9 +161,10 @@ def sweep(
     results_dir: str | os.PathLike = DEFAULT_RESULTS,
     data: MNISTData | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Sweep one parameter: ``sweeps(base, {param: values}, ...)``."""
-    return sweeps(base, {param: values}, seeds, results_dir, data, progress)
+    return sweeps(base, {param: values}, seeds, results_dir, data, progress, scheduler)
 
 
 def value_key(value: Any) -> tuple[bool, Any]:

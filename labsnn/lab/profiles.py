@@ -97,6 +97,7 @@ def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> l
 def run_section(
     section: str, profile_name: str, data: MNISTData, results_dir: str | Path, seeds: int | None = None,
     epochs: int | None = None, grid: dict[str, list] | None = None, device: str = "auto", progress: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """The tidy results of one section's sweeps (cached runs are read back). Only 4.1
     sweeps a ``grid``; one given to another section is an error, not silently dropped."""
@@ -104,12 +105,13 @@ def run_section(
         raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
     base = base_config(profile_name, epochs, device)
     seeds = seeds or profile(profile_name)["seeds"]
-    return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress)
+    return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress, scheduler)
 
 
-def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True) -> None:
+def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True,
+            scheduler: str | None = None) -> None:
     """Train every run of the report in one batch; the notebooks then read the cache."""
-    run_configs(plan(profile_name), results_dir, data, progress)
+    run_configs(plan(profile_name), results_dir, data, progress, scheduler)
 
 
 def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:

@@ -68,10 +68,10 @@ def plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
 
 
 def run_setups(profile_name: str, data: MNISTData, results_dir: str | Path, device: str = "auto",
-               progress: bool = True) -> pd.DataFrame:
+               progress: bool = True, scheduler: str | None = None) -> pd.DataFrame:
     """Tidy results of 4.4: one row per run and epoch, with ``setup``, ``sweep`` and ``value``."""
     labelled = labelled_configs(profile_name, device)
-    results = run_configs([c for *_, c in labelled], results_dir, data, progress)
+    results = run_configs([c for *_, c in labelled], results_dir, data, progress, scheduler)
     frames = []
     for (name, sweep, value, _), result in zip(labelled, results):
         frame = result.frame()

@@ -1,0 +1,167 @@
+"""Sweeps on a Dask cluster (``labsnn.distributed``): a LocalCluster of 2 worker processes
+gives the in-process numbers bit for bit, survives a worker killed mid-task, and resumes
+an interrupted sweep with only the missing runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import labsnn.distributed as distributed
+from labsnn.cli import main
+from labsnn.config import RunConfig
+from labsnn.sweep import sweep
+
+from conftest import REPO
+
+pytest.importorskip("dask.distributed")
+
+TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
+
+
+def _stable(frame):
+    return frame.drop(columns=["epoch_time_s", "stacked_runs"]).reset_index(drop=True)
+
+
+@pytest.fixture
+def submitted(monkeypatch):
+    """The stacks submitted to Dask by this process."""
+    groups = []
+    original = distributed.train_on_cluster
+
+    def recording(todo, *args, **kwargs):
+        groups.extend(todo)
+        return original(todo, *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "train_on_cluster", recording)
+    return groups
+
+
+def test_a_dask_sweep_gives_the_in_process_table_bit_for_bit(tmp_path, subset, submitted):
+    local = sweep(TINY, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "local", subset, False)
+    remote = sweep(TINY, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "dask", subset, False, scheduler="local:2")
+    pd.testing.assert_frame_equal(_stable(local), _stable(remote))
+    assert len(submitted) == 2 and sum(len(group) for group in submitted) == 6  # one task per stack (seed)
+    assert len(list((tmp_path / "dask").glob("*.json"))) == 6
+
+
+def test_a_worker_killed_mid_task_still_completes_the_cache(tmp_path, subset):
+    config = TINY.replace(T=25, n_train=2000, epochs=2)
+    folder = tmp_path / "dask"
+    killed = []
+
+    def kill_a_busy_worker(client_box):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            client = client_box.get("client")
+            if client is not None:
+                busy = [worker for worker, tasks in client.processing().items() if tasks]
+                if busy:
+                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.05)
+
+    box = {}
+    original = distributed.connect
+
+    def keeping_the_client(scheduler):
+        manager = original(scheduler)
+
+        class Wrapped:
+            def __enter__(self):
+                box["client"] = manager.__enter__()
+                return box["client"]
+
+            def __exit__(self, *exc):
+                return manager.__exit__(*exc)
+
+        return Wrapped()
+
+    distributed.connect = keeping_the_client
+    killer = threading.Thread(target=kill_a_busy_worker, args=(box,), daemon=True)
+    killer.start()
+    try:
+        remote = sweep(config, "beta", [0.1, 0.5], 2, folder, subset, False, scheduler="local:2")
+    finally:
+        distributed.connect = original
+    killer.join(timeout=5)
+    assert killed, "no worker was busy long enough to be killed"
+    assert len(list(folder.glob("*.json"))) == 4 and not list(folder.glob(".*.tmp"))
+    for path in folder.glob("*.json"):
+        json.loads(path.read_text())
+    local = sweep(config, "beta", [0.1, 0.5], 2, tmp_path / "local", subset, False)
+    pd.testing.assert_frame_equal(_stable(local), _stable(remote))
+
+
+INTERRUPTED = """
+import time
+import labsnn.sweep as sweep_module
+from labsnn.config import RunConfig
+from labsnn.data import load_subset
+
+write = sweep_module.write_result
+def write_then_hang(path, result):
+    write(path, result)
+    print("wrote", flush=True)
+    time.sleep(600)
+sweep_module.write_result = write_then_hang
+sweep_module.sweep(RunConfig(**{config}), "beta", [0.1, 0.5], seeds=3, results_dir={folder!r}, data=load_subset(),
+                   progress=False, scheduler="local:2")
+"""
+
+
+def test_an_interrupted_dask_sweep_resumes_with_only_the_missing_runs(tmp_path, subset, submitted):
+    folder = tmp_path / "dask"
+    script = INTERRUPTED.format(config=repr(TINY.to_dict()), folder=str(folder))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    assert process.stdout.readline() == "wrote\n"
+    os.killpg(process.pid, signal.SIGKILL)  # the submitter and its local cluster
+    process.wait()
+    done = len(list(folder.glob("*.json")))
+    assert done == 1
+    resumed = sweep(TINY, "beta", [0.1, 0.5], 3, folder, subset, False, scheduler="local:2")
+    assert sum(len(group) for group in submitted) == 6 - done
+    clean = sweep(TINY, "beta", [0.1, 0.5], 3, tmp_path / "clean", subset, False)
+    pd.testing.assert_frame_equal(_stable(resumed), _stable(clean))
+
+
+def test_a_task_that_raises_fails_the_sweep_in_one_line_and_keeps_finished_runs(tmp_path, subset, monkeypatch, capsys):
+    monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
+    bad = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress", "--device", "cuda"]
+    try:
+        code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", "local:1", *bad])
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "a task failed for 1 run(s) from the stack of (T=4" in err and "device=cuda" in err
+    assert "CUDA is not available" in err and list(tmp_path.glob("*.json")) == []
+
+
+def test_without_dask_the_scheduler_option_names_the_extra(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    try:
+        code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", "local:2", "--no-progress"])
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[dask]'\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["local:", "local:0", "local:two"])
+def test_a_malformed_local_scheduler_is_one_line(bad, capsys, tmp_path):
+    try:
+        code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", bad, "--no-progress"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2 and "scheduler must be local:N" in capsys.readouterr().err
