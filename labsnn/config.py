@@ -71,6 +71,8 @@ class RunConfig:
             if value not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}, got {value!r}")
         object.__setattr__(self, "sizes", check_sizes(self.sizes))
+        if self.spike_timing == "next_step" and self.T < 2:
+            raise ValueError("spike_timing next_step needs T >= 2: at T = 1 no spike can be read, so nothing can learn")
         if self.momentum and self.optimizer != "sgd":
             raise ValueError(f"momentum applies to optimizer sgd only, got optimizer {self.optimizer!r}")
 

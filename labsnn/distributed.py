@@ -32,7 +32,7 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
     scheduler = scheduler or os.environ.get(ENV_VAR) or None
     if scheduler is None:
         return None
-    if scheduler.startswith("local:") and not scheduler[6:].isdigit() or scheduler == "local:0":
+    if scheduler.startswith("local:") and not (scheduler[6:].isdigit() and int(scheduler[6:]) >= 1):
         raise ValueError(f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {scheduler!r}")
     try:
         import dask.distributed  # noqa: F401
@@ -85,16 +85,23 @@ def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, sch
                    for group in groups}
         bar = tqdm(total=sum(len(group) for group in groups), desc=f"runs on {scheduler}", unit="run",
                    disable=not progress)
+        failure = None
         try:
             for future in as_completed(futures):
                 group = futures[future]
-                try:
-                    results = future.result()
-                except Exception as error:
-                    raise RuntimeError(f"a task failed for {_describe(group)}: {type(error).__name__}: {error}") from None
-                for config, result in zip(group, results):
+                if future.status == "error":
+                    if failure is None:  # keep what the other tasks already finished; stop giving out more
+                        error = future.exception()
+                        failure = f"a task failed for {_describe(group)}: {type(error).__name__}: {error}"
+                        client.cancel([f for f in futures if not f.done()])
+                    continue
+                if future.status != "finished":
+                    continue
+                for config, result in zip(group, future.result()):
                     on_result(config, result)
                 bar.update(len(group))
+            if failure is not None:
+                raise RuntimeError(failure)
         finally:
             client.cancel([future for future in futures if not future.done()])
             bar.close()

@@ -137,7 +137,7 @@ def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict
                                  seed_setup.first_class_share(data, seed_setup.SETUP_PROFILES[profile]["n_test"]))
     scores = seed_setup.score(last)
     seed_like = seed_setup.seed_like_frames(last, scores)
-    return lab.reproduction_table(frames, seed_like), seed_setup.best_setup(scores)
+    return lab.reproduction_table(frames, seed_like), seed_setup.best_setup(scores, last)
 
 
 def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:

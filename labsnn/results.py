@@ -85,10 +85,13 @@ def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
     return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide, so reading it later races other threads
 
 
 def weights_path(path: Path) -> Path:
@@ -106,7 +109,7 @@ def _write_atomically(path: Path, write, binary: bool) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it 0600
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

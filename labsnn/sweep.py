@@ -61,6 +61,9 @@ def run_configs(
     finally:
         for lock in locks:
             lock.release()
+    if elsewhere and progress:
+        print(f"labsnn: waiting for {len(elsewhere)} run(s) that another sweep into {results_dir} is training",
+              file=sys.stderr)
     for config in elsewhere:  # another sweep holds them: wait, then read (or train, if it stopped first)
         path = result_path(results_dir, config, data)
         with run_lock(path):

@@ -158,7 +158,7 @@ def test_without_dask_the_scheduler_option_names_the_extra(monkeypatch, capsys, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("bad", ["local:", "local:0", "local:two"])
+@pytest.mark.parametrize("bad", ["local:", "local:0", "local:00", "local:two"])
 def test_a_malformed_local_scheduler_is_one_line(bad, capsys, tmp_path):
     try:
         code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", bad, "--no-progress"])

@@ -139,17 +139,14 @@ def test_sweep_over_sizes(tmp_path, capsys, trained):
     assert sorted(rows) == [[784, 10, 10], [784, 20, 10]]
 
 
-def test_results_are_readable_by_the_group_and_leftover_temporaries_are_removed(tmp_path, subset):
+def test_results_follow_the_umask_and_leftover_temporaries_are_removed(tmp_path, subset, monkeypatch):
     stale = tmp_path / ".0123456789abcdef-01234567.abcd.tmp"
-    tmp_path.mkdir(exist_ok=True)
     stale.write_text('{"half": ')
-    old = os.umask(0o022)
-    try:
-        sweep(TINY, "beta", [0.1], results_dir=tmp_path, data=subset, progress=False)
-    finally:
-        os.umask(old)
+    monkeypatch.setattr("labsnn.results._UMASK", 0o027)  # the process's umask, read at import
+    sweep(TINY, "beta", [0.1], results_dir=tmp_path, data=subset, progress=False)
     (result,) = tmp_path.glob("*.json")
-    assert stat.S_IMODE(result.stat().st_mode) == 0o644
+    assert stat.S_IMODE(result.stat().st_mode) == 0o640  # readable by the group, not 0600
+    assert stat.S_IMODE(result.with_suffix(".pt").stat().st_mode) == 0o640
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -134,7 +134,11 @@ def test_discussion_reports_a_silent_network_and_the_seeds_claim():
     assert "The worst, V_th = 10.0 at 9.8%: its outputs stay silent on 100% of test images" in text
     assert "The seed: V_th = 10 at 10%; here 9.8%, reproduced." in text
     one_seed = discuss(_diag_frame("v_th", {1.0: [0.9], 10.0: [0.1]}), "v_th", "V_th")
-    assert "with one seed per value, whether that lead exceeds the spread between seeds cannot be judged" in one_seed
+    assert "with one finished seed for one of them, whether that lead exceeds the spread" in one_seed
+    diverged = _diag_frame("beta", {1.0: [0.90, 0.5, 0.5], 2.0: [0.85, 0.86, 0.87]})
+    diverged.loc[(diverged["value"] == 1.0) & (diverged["seed"] > 0), ["status", "test_acc"]] = ["diverged", float("nan")]
+    text = discuss(diverged, "beta", "beta")
+    assert "cannot be judged" in text and "At beta = 1.0, 2 of 3 run(s) diverged" in text and "nan" not in text
 
 
 def test_a_best_claim_within_seed_noise_of_the_best_is_a_tie():

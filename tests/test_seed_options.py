@@ -113,6 +113,12 @@ def test_bad_options_name_the_field(field, value, message):
         RunConfig(**{field: value})
 
 
+def test_next_step_timing_needs_two_steps():
+    with pytest.raises(ValueError, match="next_step needs T >= 2"):
+        RunConfig(T=1, spike_timing="next_step")
+    assert RunConfig(T=2, spike_timing="next_step").T == 2
+
+
 def test_momentum_applies_to_sgd_only():
     with pytest.raises(ValueError, match="momentum applies to optimizer sgd only"):
         RunConfig(momentum=0.9)

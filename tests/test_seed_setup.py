@@ -56,6 +56,22 @@ def test_a_seed_like_setup_whose_default_does_not_learn_is_not_chosen():
     assert "No setup reproduces: z = 10 below 20%; beta = 2 about 18-20%" in text
 
 
+def test_tied_setups_are_all_named_and_the_most_accurate_default_stands_for_them():
+    twin = _runs("twin", [0.95, 0.12, 0.19, 0.0, 0.6, 0.098, 0.05], diverged=[("beta", 5.0)])
+    last = _last(LABSNN, SEED_LIKE, twin)
+    scores = seed_setup.score(last)
+    assert seed_setup.tied_best(scores) == ["seed-like", "twin"]
+    assert seed_setup.best_setup(scores, last) == "twin"  # its default ends at 95%, seed-like's at 86%
+    text = seed_setup.findings(last, scores)
+    assert "2 setups tie for the most of the seed's 6 failure claims" in text and "seed-like; twin" in text
+    assert "**twin** has the most accurate default run" in text
+
+
+def test_the_protocol_names_the_test_set_it_used():
+    assert "tested on 500 test images" in seed_setup.protocol_text("smoke", TIE)
+    assert "tested on the whole test set" in seed_setup.protocol_text("full", TIE)
+
+
 def test_no_learning_default_anywhere_is_said():
     last = _last(_runs("stuck", [0.3] * 7))
     assert seed_setup.best_setup(seed_setup.score(last)) is None

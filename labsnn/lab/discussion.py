@@ -5,8 +5,6 @@ hold. No sentence states a finding the frame did not produce."""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from labsnn.sweep import final_epochs, value_key
@@ -17,7 +15,7 @@ def final_stats(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:
     diagnostics, the number of seeds and of diverged runs; values in sweep order."""
     last = final_epochs(frame[frame["sweep"] == sweep])
     columns = {"acc": ("test_acc", "mean"), "sd": ("test_acc", "std"), "seeds": ("seed", "count"),
-               "diverged": ("status", lambda s: int((s == "diverged").sum()))}
+               "finite": ("test_acc", "count"), "diverged": ("status", lambda s: int((s == "diverged").sum()))}
     for name in ("silent_frac_test", "out_rate_test", "max_abs_membrane_test"):
         if name in last:
             columns[name] = (name, "mean")
@@ -37,11 +35,10 @@ def lead_sentence(stats: pd.DataFrame, symbol: str) -> str:
         return head + "."
     runner = ranked.index[1]
     lead = ranked.at[best, "acc"] - ranked.at[runner, "acc"]
-    if ranked.at[best, "seeds"] < 2:
-        return (head + f", {100 * lead:.1f} points ahead of {symbol} = {runner}; with one seed per value, whether that lead "
-                "exceeds the spread between seeds cannot be judged.")
-    noise = (0 if math.isnan(ranked.at[best, "sd"]) else ranked.at[best, "sd"]) + (
-        0 if math.isnan(ranked.at[runner, "sd"]) else ranked.at[runner, "sd"])
+    if min(ranked.at[best, "finite"], ranked.at[runner, "finite"]) < 2:
+        return (head + f", {100 * lead:.1f} points ahead of {symbol} = {runner}; with one finished seed for one of "
+                "them, whether that lead exceeds the spread between seeds cannot be judged.")
+    noise = ranked.at[best, "sd"] + ranked.at[runner, "sd"]
     if lead > noise:
         return head + (f" (± {100 * ranked.at[best, 'sd']:.1f} points over seeds), {100 * lead:.1f} points ahead of "
                        f"{symbol} = {runner}: more than the spread between seeds ({100 * noise:.1f} points).")

@@ -129,16 +129,28 @@ def score(last: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def best_setup(scores: pd.DataFrame) -> str | None:
-    """The setup that reproduces the most failure claims with the default still learning."""
+def tied_best(scores: pd.DataFrame) -> list[str]:
+    """Every setup that reproduces the most failure claims with the default still learning."""
     learning = scores[scores["default learns"]]
-    return None if learning.empty else str(learning.sort_values("claims reproduced", ascending=False, kind="stable")["setup"].iloc[0])
+    if learning.empty:
+        return []
+    return learning.loc[learning["claims reproduced"] == learning["claims reproduced"].max(), "setup"].tolist()
+
+
+def best_setup(scores: pd.DataFrame, last: pd.DataFrame | None = None) -> str | None:
+    """The best seed-like setup (``tied_best``); among tied setups, the one whose default
+    run ends most accurate (with ``last``), else the first in the grid."""
+    tied = tied_best(scores)
+    if len(tied) > 1 and last is not None:
+        default = last[last["sweep"] == "default"].groupby("setup")["scored_acc"].mean()
+        return max(tied, key=lambda name: default[name])
+    return tied[0] if tied else None
 
 
 def seed_like_frames(last: pd.DataFrame, scores: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
     """The best seed-like setup's runs as the reproduction table reads them (diverged runs
     at the tie accuracy), or None when no setup keeps the default learning."""
-    best = best_setup(scores)
+    best = best_setup(scores, last)
     if best is None:
         return None
     runs = last[last["setup"] == best]
@@ -158,17 +170,22 @@ def _stuck(row: pd.Series) -> str:
 
 def findings(last: pd.DataFrame, scores: pd.DataFrame) -> str:
     """The chapter's text, generated from ``scores`` and the runs' diagnostics."""
-    best = best_setup(scores)
+    best, tied = best_setup(scores, last), tied_best(scores)
     n = len(FAILURE_CLAIMS)
     never = [c for c in FAILURE_CLAIMS if not scores[c].any()]
     lines = []
     if best is None:
         lines.append("No setup of the grid keeps the default network learning; none can stand for the seed's.")
     else:
-        top = scores.set_index("setup").loc[best]
-        lines.append(f"The setup that reproduces the most of the seed's {n} failure claims while the default still "
-                     f"learns is **{best}**: {int(top['claims reproduced'])} of {n}. labsnn's own setup "
-                     f"(the first row) reproduces {int(scores['claims reproduced'].iloc[0])}.")
+        top = int(scores.set_index("setup").loc[best, "claims reproduced"])
+        if len(tied) > 1:
+            lines.append(f"{len(tied)} setups tie for the most of the seed's {n} failure claims reproduced while the "
+                         f"default still learns, {top} of {n}: {'; '.join(tied)}. Of them, **{best}** has the most "
+                         "accurate default run and stands for the seed's setup below.")
+        else:
+            lines.append(f"The setup that reproduces the most of the seed's {n} failure claims while the default still "
+                         f"learns is **{best}**: {top} of {n}.")
+        lines[-1] += f" labsnn's own setup (the first row) reproduces {int(scores['claims reproduced'].iloc[0])}."
     lines.append("No setup reproduces: " + "; ".join(never) + "." if never else "Every claim is reproduced by some setup.")
     if best is not None:
         runs = last[(last["setup"] == best) & (last["seed"] == last["seed"].min())]
@@ -194,11 +211,12 @@ def protocol_text(profile_name: str, tie_accuracy: float) -> str:
     """What was searched and the rule for "reproduced", from the profile and the data."""
     p = SETUP_PROFILES[profile_name]
     images = "all" if p["n_train"] is None else f"{p['n_train']:,}"
+    tested = "the whole test set" if p["n_test"] is None else f"{p['n_test']:,} test images"
     return (
         f"Searched: the {len(setups(profile_name))} setups below (optimizer and learning rate x surrogate x spike "
         f"timing), nothing else; every other setting at the lab's defaults. Each of the seed's {len(SEED_RUNS)} "
         f"diagnostic runs trains under each setup with {p['seeds']} seed(s), {p['epochs']} epoch(s) on {images} "
-        f"training images, tested on the whole test set. A claim is reproduced when the mean final test accuracy over "
+        f"training images, tested on {tested}. A claim is reproduced when the mean final test accuracy over "
         f"seeds meets the seed's statement as in the reproduction table. A run that diverged counts at "
         f"{tie_accuracy:.1%}, the share of class 0 in the test set: its NaN network leaves every output silent and "
         f"the first class wins the tie, which is what code without a divergence check reports. \"The default learns\" "
