@@ -35,7 +35,7 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
     if scheduler.startswith("local:") and not (scheduler[6:].isdigit() and int(scheduler[6:]) >= 1):
         raise ValueError(f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {scheduler!r}")
     try:
-        import dask.distributed  # noqa: F401
+        import dask.distributed  # noqa: F401 (only whether it imports)
     except ImportError:
         raise RuntimeError(f"--scheduler needs Dask, labsnn's optional extra: {INSTALL}") from None
     return scheduler

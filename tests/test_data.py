@@ -1,4 +1,3 @@
-import warnings
 from pathlib import Path
 
 import pytest

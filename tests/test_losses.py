@@ -1,6 +1,5 @@
 import pytest
 import torch
-import torch.nn.functional as F
 
 from labsnn.losses import cross_entropy_rate, get_loss, mse_count, mse_rate
 

@@ -9,7 +9,7 @@ import torch
 
 from labsnn.config import RunConfig
 from labsnn.model import SNN, SNNStack
-from labsnn.neuron import LIF, fast_sigmoid, lif_sequence, lif_sequence_reference
+from labsnn.neuron import LIF, fast_sigmoid, lif_sequence
 from labsnn.train import train
 
 TINY = RunConfig(T=8, epochs=1, n_train=200, n_test=100, batch_size=20, lr=1e-2, v_th=0.5)

@@ -2,7 +2,7 @@ import math
 
 import pandas as pd
 
-from labsnn.lab import seed_setup
+from labsnn.lab import seed_findings, seed_setup
 
 TIE = 0.098
 
@@ -34,10 +34,12 @@ def test_a_setup_that_fails_like_the_seed_wins_and_its_diagnostics_are_told():
     scores = seed_setup.score(last)
     assert scores["claims reproduced"].tolist() == [1, 6]  # labsnn: V_th = 5 below 80% only
     assert seed_setup.best_setup(scores) == "seed-like"
-    text = seed_setup.findings(last, scores)
+    text = seed_findings.findings(last, scores)
     assert "**seed-like**: 6 of 6" in text and "No setup reproduces" not in text
-    assert "beta = 5 under seed-like (first seed): diverged in epoch 1" in text
-    assert "V_th = 10 under seed-like (first seed): 9.8% accuracy, outputs silent on 100%" in text
+    assert "How each of the seed's runs ends under seed-like (first seed):\n\n- default: 86.0% accuracy" in text
+    assert "- beta = 5: diverged in epoch 1" in text
+    assert "- V_th = 10: 9.8% accuracy, outputs silent on 100%" in text
+    assert "Without the condition" not in text
     frames = seed_setup.seed_like_frames(last, scores)
     assert frames["4.1"].loc[frames["4.1"]["sweep"] == "beta"]["test_acc"].tolist() == [0.19, 0.19, TIE, TIE]
 
@@ -48,11 +50,13 @@ def test_a_seed_like_setup_whose_default_does_not_learn_is_not_chosen():
     scores = seed_setup.score(last)
     assert scores.set_index("setup").loc["stuck", "claims reproduced"] == 6
     assert seed_setup.best_setup(scores) == "labsnn"
-    text = seed_setup.findings(last, scores)
+    text = seed_findings.findings(last, scores)
     assert "**labsnn**: 1 of 6" in text
+    assert "Without the condition that the default learns, **stuck** reproduces the most, 6 of 6, but its default run " \
+           "ends at 30.0%." in text
     assert "No setup reproduces" not in text  # every claim is reproduced by some setup, if not by a learning one
     only_labsnn = _last(LABSNN)
-    text = seed_setup.findings(only_labsnn, seed_setup.score(only_labsnn))
+    text = seed_findings.findings(only_labsnn, seed_setup.score(only_labsnn))
     assert "No setup reproduces: z = 10 below 20%; beta = 2 about 18-20%" in text
 
 
@@ -62,20 +66,20 @@ def test_tied_setups_are_all_named_and_the_most_accurate_default_stands_for_them
     scores = seed_setup.score(last)
     assert seed_setup.tied_best(scores) == ["seed-like", "twin"]
     assert seed_setup.best_setup(scores, last) == "twin"  # its default ends at 95%, seed-like's at 86%
-    text = seed_setup.findings(last, scores)
+    text = seed_findings.findings(last, scores)
     assert "2 setups tie for the most of the seed's 6 failure claims" in text and "seed-like; twin" in text
     assert "**twin** has the most accurate default run" in text
 
 
 def test_the_protocol_names_the_test_set_it_used():
-    assert "tested on 500 test images" in seed_setup.protocol_text("smoke", TIE)
-    assert "tested on the whole test set" in seed_setup.protocol_text("full", TIE)
+    assert "tested on 500 test images" in seed_findings.protocol_text("smoke", TIE)
+    assert "tested on the whole test set" in seed_findings.protocol_text("full", TIE)
 
 
 def test_no_learning_default_anywhere_is_said():
     last = _last(_runs("stuck", [0.3] * 7))
     assert seed_setup.best_setup(seed_setup.score(last)) is None
-    assert seed_setup.findings(last, seed_setup.score(last)).startswith("No setup of the grid keeps the default")
+    assert seed_findings.findings(last, seed_setup.score(last)).startswith("No setup of the grid keeps the default")
     assert seed_setup.seed_like_frames(last, seed_setup.score(last)) is None
 
 
@@ -90,7 +94,7 @@ def test_tables_are_setups_by_runs():
 
 
 def test_the_declared_grid_crosses_optimizers_surrogates_and_timings():
-    grid = seed_setup.grid_table("full")
+    grid = seed_findings.grid_table("full")
     assert len(grid) == 12 and grid["setup"].is_unique
     assert set(grid["spike timing"]) == {"same_step", "next_step"}
     assert set(grid["surrogate"]) == {"fast_sigmoid", "scaled_fast_sigmoid"}

@@ -1,7 +1,7 @@
 """The lab's experiments, as the notebooks use them (``from labsnn import lab``):
 profiles and run planning (``profiles``), findings and tables read from results
 (``findings``), the seed's claims (``claims``), figures (``figures``) and section 4.4's
-search for the seed's training setup (``seed_setup``). They hold no
+search for the seed's training setup (``seed_setup``, and ``seed_findings`` for reading it). They hold no
 training logic; the notebooks hold none either."""
 
 from labsnn.lab.claims import CLAIMS, LAB_ANN_FLOPS, VERDICT_RULE, Claim, discuss_subsection, flops_discussion, reproduction_table

@@ -13,7 +13,7 @@ import pandas as pd
 
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
-from labsnn.lab.claims import CLAIMS, percent
+from labsnn.lab.claims import CLAIMS
 from labsnn.sweep import final_epochs, run_configs
 
 #: The seed's diagnostic runs: the default and each value the seed reports as failing.
@@ -99,16 +99,16 @@ def final_runs(frame: pd.DataFrame, tie_accuracy: float) -> pd.DataFrame:
     return last
 
 
-def _run_label(sweep: str, value: Any) -> str:
+def run_label(sweep: str, value: Any) -> str:
     return "default" if sweep == "default" else f"{'V_th' if sweep == 'v_th' else sweep} = {value:g}"
 
 
 def run_table(last: pd.DataFrame, column: str, aggfunc: str = "mean") -> pd.DataFrame:
     """Setups (rows) by the seed's runs (columns): ``column`` aggregated over seeds; for
     ``scored_acc``, the accuracy with diverged runs at the tie accuracy."""
-    last = last.assign(run=[_run_label(s, v) for s, v in zip(last["sweep"], last["value"])])
+    last = last.assign(run=[run_label(s, v) for s, v in zip(last["sweep"], last["value"])])
     table = last.pivot_table(index="setup", columns="run", values=column, aggfunc=aggfunc, sort=False)
-    return table[[_run_label(s, v) for s, v in SEED_RUNS]]
+    return table[[run_label(s, v) for s, v in SEED_RUNS]]
 
 
 def diverged_table(last: pd.DataFrame) -> pd.DataFrame:
@@ -155,100 +155,3 @@ def seed_like_frames(last: pd.DataFrame, scores: pd.DataFrame) -> dict[str, pd.D
         return None
     runs = last[last["setup"] == best]
     return {"4.1": runs.assign(test_acc=runs["scored_acc"])}
-
-
-def _stuck(row: pd.Series) -> str:
-    """How one failing run ended, from its diagnostics."""
-    if row["status"] == "diverged":
-        return f"diverged in epoch {int(row['diverged_epoch'])} (NaN or infinite loss or membrane)"
-    parts = [f"{row['test_acc']:.1%} accuracy", f"outputs silent on {row['silent_frac_test']:.0%} of test images",
-             f"{row['top_class_share_test']:.0%} of predictions in one class",
-             f"largest |weight| {row['max_abs_weight_l0']:.3g} / {row['max_abs_weight_l1']:.3g}",
-             f"largest |membrane| {row['max_abs_membrane_test']:.3g}"]
-    return ", ".join(parts)
-
-
-def findings(last: pd.DataFrame, scores: pd.DataFrame) -> str:
-    """The chapter's text, generated from ``scores`` and the runs' diagnostics."""
-    best, tied = best_setup(scores, last), tied_best(scores)
-    n = len(FAILURE_CLAIMS)
-    never = [c for c in FAILURE_CLAIMS if not scores[c].any()]
-    lines = []
-    if best is None:
-        lines.append("No setup of the grid keeps the default network learning; none can stand for the seed's.")
-    else:
-        top = int(scores.set_index("setup").loc[best, "claims reproduced"])
-        if len(tied) > 1:
-            lines.append(f"{len(tied)} setups tie for the most of the seed's {n} failure claims reproduced while the "
-                         f"default still learns, {top} of {n}: {'; '.join(tied)}. Of them, **{best}** has the most "
-                         "accurate default run and stands for the seed's setup below.")
-        else:
-            lines.append(f"The setup that reproduces the most of the seed's {n} failure claims while the default still "
-                         f"learns is **{best}**: {top} of {n}.")
-        lines[-1] += f" labsnn's own setup (the first row) reproduces {int(scores['claims reproduced'].iloc[0])}."
-    lines.append("No setup reproduces: " + "; ".join(never) + "." if never else "Every claim is reproduced by some setup.")
-    if best is not None:
-        runs = last[(last["setup"] == best) & (last["seed"] == last["seed"].min())]
-        for sweep, value in SEED_RUNS:
-            row = runs[(runs["sweep"] == sweep) & (runs["value"] == value)]
-            if len(row):
-                lines.append(f"- {_run_label(sweep, value)} under {best} (first seed): {_stuck(row.iloc[0])}.")
-    return "\n".join(lines)
-
-
-def formatted_accuracy(table: pd.DataFrame) -> pd.DataFrame:
-    return table.map(percent).reset_index()
-
-
-def grid_table(profile_name: str) -> pd.DataFrame:
-    """The declared grid, one row per setup, with the fields each sets."""
-    rows = [{"setup": name, "optimizer": f["optimizer"], "lr": f["lr"], "momentum": f.get("momentum", 0.0),
-             "surrogate": f["surrogate"], "spike timing": f["spike_timing"]} for name, f in setups(profile_name).items()]
-    return pd.DataFrame(rows)
-
-
-def protocol_text(profile_name: str, tie_accuracy: float) -> str:
-    """What was searched and the rule for "reproduced", from the profile and the data."""
-    p = SETUP_PROFILES[profile_name]
-    images = "all" if p["n_train"] is None else f"{p['n_train']:,}"
-    tested = "the whole test set" if p["n_test"] is None else f"{p['n_test']:,} test images"
-    return (
-        f"Searched: the {len(setups(profile_name))} setups below (optimizer and learning rate x surrogate x spike "
-        f"timing), nothing else; every other setting at the lab's defaults. Each of the seed's {len(SEED_RUNS)} "
-        f"diagnostic runs trains under each setup with {p['seeds']} seed(s), {p['epochs']} epoch(s) on {images} "
-        f"training images, tested on {tested}. A claim is reproduced when the mean final test accuracy over "
-        f"seeds meets the seed's statement as in the reproduction table. A run that diverged counts at "
-        f"{tie_accuracy:.1%}, the share of class 0 in the test set: its NaN network leaves every output silent and "
-        f"the first class wins the tie, which is what code without a divergence check reports. \"The default learns\" "
-        f"means at least {DEFAULT_LEARNS:.0%}. The count-based loss `mse_count` is not in the grid: it is T times "
-        f"`mse_rate`, so under SGD it equals `mse_rate` at T times the learning rate."
-    )
-
-
-def score_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """``score`` for reading: yes / no per claim, each claim's column headed by its run."""
-    short = {claim: claim.split(" ")[0] + " = " + claim.split(" ")[2] for claim in FAILURE_CLAIMS}
-    table = scores.rename(columns={**short, "default learns": "default learns", "claims reproduced": f"of {len(FAILURE_CLAIMS)}"})
-    return table.map(lambda v: ("yes" if v else "no") if isinstance(v, bool) else v)
-
-
-def accuracy_caption(last: pd.DataFrame, number: int = 8) -> str:
-    """Figure 8's caption, with the setups' extremes read from ``last``."""
-    table = run_table(last, "scored_acc")
-    default = table["default"]
-    return (
-        f"**Figure {number}: final test accuracy of the seed's runs under each setup** (mean over "
-        f"{last['seed'].nunique()} seed(s); \"div\": every seed diverged, scored at the tie accuracy). The default run "
-        f"ends between {default.min():.1%} ({default.idxmin()}) and {default.max():.1%} ({default.idxmax()})."
-    )
-
-
-def diagnostics_caption(last: pd.DataFrame, number: int = 9) -> str:
-    """Figure 9's caption: how many runs end silent, read from ``last``."""
-    silent = last[last["silent_frac_test"] >= 0.99]
-    return (
-        f"**Figure {number}: how the runs fail.** Left: the fraction of test images on which no output neuron fires "
-        f"(mean over seeds); right: the largest |membrane| on the test set (largest over seeds). Of "
-        f"{len(last)} runs, {len(silent)} end with silent outputs on at least 99% of test images and "
-        f"{int((last['status'] == 'diverged').sum())} diverged."
-    )
