@@ -17,7 +17,7 @@ from labsnn.encoders import ENCODERS
 from labsnn.losses import LOSSES
 from labsnn.model import LAB_SIZES
 from labsnn.neuron import SPIKE_TIMINGS, SURROGATES
-from labsnn.validation import check_sizes, is_finite_number, is_integer
+from labsnn.validation import check_sizes, is_finite_number, is_integer, lookup
 
 #: Fields that neither change a run's numbers' meaning nor key the cache.
 EXECUTION_FIELDS = frozenset({"device"})
@@ -67,9 +67,7 @@ class RunConfig:
             if rule.startswith("a finite"):
                 object.__setattr__(self, name, float(value))
         for name, choices in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(sorted(choices))}, got {value!r}")
+            lookup(name, dict.fromkeys(choices), getattr(self, name))
         object.__setattr__(self, "sizes", check_sizes(self.sizes))
         if self.spike_timing == "next_step" and self.T < 2:
             raise ValueError("spike_timing next_step needs T >= 2: at T = 1 no spike can be read, so nothing can learn")

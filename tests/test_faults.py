@@ -12,7 +12,6 @@ import sys
 import pandas as pd
 import pytest
 
-import labsnn.sweep as sweep_module
 from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import sweep
@@ -24,18 +23,10 @@ COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "-
 
 
 @pytest.fixture
-def trained(monkeypatch, subset):
+def trained(count_trained, monkeypatch, subset):
     """Configs trained in this process; the command line reads the packaged subset."""
-    runs = []
-    original = sweep_module.train_stack
-
-    def counting(configs, data, progress):
-        runs.extend(configs)
-        return original(configs, data, progress)
-
-    monkeypatch.setattr(sweep_module, "train_stack", counting)
     monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
-    return runs
+    return count_trained
 
 
 def _one_line_exit_2(capsys, *args):

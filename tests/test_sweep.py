@@ -8,7 +8,6 @@ import time
 import pandas as pd
 import pytest
 
-import labsnn.sweep as sweep_module
 from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import run_configs, summarize, sweep
@@ -17,19 +16,6 @@ from conftest import REPO
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 SEEDS = 4
-
-
-@pytest.fixture
-def count_trained(monkeypatch):
-    trained = []
-    original = sweep_module.train_stack
-
-    def counting(configs, data, progress):
-        trained.extend(configs)
-        return original(configs, data, progress)
-
-    monkeypatch.setattr(sweep_module, "train_stack", counting)
-    return trained
 
 
 def _stable(frame):

@@ -153,9 +153,11 @@ def diagnostics_caption(frame: pd.DataFrame, sweep: str, number: str, symbol: st
     """Caption of a sweep's diagnostics figure, with the most silent value read from ``frame``."""
     stats = final_stats(frame, sweep)
     quiet = stats["silent_frac_test"].idxmax()
+    silent = stats.at[quiet, "silent_frac_test"]
+    most = (f"Most silent: {symbol} = {quiet}, on {silent:.0%} of test images." if silent >= 0.005 else
+            "At every value the outputs fire on more than 99.5% of test images.")
     return (
         f"**Figure {number}: what the outputs do across {symbol}.** After the last epoch, mean over "
         f"{int(stats['seeds'].max())} seed(s): the fraction of test images on which no output neuron fires, and the "
-        f"mean output firing rate. Most silent: {symbol} = {quiet}, on {stats.at[quiet, 'silent_frac_test']:.0%} of "
-        f"test images."
+        f"mean output firing rate. " + most
     )
