@@ -2,8 +2,11 @@
 task; the results come back to the submitting process, which writes each into the result
 cache as soon as its task finishes, so workers need no shared file system.
 
-``scheduler``: ``local:N`` starts a ``LocalCluster`` of N worker processes here; anything
-else is a scheduler's address (``tcp://host:8786``). Without one, labsnn never imports Dask.
+``scheduler``: ``local:N`` starts a ``LocalCluster`` of N worker processes here, each
+running one task at a time with this machine's cores shared out among them (more torch
+threads than cores make every task crawl); anything else is a scheduler's address
+(``tcp://host:8786``), whose workers run each task with torch's own thread count. Without
+one, labsnn never imports Dask.
 The data reach the workers once, scattered by the submitter: a worker needs neither MNIST
 on its disk nor a data root, and every task trains on exactly the submitter's data.
 """
@@ -41,6 +44,14 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
     return scheduler
 
 
+def task_threads(scheduler: str) -> int | None:
+    """Torch threads per task: for ``local:N``, this machine's cores shared out among the N
+    workers; for a remote scheduler, None (each worker's own default)."""
+    if scheduler.startswith("local:"):
+        return max(1, (os.cpu_count() or 1) // int(scheduler[6:]))
+    return None
+
+
 @contextmanager
 def connect(scheduler: str) -> Iterator:
     """A ``dask.distributed.Client`` for ``scheduler``, closed (with its local cluster) on exit."""
@@ -55,12 +66,12 @@ def connect(scheduler: str) -> Iterator:
             yield client
 
 
-def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> list[RunResult]:
-    """One stack, on a worker, with the submitter's number of threads (the same arithmetic,
-    so the same numbers as in-process on the same kind of machine)."""
+def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int | None) -> list[RunResult]:
+    """One stack, on a worker, with ``threads`` torch threads (None: the worker's default)."""
     from labsnn.train import train_stack
 
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     return train_stack(configs, data, progress=False)
 
 
@@ -80,7 +91,7 @@ def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, sch
         if progress and client.dashboard_link:
             print(f"labsnn: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
         shared = client.scatter(data, broadcast=True)
-        threads = torch.get_num_threads()
+        threads = task_threads(scheduler)
         futures = {client.submit(train_task, list(group), shared, threads, pure=False, retries=1): group
                    for group in groups}
         bar = tqdm(total=sum(len(group) for group in groups), desc=f"runs on {scheduler}", unit="run",
