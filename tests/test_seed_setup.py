@@ -100,3 +100,15 @@ def test_the_declared_grid_crosses_optimizers_surrogates_and_timings():
     assert set(grid["surrogate"]) == {"fast_sigmoid", "scaled_fast_sigmoid"}
     assert grid.iloc[0].to_dict() == {"setup": grid.iloc[0]["setup"], "optimizer": "adam", "lr": 1e-3, "momentum": 0.0,
                                       "surrogate": "fast_sigmoid", "spike timing": "same_step"}  # labsnn's own first
+
+
+def test_the_reproduction_table_shows_the_seed_like_setup_beside_labsnns():
+    from labsnn import lab
+
+    last = _last(LABSNN, SEED_LIKE)
+    seed_like = seed_setup.seed_like_frames(last, seed_setup.score(last))
+    ours = last[last["setup"] == "labsnn"].assign(test_acc=lambda f: f["scored_acc"])
+    table = lab.reproduction_table({"4.1": ours}, seed_like).set_index("seed's claim")
+    assert table.loc["beta = 5 at 9.8%", ["this run", "reproduced", "4.4 seed-like", "there"]].tolist() == [
+        "30.0%", "no", "9.8%", "yes"]
+    assert table.loc["T = 50 best", ["4.4 seed-like", "there"]].tolist() == ["-", "-"]  # not among 4.4's runs

@@ -141,7 +141,8 @@ def reproduction_table(frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.
         shown, verdict = _verdict(claim, frames)
         row = {"section": claim.section, "seed's claim": claim.claim, "this run": shown, "reproduced": verdict}
         if seed_like is not None:
-            row["seed-like setup"], row["reproduced there"] = _verdict(claim, seed_like)
+            shown, verdict = _verdict(claim, seed_like)
+            row["4.4 seed-like"], row["there"] = ("-", "-") if verdict == "n/a" else (shown, verdict)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -104,9 +104,12 @@ def protocol_text(profile_name: str, tie_accuracy: float) -> str:
     p = SETUP_PROFILES[profile_name]
     images = "all" if p["n_train"] is None else f"{p['n_train']:,}"
     tested = "the whole test set" if p["n_test"] is None else f"{p['n_test']:,} test images"
+    grid = "; ".join(f"{axis}: {', '.join(p[key])}" for axis, key in
+                     (("optimizer", "optimizers"), ("surrogate", "surrogates"), ("spike timing", "timings")))
     return (
-        f"Searched: the {len(setups(profile_name))} setups below (optimizer and learning rate x surrogate x spike "
-        f"timing), nothing else; every other setting at the lab's defaults. Each of the seed's {len(SEED_RUNS)} "
+        f"Searched: the {len(setups(profile_name))} setups of the grid {grid} (fast sigmoid: the lab's "
+        f"$1/(1 + z|x|)^2$; scaled: $z/(1 + z|x|)^2$; m0.9: momentum 0.9), nothing else; every other setting at "
+        f"the lab's defaults. Each of the seed's {len(SEED_RUNS)} "
         f"diagnostic runs trains under each setup with {p['seeds']} seed(s), {p['epochs']} epoch(s) on {images} "
         f"training images, tested on {tested}. A claim is reproduced when the mean final test accuracy over "
         f"seeds meets the seed's statement as in the reproduction table. A run that diverged counts at "
