@@ -44,8 +44,9 @@ def submitted(monkeypatch):
 
 
 def test_a_dask_sweep_gives_the_in_process_table_bit_for_bit(tmp_path, subset, submitted):
-    local = sweep(TINY, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "local", subset, False)
-    remote = sweep(TINY, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "dask", subset, False, scheduler="local:2")
+    config = TINY.replace(T=25, n_train=512, batch_size=128)
+    local = sweep(config, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "local", subset, False)
+    remote = sweep(config, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "dask", subset, False, scheduler="local:2")
     pd.testing.assert_frame_equal(_stable(local), _stable(remote))
     assert len(submitted) == 2 and sum(len(group) for group in submitted) == 6  # one task per stack (seed)
     assert len(list((tmp_path / "dask").glob("*.json"))) == 6
