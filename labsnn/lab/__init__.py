@@ -17,7 +17,6 @@ from labsnn.lab.findings import (
     CHANCE,
     LEARNED,
     accuracy_table,
-    best_value,
     caption,
     config_table,
     dataset_table,
@@ -51,7 +50,7 @@ from labsnn.sweep import summarize
 __all__ = [
     "CHANCE", "CLAIMS", "FLOPS_T", "LAB_ANN_FLOPS", "LEARNED", "PROFILES", "SECTION_LOSSES", "VERDICT_RULE", "Claim",
     "accuracy_table", "base_config", "diagnostics_caption", "discuss_subsection", "flops_discussion", "number_table", "plot_sweep_diagnostics",
-    "best_value", "caption", "check_data_root", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
+    "caption", "check_data_root", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
     "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "notebook_folders", "outcomes", "plan", "plot_flops",
     "plot_setup_accuracy", "plot_setup_diagnostics", "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",
 ]

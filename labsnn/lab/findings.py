@@ -24,10 +24,6 @@ def final_accuracy(frame: pd.DataFrame, sweep: str) -> pd.Series:
     return last.groupby("value", sort=True)["test_acc"].mean()
 
 
-def best_value(frame: pd.DataFrame, sweep: str) -> Any:
-    return final_accuracy(frame, sweep).idxmax()
-
-
 def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per sweep value: runs, diverged runs, and whether every run ``learned`` (final test
     accuracy >= twice chance). Coarse on purpose: it holds on any machine, where the exact
