@@ -36,7 +36,8 @@ def _option(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run of the lab's network. Defaults are the seed report's best values; each
+    """One run of the lab's network. Defaults are the lab's settings (the seed's best z,
+    beta and V_th; T = 25, Bernoulli input, rate MSE, Adam 1e-3); each
     field's ``metadata["help"]`` says what it is (``describe_fields()`` lists them)."""
 
     z: float = _option(2.0, "surrogate slope z")

@@ -37,8 +37,9 @@ def _commit() -> str:
         return "unknown"
 
 
-def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory) -> str:
-    p = lab.PROFILES[profile]
+def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, trained: int) -> str:
+    p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
+    total = len(set(lab.plan(profile)))
     base = lab.base_config(profile)
     note = ""
     if data.source != "mnist" and profile == "smoke":
@@ -59,11 +60,14 @@ def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory) 
         "## Run summary\n\n"
         f"| | |\n|---|---|\n"
         f"| data | {data.source} ({data.location}) |\n"
-        f"| images | {used.n_train:,} training, {used.n_test:,} test |\n"
-        f"| profile | {profile} |\n| epochs | {p['epochs']} |\n| seeds | {p['seeds']} |\n"
-        f"| network | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
+        f"| profile | {profile} |\n"
+        f"| 4.1-4.3 | {used.n_train:,} training and {used.n_test:,} test images, {p['epochs']} epochs, {p['seeds']} seeds |\n"
+        f"| 4.4 | {'all' if p44['n_train'] is None else format(p44['n_train'], ',')} training images, {p44['epochs']} epochs, "
+        f"{p44['seeds']} seeds, {len(seed_setup.setups(profile))} setups |\n"
+        f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
+        f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
-        f"| wall time (training, notebooks) | {seconds / 60:.1f} min |\n"
+        f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )
 
@@ -97,7 +101,7 @@ def _section_cells(path: Path) -> list:
 
 
 def assemble(
-    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory
+    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory, trained: int,
 ) -> nbformat.NotebookNode:
     """The report notebook: title, summary, the four sections, the reproduction table."""
     frames = {section: lab.run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")}
@@ -111,7 +115,7 @@ def assemble(
         "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
         "figure below was computed by the run that made this report."
     ))
-    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, trained)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
@@ -211,6 +215,7 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     ensure_tex()
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
+        trained = sum(not result_path(results_dir, config, data).exists() for config in set(lab.plan(profile)))
         lab.prepare(profile, data, results_dir, scheduler=scheduler)
         digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
         target = out_dir / "lab1_report.pdf"
@@ -222,7 +227,7 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
         _run_notebooks({"profile": profile, "data_root": data_root, "results_dir": str(results_dir),
                         "figures_dir": str(figures_dir)}, out_dir)
         seconds = time.perf_counter() - started
-        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory), out_dir, target)
+        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, trained), out_dir, target)
         (out_dir / INPUTS_FILE).write_text(digest + "\n")
     total = time.perf_counter() - started
     print(

@@ -40,8 +40,9 @@ RESULTS_VERSION = 6
 class RunResult:
     """One run's outcome: its config, the data it saw, its status and one dict per epoch.
 
-    ``test_step_rates[l][t]``: the last completed epoch's mean firing rate of layer
-    ``l``'s input at step ``t`` on the test set (the terms of the FLOPs formula).
+    ``test_step_rates[l][t]``: the last completed epoch's mean value of layer ``l``'s
+    input at step ``t`` on the test set (the firing rate for spikes; the mean pixel value
+    for the repeat and threshold encoders' first layer): the F of the FLOPs formula.
     ``state``: the network's final weights (``SNN.stack``'s state dict), kept beside the
     JSON in the cache rather than in it.
     """
