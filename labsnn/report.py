@@ -37,9 +37,9 @@ def _commit() -> str:
         return "unknown"
 
 
-def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, trained: int) -> str:
+def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int]) -> str:
     p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
-    total = len(set(lab.plan(profile)))
+    trained, total = runs
     base = lab.base_config(profile)
     note = ""
     if data.source != "mnist" and profile == "smoke":
@@ -101,7 +101,8 @@ def _section_cells(path: Path) -> list:
 
 
 def assemble(
-    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory, trained: int,
+    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory,
+    runs: tuple[int, int],
 ) -> nbformat.NotebookNode:
     """The report notebook: title, summary, the four sections, the reproduction table."""
     frames = {section: lab.run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")}
@@ -115,7 +116,7 @@ def assemble(
         "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
         "figure below was computed by the run that made this report."
     ))
-    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, trained)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, runs)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
@@ -147,8 +148,12 @@ def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict
 def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
     """The files a report is made from: every planned run's result, the notebooks
     and labsnn's own source (which draws the figures and writes the captions)."""
-    runs = sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
-    return [*runs, *notebook_paths(), *sorted(Path(__file__).parent.rglob("*.py"))]
+    return [*planned_results(profile, data, results_dir), *notebook_paths(), *sorted(Path(__file__).parent.rglob("*.py"))]
+
+
+def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+    """The result file of every run the profile plans, sorted."""
+    return sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
@@ -215,7 +220,8 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     ensure_tex()
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
-        trained = sum(not result_path(results_dir, config, data).exists() for config in set(lab.plan(profile)))
+        planned = planned_results(profile, data, results_dir)
+        runs = (sum(not path.exists() for path in planned), len(planned))  # (to train, all)
         lab.prepare(profile, data, results_dir, scheduler=scheduler)
         digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
         target = out_dir / "lab1_report.pdf"
@@ -227,7 +233,7 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
         _run_notebooks({"profile": profile, "data_root": data_root, "results_dir": str(results_dir),
                         "figures_dir": str(figures_dir)}, out_dir)
         seconds = time.perf_counter() - started
-        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, trained), out_dir, target)
+        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
         (out_dir / INPUTS_FILE).write_text(digest + "\n")
     total = time.perf_counter() - started
     print(

@@ -57,7 +57,7 @@ def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T
     train_flops = stats.meter.snn_flops() if trained else [math.nan] * K
     train_rates = stats.meter.mean_rates() if trained else torch.full((n_layers, T, K), math.nan)
     test_rates, test_flops, test_ops = test.meter.mean_rates(), test.meter.snn_flops(), test.meter.synaptic_ops()
-    ann_ops = ann_synaptic_ops(sizes)
+    ann_ops, ann = ann_synaptic_ops(sizes), float(ann_flops(sizes))
     rows = []
     for k in range(K):
         row = {}
@@ -65,7 +65,7 @@ def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T
             row[f"rate_train_l{layer}"] = float(train_rates[layer, :, k].mean())
             row[f"rate_test_l{layer}"] = float(test_rates[layer, :, k].mean())
         row.update(
-            snn_flops_train=float(train_flops[k]), snn_flops_test=float(test_flops[k]), ann_flops=float(ann_flops(sizes)),
+            snn_flops_train=float(train_flops[k]), snn_flops_test=float(test_flops[k]), ann_flops=ann,
             snn_macs_test=test_ops[k].macs, snn_acs_test=test_ops[k].acs, snn_energy_pj_test=test_ops[k].energy_pj,
             ann_macs=ann_ops.macs, ann_energy_pj=ann_ops.energy_pj,
         )

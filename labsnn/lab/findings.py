@@ -20,8 +20,7 @@ LEARNED = 2 * CHANCE
 
 def final_accuracy(frame: pd.DataFrame, sweep: str) -> pd.Series:
     """Last-epoch test accuracy per value of ``sweep``, averaged over seeds (NaN if diverged)."""
-    last = final_epochs(frame[frame["sweep"] == sweep])
-    return last.groupby("value", sort=True)["test_acc"].mean()
+    return final_stats(frame, sweep)["acc"]
 
 
 def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
