@@ -43,7 +43,7 @@ def finite(out: StackOutput) -> Tensor:
     with torch.no_grad():
         ok = torch.ones(K, dtype=torch.bool, device=out.spikes.device)
         for membrane in out.membranes:
-            ok &= torch.isfinite(membrane).transpose(0, 1).reshape(K, -1).all(dim=1)
+            ok &= torch.isfinite(membrane).reshape(K, -1).all(dim=1)
     return ok
 
 
@@ -72,7 +72,7 @@ class Diagnostics:
             self.predicted += hits.cpu()
             self.rate_sum += rates.double().mean(dim=2).sum(dim=1).cpu()
             for membrane in out.membranes:
-                largest = membrane.abs().transpose(0, 1).reshape(K, -1).amax(dim=1).double().cpu()
+                largest = membrane.abs().reshape(K, -1).amax(dim=1).double().cpu()
                 self.max_membrane = torch.maximum(self.max_membrane, largest)  # NaN propagates
         self.count += B
 

@@ -29,8 +29,8 @@ LAB_SIZES: tuple[int, ...] = (784, 10, 10)
 
 @dataclass
 class StackOutput:
-    """What ``SNNStack.forward`` computes: each layer's spikes ``[K, T, B, N]`` (network
-    first) and membrane ``[T, K, B, N]`` (no gradient)."""
+    """What ``SNNStack.forward`` computes: each layer's spikes and membrane (no gradient),
+    ``[K, T, B, N]`` (network first)."""
 
     layer_spikes: list[Tensor]
     membranes: list[Tensor]
@@ -113,7 +113,7 @@ class SNNStack(nn.Module):
         self.register_buffer("gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None,
                              persistent=False)
 
-    def _currents(self, layer: int, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
+    def layer_currents(self, layer: int, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
         (layer 0, only the input ``columns`` when given) or ``[K, T, B, M]``. One
         ``F.linear`` per network keeps each network's arithmetic independent of the others
@@ -137,15 +137,19 @@ class SNNStack(nn.Module):
             raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
         if columns is not None and not _ascending_indices(columns, M):
             raise ValueError(f"columns must be ascending integer indices in [0, {M}), got {columns}")
-        lif = lif_sequence if self.fast else lif_sequence_reference
         hidden, layer_spikes, membranes = inputs, [], []
         for layer in range(len(self.sizes) - 1):
-            currents = self._currents(layer, hidden, columns).transpose(0, 1)  # [T, K, B, N]
-            spikes, membrane = lif(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
-            hidden = spikes.transpose(0, 1).contiguous()  # [K, T, B, N]
+            hidden, membrane = self.layer_spikes(self.layer_currents(layer, hidden, columns))
             layer_spikes.append(hidden)
             membranes.append(membrane)
         return StackOutput(layer_spikes, membranes)
+
+    def layer_spikes(self, currents: Tensor) -> tuple[Tensor, Tensor]:
+        """Spikes (contiguous) and membrane (no gradient) ``[K, T, B, N]`` of every network's
+        LIF layer fed ``currents [K, T, B, N]``."""
+        lif = lif_sequence if self.fast else lif_sequence_reference
+        spikes, membrane = lif(currents.transpose(0, 1), self.beta, self.v_th, self.z, self.gain, self.spike_timing)
+        return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)
 
 
 class SNN(nn.Module):

@@ -77,12 +77,17 @@ class _Stack:
     device: torch.device
     buffer: Tensor  # one batch of encoded input, reused batch after batch (fresh tensors cost page faults on CPU)
 
-    def forward(self, images: Tensor, generator: torch.Generator):
-        """Encode ``images`` (without their blank columns) and run the stack: ``(inputs, out)``."""
+    def encode(self, images: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``(inputs, columns)``: ``images`` encoded without their blank columns, and the columns kept."""
         x, columns = nonblank_columns(images)
         encode = get_encoder(self.base.encoder)
         inputs = encode(x, self.base.T, generator=generator, threshold=self.base.threshold,
                         out=batch_view(self.buffer, self.base.T, x))
+        return inputs, columns
+
+    def forward(self, images: Tensor, generator: torch.Generator):
+        """Encode ``images`` and run the stack: ``(inputs, out)``."""
+        inputs, columns = self.encode(images, generator)
         return inputs, self.model(inputs, columns)
 
     def losses(self, rates: Tensor, targets: Tensor) -> Tensor:

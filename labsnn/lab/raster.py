@@ -42,7 +42,7 @@ def trace(config: RunConfig, data: MNISTData, results_dir: str | Path, index: in
         out = model.stack(inputs)
     spikes = [layer[0, :, 0] for layer in out.layer_spikes]
     predicted = int(out.firing_rates()[0, 0].argmax())
-    return Trace(inputs[:, 0], spikes, out.membranes[-1][:, 0, 0], int(test.test_labels[index]), predicted, config)
+    return Trace(inputs[:, 0], spikes, out.membranes[-1][0, :, 0], int(test.test_labels[index]), predicted, config)
 
 
 def plot_trace(run: Trace, figures_dir: str | Path, name: str = "figure_spike_raster"):
