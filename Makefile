@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m labsnn kernels || echo "labsnn: training will run its torch loops"
 	@touch $(STAMP)
 
 # The notebooks' smoke runs are recomputed by every test run (results/smoke is theirs).

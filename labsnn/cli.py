@@ -114,6 +114,12 @@ def _report(args: argparse.Namespace) -> None:
                  scheduler=resolve_scheduler(args.scheduler))
 
 
+def _kernels(args: argparse.Namespace) -> None:
+    from labsnn import kernels
+
+    print(f"labsnn: compiled kernels at {kernels.build()}")
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
     commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -136,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)")
     _add_scheduler_option(report)
     report.set_defaults(run=_report)
+    kernels = commands.add_parser("kernels", help="build the compiled CPU kernels (set-up does this) and say where")
+    kernels.set_defaults(run=_kernels)
     return main_parser
 
 

@@ -3,7 +3,8 @@
 - ``repeat``: ``x[t] = image`` at every step.
 - ``threshold``: ``x[t] = image * 1[image > threshold]`` at every step (pixel kept, else 0).
 - ``bernoulli``: ``x[t] ~ Bernoulli(image)`` independently per step and pixel (rate coding),
-  with probabilities resolved to 1/65536.
+  with probabilities resolved to 1/65536 (``labsnn.spike_events``, which also gives the
+  spikes as events, the form the training loop's compiled first layer reads).
 
 ``repeat`` and ``threshold`` return an expanded view (stride 0 along time), which the
 model uses to compute the first layer's current once instead of ``T`` times.
@@ -16,7 +17,12 @@ from typing import Callable, Protocol
 import torch
 from torch import Tensor
 
+from labsnn.spike_events import LEVELS, BernoulliSpikes, bernoulli_events, spike_limits
 from labsnn.validation import lookup
+
+
+__all__ = ["LEVELS", "BernoulliSpikes", "bernoulli_encode", "bernoulli_events", "get_encoder", "repeat_encode",
+           "spike_limits", "threshold_encode"]
 
 
 def _check_steps(T: int) -> None:
@@ -36,47 +42,13 @@ def threshold_encode(images: Tensor, T: int, threshold: float = 0.5) -> Tensor:
     return repeat_encode(torch.where(images > threshold, images, torch.zeros_like(images)), T)
 
 
-LEVELS = 65536  # a spike probability is a multiple of 1 / LEVELS (16-bit draws)
-
-
-def spike_limits(levels: Tensor) -> Tensor:
-    """For levels ``q`` in 1..65536, the int16 ``c`` with ``P(u <= c) = q / 65536`` for ``u``
-    uniform on the 65,536 int16 values: ``c = q - 32769``."""
-    return (levels - (LEVELS // 2 + 1)).to(torch.int16)
-
-
 def bernoulli_encode(
     images: Tensor, T: int, generator: torch.Generator | None = None, out: Tensor | None = None
 ) -> Tensor:
-    """``x[t, b, i] ~ Bernoulli(q / 65536)`` with ``q = round(65536 * image[b, i])``, per step and pixel.
-
-    Each draw is a uniform 16-bit integer ``u`` (four per 64-bit random word) and the
-    pixel spikes when ``u < q``, so its probability is within 2^-17 of its intensity
-    (exactly 0 for a black pixel, exactly 1 for a white one). Pixels with ``q = 0`` get no
-    draw (most of MNIST's pixels). ``out``: a tensor of shape ``[T, *images.shape]`` to
-    write the spikes into (the training loop reuses one: large fresh tensors cost page
-    faults on CPU).
-    """
-    _check_steps(T)
-    if images.numel():
-        low, high = torch.aminmax(images)
-        if not (low >= 0 and high <= 1):  # NaN fails too
-            raise ValueError("bernoulli_encode needs intensities in [0, 1]")
-    shape = (T, *images.shape)
-    if out is not None and (tuple(out.shape) != shape or out.dtype != images.dtype or not out.is_contiguous()):
-        raise ValueError(f"out must be a contiguous {images.dtype} tensor of shape {list(shape)}, got {list(out.shape)}")
-    flat = images.reshape(-1)
-    levels = torch.round(flat.to(torch.promote_types(flat.dtype, torch.float32)) * LEVELS)  # exact from float32 up
-    drawn = levels.nonzero().squeeze(1)
-    n = drawn.numel()
-    limits = spike_limits(levels[drawn])
-    words = torch.empty((T * n + 3) // 4, dtype=torch.int64, device=images.device)
-    words.random_(-(2**63), 2**63 - 1, generator=generator)
-    draws = words.view(torch.int16)[: T * n].view(T, n)
-    spikes = (out if out is not None else torch.empty(shape, dtype=images.dtype, device=images.device)).view(T, -1)
-    values = torch.le(draws, limits, out=torch.empty((T, n), dtype=images.dtype, device=images.device))
-    spikes.zero_().scatter_(1, drawn.expand(T, n), values)  # scatter_ rather than index_copy_: faster (README)
-    return spikes.view(shape)
+    """``bernoulli_events(images, T, generator).dense(out)``: rate-coded spikes ``[T, B, M]``.
+    ``out``: a tensor of shape ``[T, *images.shape]`` to write the spikes into (the training
+    loop reuses one: large fresh tensors cost page faults on CPU)."""
+    return bernoulli_events(images, T, generator).dense(out)
 
 
 class Encoder(Protocol):

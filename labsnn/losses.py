@@ -17,7 +17,9 @@ from labsnn.validation import lookup
 
 
 def _onehot(rates: Tensor, targets: Tensor) -> Tensor:
-    onehot = F.one_hot(targets, rates.shape[-1]).to(rates.dtype)
+    """One-hot targets ``[B, C]`` (``[B, 1, C]`` for stacked rates) in the rates' dtype; a
+    target outside ``0 .. C-1`` is an ``IndexError`` of ``scatter_``."""
+    onehot = rates.new_zeros(targets.shape[0], rates.shape[-1]).scatter_(1, targets.unsqueeze(1), 1.0)
     return onehot.unsqueeze(1) if rates.dim() == 3 else onehot
 
 

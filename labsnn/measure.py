@@ -8,24 +8,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from labsnn.spike_events import BernoulliSpikes
 from labsnn.model import StackOutput, distinct_steps
 
 
-def input_rates(inputs: Tensor, out: StackOutput, width: int) -> list[Tensor]:
+def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) -> list[Tensor]:
     """Mean value of each layer's input at each step, ``[T, K]`` per layer (the F of the
     FLOPs formula). ``inputs [T, B, U]`` is the first layer's input, ``width`` its full
     width (``sizes[0]``; U < width when blank columns were left out)."""
     T, B = inputs.shape[:2]
     K = out.spikes.shape[0]
     with torch.no_grad():
-        distinct = distinct_steps(inputs).flatten(start_dim=1)
-        first = (distinct.sum(dim=1) / (B * width)).expand(T).unsqueeze(1).expand(T, K)
+        if isinstance(inputs, BernoulliSpikes):
+            first = (inputs.counts / (B * width)).unsqueeze(1).expand(T, K)
+        else:
+            distinct = distinct_steps(inputs).flatten(start_dim=1)
+            first = (distinct.sum(dim=1) / (B * width)).expand(T).unsqueeze(1).expand(T, K)
         return [first, *(spikes.mean(dim=(2, 3)).T for spikes in out.layer_spikes[:-1])]
 
 
-def input_active(inputs: Tensor, rates: list[Tensor], width: int) -> list[Tensor]:
+def input_active(inputs: Tensor | BernoulliSpikes, rates: list[Tensor], width: int) -> list[Tensor]:
     """Fraction of nonzero inputs of each layer at each step, ``[T, K]``. Spikes are
-    binary, so past the first layer it is the rate (``rates`` from ``input_rates``)."""
+    binary, so past the first layer, and for ``BernoulliSpikes``, it is the rate (``rates``
+    from ``input_rates``)."""
+    if isinstance(inputs, BernoulliSpikes):
+        return list(rates)
     T, B = inputs.shape[:2]
     distinct = distinct_steps(inputs).flatten(start_dim=1)
     # in slices of about 2^20 values: one temporary the size of the input costs more
@@ -40,11 +47,9 @@ def input_active(inputs: Tensor, rates: list[Tensor], width: int) -> list[Tensor
 def finite(out: StackOutput) -> Tensor:
     """``[K]``: False where a network's membrane became NaN or infinite in any layer."""
     K = out.spikes.shape[0]
-    with torch.no_grad():
-        ok = torch.ones(K, dtype=torch.bool, device=out.spikes.device)
-        for membrane in out.membranes:
-            ok &= torch.isfinite(membrane).reshape(K, -1).all(dim=1)
-    return ok
+    with torch.no_grad():  # amax propagates NaN: one pass over each membrane
+        largest = torch.stack([membrane.reshape(K, -1).abs().amax(dim=1) for membrane in out.membranes])
+        return torch.isfinite(largest).all(dim=0)
 
 
 class Diagnostics:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from labsnn import fused
+from labsnn.spike_events import BernoulliSpikes
 from labsnn.neuron import check_lif_params, lif_sequence, lif_sequence_reference, surrogate_gain
 from labsnn.validation import check_sizes
 
@@ -42,7 +44,7 @@ class StackOutput:
 
     def firing_rates(self) -> Tensor:
         """Output firing rate (spike count / T) of each network, ``[K, B, C]``."""
-        return torch.stack([spikes.mean(dim=0) for spikes in self.spikes])
+        return self.spikes.mean(dim=1)
 
 
 def distinct_steps(inputs: Tensor) -> Tensor:
@@ -113,27 +115,41 @@ class SNNStack(nn.Module):
         self.register_buffer("gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None,
                              persistent=False)
 
-    def layer_currents(self, layer: int, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
+    def layer_currents(self, layer: int, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
-        (layer 0, only the input ``columns`` when given) or ``[K, T, B, M]``. One
-        ``F.linear`` per network keeps each network's arithmetic independent of the others
-        in the stack."""
+        (layer 0, only the input ``columns`` when given; or ``BernoulliSpikes``, summed over
+        the spikes by ``fused.event_linear``) or ``[K, T, B, M]``. Each network's product is
+        its own (one ``F.linear`` each, or one slice of a batched product), independent of the
+        others in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
+        if isinstance(inputs, BernoulliSpikes):
+            if self.fast and fused.usable(weight.device, weight.dtype):
+                return fused.event_linear(inputs, weight, bias)
+            inputs = inputs.dense()
         if layer == 0:
             if columns is not None:
                 weight = weight.index_select(2, columns)
             source = distinct_steps(inputs)
             current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
             return current.expand(-1, inputs.shape[0], -1, -1)
-        return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
+        K, T, B, M = inputs.shape  # one batched product: network k's slice is its own product
+        return torch.baddbmm(bias.unsqueeze(1), inputs.view(K, T * B, M), weight.transpose(1, 2)).view(K, T, B, -1)
 
-    def forward(self, inputs: Tensor, columns: Tensor | None = None) -> StackOutput:
+    def forward(self, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
         ascending indices of U input columns), ``inputs [T, B, U]`` holding only those
-        columns, the others being 0 at every step: a batch's blank pixels need no arithmetic."""
+        columns, the others being 0 at every step: a batch's blank pixels need no arithmetic.
+        ``BernoulliSpikes`` (``[T, B, sizes[0]]`` as events, no ``columns``) run through the
+        compiled stack (``fused.stack_forward``) where it is usable, else densely."""
         M = self.sizes[0]
         width = M if columns is None else columns.numel()
-        if inputs.dim() != 3 or inputs.shape[2] != width:
+        if isinstance(inputs, BernoulliSpikes):
+            if columns is not None or inputs.shape[2] != M:
+                raise ValueError(f"BernoulliSpikes input needs shape [T, B, {M}] and no columns")
+            if self.fast and fused.usable(self.weights[0].device, self.weights[0].dtype):
+                params = fused.LIFParams.of(self.beta, self.v_th, self.z, self.gain, self.spike_timing)
+                return StackOutput(*fused.stack_forward(inputs, list(self.weights), list(self.biases), params))
+        elif inputs.dim() != 3 or inputs.shape[2] != width:
             raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
         if columns is not None and not _ascending_indices(columns, M):
             raise ValueError(f"columns must be ascending integer indices in [0, {M}), got {columns}")
@@ -146,7 +162,9 @@ class SNNStack(nn.Module):
 
     def layer_spikes(self, currents: Tensor) -> tuple[Tensor, Tensor]:
         """Spikes (contiguous) and membrane (no gradient) ``[K, T, B, N]`` of every network's
-        LIF layer fed ``currents [K, T, B, N]``."""
+        LIF layer fed ``currents [K, T, B, N]``; compiled (``fused.lif_stack``) where usable."""
+        if self.fast and fused.usable(currents.device, currents.dtype):
+            return fused.lif_stack(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         lif = lif_sequence if self.fast else lif_sequence_reference
         spikes, membrane = lif(currents.transpose(0, 1), self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)

@@ -32,8 +32,10 @@ from labsnn.data import MNISTData
 #: draws; 4: the first layer sums over a batch's non-blank pixels only; 5: every epoch
 #: records the diagnostics (silent outputs, most-predicted class, output rate, largest
 #: |membrane| and |weight|), so older results lack fields the figures read; 6: each
-#: result's final weights are stored beside it (``<result>.pt``, read by ``load_model``).
-RESULTS_VERSION = 6
+#: result's final weights are stored beside it (``<result>.pt``, read by ``load_model``);
+#: 7: Bernoulli draws from SplitMix64 and the compiled CPU kernels (``labsnn.fused``: the
+#: first layer summed over the drawn pixels), fused Adam and SGD; rows record ``compiled_kernels``.
+RESULTS_VERSION = 7
 
 
 @dataclass

@@ -20,10 +20,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from labsnn import measure
+from labsnn import fused, measure
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist
 from labsnn.encoders import get_encoder
+from labsnn.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.flops import FlopsMeter
 from labsnn.losses import get_loss
 from labsnn.model import SNNStack
@@ -48,10 +49,11 @@ def _generator(seed: int, stream: int, device: torch.device) -> torch.Generator:
 
 
 def make_optimizer(config: RunConfig, parameters) -> torch.optim.Optimizer:
-    """``adam``: ``torch.optim.Adam(lr)``; ``sgd``: ``torch.optim.SGD(lr, momentum)``."""
+    """``adam``: ``torch.optim.Adam(lr)``; ``sgd``: ``torch.optim.SGD(lr, momentum)``; each
+    with torch's fused implementation (one kernel per parameter: the same update, elementwise)."""
     if config.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
-    return torch.optim.Adam(parameters, lr=config.lr)
+        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, fused=True)
+    return torch.optim.Adam(parameters, lr=config.lr, fused=True)
 
 
 def batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
@@ -77,17 +79,21 @@ class _Stack:
     device: torch.device
     buffer: Tensor  # one batch of encoded input, reused batch after batch (fresh tensors cost page faults on CPU)
 
-    def encode(self, images: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``(inputs, columns)``: ``images`` encoded without their blank columns, and the columns kept."""
-        x, columns = nonblank_columns(images)
+    def encode(self, images: Tensor, generator: torch.Generator,
+               rows: Tensor | None = None) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
+        """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
+        columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
+        if self.base.encoder == "bernoulli" and fused.usable(self.device):
+            return bernoulli_events(images, self.base.T, generator, rows), None
+        x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
         encode = get_encoder(self.base.encoder)
         inputs = encode(x, self.base.T, generator=generator, threshold=self.base.threshold,
                         out=batch_view(self.buffer, self.base.T, x))
         return inputs, columns
 
-    def forward(self, images: Tensor, generator: torch.Generator):
-        """Encode ``images`` and run the stack: ``(inputs, out)``."""
-        inputs, columns = self.encode(images, generator)
+    def forward(self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None):
+        """Encode ``images`` (or ``images[rows]``) and run the stack: ``(inputs, out)``."""
+        inputs, columns = self.encode(images, generator, rows)
         return inputs, self.model(inputs, columns)
 
     def losses(self, rates: Tensor, targets: Tensor) -> Tensor:
@@ -105,17 +111,17 @@ def _train_epoch(stack: _Stack, optimizer, images: Tensor, labels: Tensor, order
     batches = range(0, labels.numel(), stack.base.batch_size)
     for start in tqdm(batches, desc=progress, disable=progress is None, leave=False):
         index = order[start : start + stack.base.batch_size]
-        y = labels[index]
-        inputs, out = stack.forward(images[index], generator)
+        y = labels.index_select(0, index)
+        inputs, out = stack.forward(images, generator, index)
         rates = out.firing_rates()
         losses = stack.losses(rates, y)
-        bad = (~torch.isfinite(losses.detach()).cpu()) | (~measure.finite(out).cpu())
+        bad = ~(torch.isfinite(losses.detach()) & measure.finite(out)).cpu()
         stats.diverged |= bad & active
         active &= ~bad
         if not bool(active.any()):
             break
         optimizer.zero_grad(set_to_none=True)
-        losses[active.to(stack.device)].sum().backward()
+        (losses if bool(active.all()) else losses[active.to(stack.device)]).sum().backward()
         optimizer.step()
         stats.loss_sum += losses.detach().double().cpu() * y.numel()
         stats.correct += (rates.detach().argmax(dim=2) == y).sum(dim=1).double().cpu()
@@ -178,7 +184,7 @@ def train_stack(
         test = _evaluate(stack, data.test_images, data.test_labels)
         stats.diverged |= active & ~test.finite
         active &= test.finite
-        record_epoch(results, epoch, stats, test, time.perf_counter() - started)
+        record_epoch(results, epoch, stats, test, time.perf_counter() - started, fused.usable(device))
         if progress:
             accs = ", ".join(f"{a:.3f}" for a in test.accuracy().tolist()[:8])
             tqdm.write(f"epoch {epoch}: test accuracy {accs}{' ...' if len(configs) > 8 else ''} "

@@ -80,9 +80,12 @@ def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
     return row
 
 
-def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float) -> None:
+def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float,
+                 compiled: bool) -> None:
     """Append epoch ``epoch``'s row to each run still going; a run that diverged in it is
-    marked ``diverged`` with NaN scores, and later epochs add nothing to it."""
+    marked ``diverged`` with NaN scores, and later epochs add nothing to it. ``compiled``:
+    the compiled kernels ran (``compiled_kernels`` 1), else the torch loops (0); the two
+    agree up to float rounding, so a rerun compares like with like only on the same path."""
     base = results[0].config
     K = len(results)
     measured = _rates_and_flops(stats, test, base.sizes, base.T, K)
@@ -97,5 +100,6 @@ def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: 
         else:
             row.update(_scores(stats, test, k))
             result.test_step_rates = test_rates[:, :, k].tolist()
-        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
+        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K,
+                   compiled_kernels=float(compiled))
         result.epochs.append(row)

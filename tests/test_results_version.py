@@ -10,6 +10,9 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
+from labsnn import kernels
 from labsnn.config import RunConfig
 from labsnn.data import load_subset
 from labsnn.results import RESULTS_VERSION
@@ -33,6 +36,8 @@ def _same(a, b) -> bool:
 
 
 def test_numbers_change_only_with_a_results_version_bump():
+    if kernels.load() is None:
+        pytest.skip("the pin holds the compiled kernels' numbers; without a C compiler the torch loops differ in rounding")
     pinned = json.loads(PINNED.read_text())
     advice = ("bump labsnn.results.RESULTS_VERSION (say why beside it), then re-pin with "
               "`.venv/bin/python tests/test_results_version.py`")
