@@ -37,7 +37,8 @@ def _commit() -> str:
         return "unknown"
 
 
-def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int]) -> str:
+def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int],
+             results_dir: Path) -> str:
     p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
     trained, total = runs
     base = lab.base_config(profile)
@@ -68,6 +69,7 @@ def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, 
         f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
+        f"| training time per chapter (recorded epoch times) | {lab.training_summary(profile, data, results_dir)} |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )
 
@@ -116,7 +118,7 @@ def assemble(
         "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
         "figure below was computed by the run that made this report."
     ))
-    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, runs)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, runs, results_dir)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     report.cells.append(nbformat.v4.new_markdown_cell(
@@ -238,6 +240,7 @@ def build_report(profile: str = "full", data_root: str | None = None, results_di
     total = time.perf_counter() - started
     print(
         f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
-        f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s)"
+        f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
+        f"training per chapter: {lab.training_summary(profile, data, results_dir)}"
     )
     return target

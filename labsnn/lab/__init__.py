@@ -35,6 +35,7 @@ from labsnn.lab.profiles import (
     PROFILES,
     SECTION_LOSSES,
     base_config,
+    chapter_plans,
     check_data_root,
     flops_config,
     load_data,
@@ -44,12 +45,14 @@ from labsnn.lab.profiles import (
     profile,
     run_section,
     section_grids,
+    training_seconds,
+    training_summary,
 )
 from labsnn.sweep import summarize
 
 __all__ = [
     "CHANCE", "CLAIMS", "FLOPS_T", "LAB_ANN_FLOPS", "LEARNED", "PROFILES", "SECTION_LOSSES", "VERDICT_RULE", "Claim",
-    "accuracy_table", "base_config", "diagnostics_caption", "discuss_subsection", "flops_discussion", "number_table", "plot_sweep_diagnostics",
+    "accuracy_table", "base_config", "chapter_plans", "training_seconds", "training_summary", "diagnostics_caption", "discuss_subsection", "flops_discussion", "number_table", "plot_sweep_diagnostics",
     "caption", "check_data_root", "config_table", "dataset_table", "describe_sweep", "energy_table", "final_accuracy",
     "flops_caption", "flops_config", "flops_terms", "load_data", "markdown_table", "notebook_folders", "outcomes", "plan", "plot_flops",
     "plot_setup_accuracy", "plot_setup_diagnostics", "plot_sweep", "prepare", "profile", "reproduction_table", "run_section", "save_figure", "section_grids", "summarize",

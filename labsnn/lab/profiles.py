@@ -12,6 +12,7 @@ from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
 from labsnn.lab import seed_setup
 from labsnn.paths import check_writable_folder, default_folder
+from labsnn.results import read_result, result_path
 from labsnn.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
@@ -83,15 +84,34 @@ def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dic
     }
 
 
-def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> list[RunConfig]:
-    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal stacking)."""
+def chapter_plans(profile_name: str, seeds: int | None = None, device: str = "auto") -> dict[str, list[RunConfig]]:
+    """The runs of each chapter, 4.1 to 4.4; a run two chapters share is listed once, in the first."""
     base = base_config(profile_name, device=device)
     seeds = seeds or profile(profile_name)["seeds"]
-    sections = [
-        c for grids in section_grids(profile_name).values() for param, values in grids.items()
-        for c in sweep_configs(base, param, values, seeds)
-    ]
-    return sections + seed_setup.plan(profile_name, device)
+    plans, seen = {}, set()
+    for section, grids in section_grids(profile_name).items():
+        configs = [c for param, values in grids.items() for c in sweep_configs(base, param, values, seeds)]
+        plans[section] = [c for c in configs if not (c.config_hash in seen or seen.add(c.config_hash))]
+    plans["4.4"] = seed_setup.plan(profile_name, device)
+    return plans
+
+
+def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> list[RunConfig]:
+    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal stacking)."""
+    return [c for configs in chapter_plans(profile_name, seeds, device).values() for c in configs]
+
+
+def training_seconds(profile_name: str, data: MNISTData, results_dir: str | Path) -> dict[str, float]:
+    """Per chapter, the seconds its runs trained (whenever that was), from their recorded
+    epoch times: a stack's epoch time is shared equally by the runs stacked in it."""
+    times = {}
+    for chapter, configs in chapter_plans(profile_name).items():
+        seconds = 0.0
+        for config in configs:
+            result = read_result(result_path(Path(results_dir), config, data), config)
+            seconds += sum(row["epoch_time_s"] / row["stacked_runs"] for row in (result.epochs if result else []))
+        times[chapter] = seconds
+    return times
 
 
 def run_section(
@@ -117,3 +137,14 @@ def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progres
 def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:
     """The run whose FLOPs the seed quotes: the lab's default at T = 5."""
     return base_config(profile_name, epochs, device).replace(T=FLOPS_T, seed=seed)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def training_summary(profile_name: str, data: MNISTData, results_dir: str | Path) -> str:
+    """``4.1 a min, 4.2 b s, ... (in all c min)``, from ``training_seconds``."""
+    seconds = training_seconds(profile_name, data, results_dir)
+    listed = ", ".join(f"{chapter} {_duration(value)}" for chapter, value in seconds.items())
+    return f"{listed} (in all {_duration(sum(seconds.values()))})"
