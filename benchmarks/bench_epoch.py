@@ -1,59 +1,55 @@
-"""Seconds per training epoch of the lab's network, labsnn against snnTorch's idiomatic loop.
+"""Seconds per training epoch of the lab's network: labsnn against snnTorch (and SpikingJelly
+and Norse where they are installed), in one process, on the same data.
 
-784-10-10 LIF, batch 128, Bernoulli input, MSE on output rates, Adam, at T = 25 and 100.
-The two paths alternate batch by batch on the same images, so both see the same machine
-load; each batch is timed on its own and seconds per epoch are extrapolated to 60,000
-images. Two figures per path:
+The same network in every library: 784-10-10 LIF, beta 0.1, V_th 1, subtractive reset,
+fast-sigmoid surrogate of slope 2 (SpikingJelly's ``SoftSign(alpha=2)`` is that function),
+Bernoulli input, MSE on the output firing rates, Adam lr 1e-3, batch 128. Each library's
+loop is written as its users write it (its tutorials' idiom); labsnn's is
+``labsnn.train.train``, the report's own loop with every metric it records. An epoch is
+timed whole: 60,000 training images, then the test pass over 10,000; the accuracy is the
+test accuracy after that one epoch. The libraries run one after another, labsnn first,
+then each of the others, for each T; the ratio is their seconds over labsnn's.
 
-- median: the typical batch, stalls included;
-- best: the 10th-percentile batch. On a shared machine the slow batches are the ones
-  where the host took the CPU away (here, a busy loop of pure Python loses over half of
-  its wall time in gaps of 2-500 ms), so, as ``timeit`` advises, the fast end of the
-  distribution is the better estimate of what the code itself costs.
+Norse is not timed here: its LIF integrates ``(1 - beta) * I`` and resets to a value
+instead of subtracting V_th, so it would not be the same network (its row says so when
+Norse is installed).
 
-A few untimed batches first page in the code each path runs. Each batch is the bare
-step (encode, forward, loss, backward, Adam); labsnn's leaves out the batch's blank
-pixels and reuses one input buffer across batches, as ``labsnn.train`` does.
+    python benchmarks/bench_epoch.py [--steps 25 100]
 
-``--accuracy`` also trains one whole epoch from scratch per path, one after the other, and
-prints its seconds (training and test set) and test accuracy; labsnn's is
-``labsnn.train.train``, the report's loop with every metric it records.
+Where CUDA is present, every row is measured again on the GPU.
 
-    python benchmarks/bench_epoch.py [--batches 60] [--steps 25 100] [--accuracy]
-
-snnTorch is a benchmark dependency (it is in labsnn's dev extra).
+snnTorch is a benchmark dependency (in labsnn's dev extra); full MNIST through
+``LABSNN_DATA`` (else the packaged subset, and the numbers say little).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from labsnn.config import RunConfig
-from labsnn.data import load_mnist
-from labsnn.encoders import bernoulli_encode
-from labsnn.losses import mse_rate
-from labsnn.model import SNN
-from labsnn.train import batch_view, nonblank_columns, train
+from labsnn.data import MNISTData, load_mnist
+from labsnn.train import train
 
-BATCH = 128
-EPOCH_BATCHES = 60000 / BATCH
+BATCH, BETA, V_TH, SLOPE = 128, 0.1, 1.0, 2.0
 
 
-def snntorch_path(T: int):
+def snntorch_net(T: int):
     import snntorch as snn
     from snntorch import spikegen, surrogate
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            grad = surrogate.fast_sigmoid(slope=2.0)
+            grad = surrogate.fast_sigmoid(slope=SLOPE)
             self.fc1, self.fc2 = torch.nn.Linear(784, 10), torch.nn.Linear(10, 10)
-            self.lif1 = snn.Leaky(beta=0.1, threshold=1.0, spike_grad=grad, reset_mechanism="subtract")
-            self.lif2 = snn.Leaky(beta=0.1, threshold=1.0, spike_grad=grad, reset_mechanism="subtract")
+            self.lif1 = snn.Leaky(beta=BETA, threshold=V_TH, spike_grad=grad, reset_mechanism="subtract")
+            self.lif2 = snn.Leaky(beta=BETA, threshold=V_TH, spike_grad=grad, reset_mechanism="subtract")
 
         def forward(self, x):
             mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
@@ -64,111 +60,84 @@ def snntorch_path(T: int):
                 out.append(spk2)
             return torch.stack(out)
 
-    net = Net()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-
-    def step(images, labels):
-        spikes = net(spikegen.rate(images, num_steps=T))
-        loss = F.mse_loss(spikes.mean(0), F.one_hot(labels, 10).float())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    def predict(images):
-        with torch.no_grad():
-            return net(spikegen.rate(images, num_steps=T)).mean(0).argmax(1)
-
-    return step, predict
+    return Net(), lambda images: spikegen.rate(images, num_steps=T), lambda net: None
 
 
-def labsnn_path(T: int):
-    """labsnn's bare training step (its whole epoch is ``one_epoch_labsnn``)."""
-    net = SNN()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
-    buffer = torch.empty(T * BATCH * 784)  # reused for every batch's input, as labsnn.train does
+def spikingjelly_net(T: int):
+    from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 
-    def step(images, labels):
-        images, columns = nonblank_columns(images)  # as labsnn.train does
-        inputs = bernoulli_encode(images, T, generator, out=batch_view(buffer, T, images))
-        loss = mse_rate(net(inputs, columns).mean(0), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    def lif():  # H = (1 - 1/tau) V + X, soft reset: beta = 1 - 1/tau
+        return neuron.LIFNode(tau=1 / (1 - BETA), decay_input=False, v_threshold=V_TH, v_reset=None,
+                              surrogate_function=surrogate.SoftSign(alpha=SLOPE), detach_reset=True, step_mode="m")
 
-    return step
+    net = torch.nn.Sequential(layer.Linear(784, 10, step_mode="m"), lif(), layer.Linear(10, 10, step_mode="m"), lif())
+    encoder = encoding.PoissonEncoder()
+    return net, lambda images: torch.stack([encoder(images) for _ in range(T)]), functional.reset_net
 
 
-def batch_seconds(paths: dict, images, labels, batches: int) -> dict[str, list[float]]:
-    """Seconds of each training batch of each path, the paths alternating batch by batch."""
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for b in range(batches):
-        x, y = images[b * BATCH : (b + 1) * BATCH], labels[b * BATCH : (b + 1) * BATCH]
-        for name, step in paths.items():
-            started = time.perf_counter()
-            step(x, y)
-            times[name].append(time.perf_counter() - started)
-    return times
-
-
-def per_epoch(seconds: list[float], quantile: float) -> float:
-    """Seconds per 60,000-image epoch from the ``quantile`` of per-batch seconds."""
-    ordered = sorted(seconds)
-    return ordered[min(int(quantile * len(ordered)), len(ordered) - 1)] * EPOCH_BATCHES
-
-
-def one_epoch_snntorch(T: int, data) -> tuple[float, float]:
-    """Seconds (training and test) and test accuracy of snnTorch's loop, one epoch from scratch."""
+def library_epoch(make: Callable, T: int, data: MNISTData, device: str) -> tuple[float, float]:
+    """Seconds (training and test) and test accuracy of one epoch of a library's own loop."""
     torch.manual_seed(0)
-    step, predict = snntorch_path(T)
+    net, encode, reset = make(T)
+    net = net.to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    images, labels = data.train_images.to(device), data.train_labels.to(device)
     started = time.perf_counter()
-    images, labels = data.train_images, data.train_labels
     for start in range(0, len(labels), BATCH):
-        step(images[start : start + BATCH], labels[start : start + BATCH])
-    correct = sum(
-        int((predict(data.test_images[s : s + 1000]) == data.test_labels[s : s + 1000]).sum())
-        for s in range(0, len(data.test_labels), 1000)
-    )
+        x, y = images[start : start + BATCH], labels[start : start + BATCH]
+        reset(net)
+        loss = F.mse_loss(net(encode(x)).mean(0), F.one_hot(y, 10).float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(data.test_labels), 1000):
+            reset(net)
+            x, y = data.test_images[start : start + 1000].to(device), data.test_labels[start : start + 1000].to(device)
+            correct += int((net(encode(x)).mean(0).argmax(1) == y).sum())
+    if device == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - started, correct / len(data.test_labels)
 
 
-def one_epoch_labsnn(T: int, data) -> tuple[float, float]:
-    """Seconds (training and test, as recorded) and test accuracy of ``labsnn.train.train``,
-    the report's own training loop, one epoch from scratch."""
-    epoch = train(RunConfig(T=T, epochs=1, device="cpu"), data, progress=False).epochs[0]
+def labsnn_epoch(T: int, data: MNISTData, device: str) -> tuple[float, float]:
+    """Seconds (training and test, as recorded) and test accuracy of ``labsnn.train.train``."""
+    epoch = train(RunConfig(T=T, epochs=1, beta=BETA, v_th=V_TH, z=SLOPE, device=device), data, progress=False).epochs[0]
     return epoch["epoch_time_s"], epoch["test_acc"]
+
+
+def libraries() -> dict[str, Callable | None]:
+    """The libraries to compare with: snnTorch always, the others where installed (None:
+    installed but not comparable)."""
+    found: dict[str, Callable | None] = {"snntorch": snntorch_net}
+    if importlib.util.find_spec("spikingjelly") is not None:
+        found["spikingjelly"] = spikingjelly_net
+    if importlib.util.find_spec("norse") is not None:
+        found["norse"] = None
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, default=60, help="timed batches per path (default: 60)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed batches per path first (default: 5)")
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 100], help="values of T (default: 25 100)")
-    parser.add_argument(
-        "--accuracy", action="store_true",
-        help="also train one full epoch per path (labsnn through labsnn.train.train) and print its seconds and test accuracy",
-    )
     args = parser.parse_args()
     data = load_mnist()
-    images, labels = data.train_images, data.train_labels
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}, {args.batches} batches per path")
-    print(f"{'T':>4} {'figure':>7} {'snntorch s/epoch':>17} {'labsnn s/epoch':>15} {'speed-up':>9}")
-    for T in args.steps:
-        paths = {"snntorch": snntorch_path(T)[0], "labsnn": labsnn_path(T)}
-        batch_seconds(paths, images[-args.warmup * BATCH :], labels[-args.warmup * BATCH :], args.warmup)
-        times = batch_seconds(paths, images, labels, args.batches)
-        for figure, quantile in (("median", 0.5), ("best", 0.1)):
-            ref, ours = per_epoch(times["snntorch"], quantile), per_epoch(times["labsnn"], quantile)
-            print(f"{T:>4} {figure:>7} {ref:>17.1f} {ours:>15.1f} {ref / ours:>8.1f}x", flush=True)
-    if args.accuracy:
-        print(f"{'T':>4} {'snntorch s':>11} {'labsnn s':>9} {'speed-up':>9} {'snntorch acc':>13} {'labsnn acc':>11} {'difference':>11}")
+    devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}; one epoch each "
+          f"(60,000 training images, then the test set){'' if len(devices) > 1 else '; no CUDA here'}")
+    print(f"{'T':>4} {'device':<6} {'library':<13} {'seconds':>8} {'labsnn s':>9} {'ratio':>7} {'accuracy':>9} "
+          f"{'labsnn':>7} {'diff':>8}")
+    for device in devices:
         for T in args.steps:
-            (ref_s, ref_acc), (our_s, our_acc) = one_epoch_snntorch(T, data), one_epoch_labsnn(T, data)
-            print(
-                f"{T:>4} {ref_s:>11.1f} {our_s:>9.1f} {ref_s / our_s:>8.1f}x {ref_acc:>13.2%} {our_acc:>11.2%}"
-                f" {100 * (our_acc - ref_acc):>+8.2f} pt",
-                flush=True,
-            )
+            ours, our_acc = labsnn_epoch(T, data, device)
+            for name, make in libraries().items():
+                if make is None:
+                    print(f"{T:>4} {device:<6} {name:<13} not timed: another neuron model (see the docstring)")
+                    continue
+                seconds, acc = library_epoch(make, T, data, device)
+                print(f"{T:>4} {device:<6} {name:<13} {seconds:>8.1f} {ours:>9.2f} {seconds / ours:>6.1f}x {acc:>9.2%} "
+                      f"{our_acc:>7.2%} {100 * (our_acc - acc):>+6.2f}pt", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,24 @@
 """Where one training batch of ``labsnn.train`` spends its time, by phase.
 
 The lab's 784-10-10 network, one run, Bernoulli input, rate MSE, Adam, batch 128, at
-T = 25 and 100. Each batch runs the training loop's steps in its order, with a clock read
-between phases; the backward pass is split by gradient hooks, which fire when autograd
-reaches each layer's currents and spikes (on CPU autograd runs on the calling thread):
+T = 25 and 100, on the training loop's own path (``labsnn.train._Stack``): with the
+compiled kernels, the encoder makes events and the whole stack is one autograd node
+(``labsnn.fused``), whose pieces are timed by wrapping them:
 
-- encode: the batch's blank columns left out, Bernoulli spikes drawn;
-- first layer: its product forward and backward (weight gradient);
-- LIF: both layers' recurrences, forward and backward;
-- second layer: its product forward and backward;
-- loss: rates, loss and their backward;
+- encode: the batch's drawn pixels and their Bernoulli spikes;
+- first layer fwd / bwd: its currents from the spikes, its weight gradient;
+- LIF fwd / bwd: both layers' recurrences;
+- hidden layer fwd+bwd: the 10-10 product and its gradients;
+- autograd and glue: the rest of the forward and backward passes (tensors made, the autograd
+  node, the loss's backward);
+- loss fwd: rates and loss;
 - optimizer: ``zero_grad`` and Adam's step;
 - bookkeeping: finiteness checks, correct count, the FLOPs meter.
 
-Milliseconds per batch, the median over ``--batches`` batches after a few untimed ones.
+Milliseconds per batch, the median over ``--batches`` batches after 10 untimed ones; the
+batches are drawn in a random order from the training set, as in training.
 
-    python benchmarks/profile_batch.py [--batches 100] [--steps 25 100]
+    python benchmarks/profile_batch.py [--batches 200] [--steps 25 100]
 """
 
 from __future__ import annotations
@@ -27,93 +30,90 @@ from collections import defaultdict
 
 import torch
 
-from labsnn import measure
+from labsnn import fused, measure
 from labsnn.config import RunConfig
 from labsnn.data import load_mnist
 from labsnn.flops import FlopsMeter
-from labsnn.train import EVAL_BATCH, _Stack, make_optimizer, resolve_device
-from labsnn.model import SNNStack, StackOutput
+from labsnn.model import SNNStack
+from labsnn.train import _Stack, make_optimizer
 
-PHASES = ("encode", "first layer fwd", "first layer bwd", "LIF fwd", "LIF bwd",
-          "second layer fwd+bwd", "loss fwd+bwd", "optimizer", "bookkeeping")
-
-
-def make_stack(T: int) -> tuple[_Stack, torch.optim.Optimizer]:
-    base = RunConfig(T=T, device="cpu")
-    model = SNNStack(base.sizes)
-    buffer = torch.empty(T * max(base.batch_size, EVAL_BATCH) * base.sizes[0])
-    stack = _Stack(base, model, [base.loss], resolve_device("cpu"), buffer)
-    return stack, make_optimizer(base, model.parameters())
+PIECES = {"_event_currents": "first layer fwd", "_event_weight_grad": "first layer bwd", "_lif_forward": "LIF fwd",
+          "_lif_backward": "LIF bwd", "_hidden_currents": "hidden layer fwd+bwd", "_hidden_backward": "hidden layer fwd+bwd"}
+PHASES = ("encode", "first layer fwd", "first layer bwd", "LIF fwd", "LIF bwd", "hidden layer fwd+bwd",
+          "autograd and glue", "loss fwd", "optimizer", "bookkeeping")
 
 
-def one_batch(stack: _Stack, optimizer, images, labels, generator, meter: FlopsMeter) -> dict[str, float]:
-    """One training batch of ``labsnn.train._train_epoch``, phase by phase; seconds per phase."""
-    clock, marks = time.perf_counter, {}
-    model, started = stack.model, time.perf_counter()
-    marks["start"] = started
-    inputs, columns = stack.encode(images, generator)
-    marks["encode"] = clock()
-    currents = model.layer_currents(0, inputs, columns)
-    currents.register_hook(lambda g: marks.__setitem__("lif1 bwd start", clock()))
-    marks["first layer fwd"] = clock()
-    spikes1, membrane1 = model.layer_spikes(currents)
-    spikes1.register_hook(lambda g: marks.__setitem__("layer2 bwd end", clock()))
-    marks["lif1 fwd"] = clock()
-    currents2 = model.layer_currents(1, spikes1)
-    currents2.register_hook(lambda g: marks.__setitem__("layer2 bwd start", clock()))
-    marks["layer2 fwd"] = clock()
-    spikes2, membrane2 = model.layer_spikes(currents2)
-    spikes2.register_hook(lambda g: marks.__setitem__("loss bwd end", clock()))
-    marks["lif2 fwd"] = clock()
-    out = StackOutput([spikes1, spikes2], [membrane1, membrane2])
-    rates = out.firing_rates()
-    losses = stack.losses(rates, labels)
-    marks["loss fwd"] = clock()
-    bad = (~torch.isfinite(losses.detach())) | (~measure.finite(out))
-    marks["check"] = clock()
+def timed_pieces(spent: dict[str, float]) -> None:
+    """Wrap the compiled stack's pieces so that each call adds its seconds to ``spent``."""
+    for name, phase in PIECES.items():
+        piece = getattr(fused, name)
+
+        def wrapper(*args, _piece=piece, _phase=phase):
+            started = time.perf_counter()
+            result = _piece(*args)
+            spent[_phase] += time.perf_counter() - started
+            return result
+
+        setattr(fused, name, wrapper)
+
+
+def one_batch(stack: _Stack, optimizer, data, rows, generator, meter, spent) -> dict[str, float]:
+    """One training batch of ``labsnn.train._train_epoch``; seconds per phase."""
+    clock = time.perf_counter
+    spent.clear()
+    started = clock()
+    labels = data.train_labels.index_select(0, rows)
+    inputs, columns = stack.encode(data.train_images, generator, rows)
+    encoded = clock()
+    out = stack.model(inputs, columns)
+    forward = clock()
+    losses = stack.losses(out.firing_rates(), labels)
+    loss_forward = clock()
+    finite = torch.isfinite(losses.detach()) & measure.finite(out)
+    checked = clock()
     optimizer.zero_grad(set_to_none=True)
+    zeroed = clock()
     losses.sum().backward()
-    marks["backward"] = clock()
+    backward = clock()
     optimizer.step()
-    marks["optimizer"] = clock()
-    correct = (rates.detach().argmax(dim=2) == labels).sum(dim=1).double()
-    meter.update(measure.input_rates(inputs, out, model.sizes[0]), None, labels.numel())
-    marks["bookkeeping"] = clock()
-    del bad, correct
-    m = marks
-    return {
-        "encode": m["encode"] - m["start"],
-        "first layer fwd": m["first layer fwd"] - m["encode"],
-        "first layer bwd": m["backward"] - m["lif1 bwd start"],
-        "LIF fwd": (m["lif1 fwd"] - m["first layer fwd"]) + (m["lif2 fwd"] - m["layer2 fwd"]),
-        "LIF bwd": (m["layer2 bwd start"] - m["loss bwd end"]) + (m["lif1 bwd start"] - m["layer2 bwd end"]),
-        "second layer fwd+bwd": (m["layer2 fwd"] - m["lif1 fwd"]) + (m["layer2 bwd end"] - m["layer2 bwd start"]),
-        "loss fwd+bwd": (m["loss fwd"] - m["lif2 fwd"]) + (m["loss bwd end"] - m["check"]),
-        "optimizer": m["optimizer"] - m["backward"],
-        "bookkeeping": (m["bookkeeping"] - m["optimizer"]) + (m["check"] - m["loss fwd"]),
-        "total": m["bookkeeping"] - m["start"],
-    }
+    stepped = clock()
+    correct = (out.firing_rates().detach().argmax(dim=2) == labels).sum(dim=1).double()
+    meter.update(measure.input_rates(inputs, out, stack.model.sizes[0]), None, labels.numel())
+    done = clock()
+    del finite, correct
+    pieces = dict(spent)
+    phases = {phase: pieces.get(phase, 0.0) for phase in PHASES}
+    phases["encode"] = encoded - started
+    phases["autograd and glue"] = (forward - encoded) + (backward - zeroed) - sum(pieces.values())
+    phases["loss fwd"] = loss_forward - forward
+    phases["optimizer"] = (zeroed - checked) + (stepped - backward)
+    phases["bookkeeping"] = (checked - loss_forward) + (done - stepped)
+    phases["total"] = done - started
+    return phases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, default=100, help="timed batches per T (default: 100)")
+    parser.add_argument("--batches", type=int, default=200, help="timed batches per T (default: 200)")
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 100], help="values of T (default: 25 100)")
     args = parser.parse_args()
     data = load_mnist()
-    images, labels = data.train_images, data.train_labels
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ms per batch of 128, median of {args.batches}")
+    spent: dict[str, float] = defaultdict(float)
+    timed_pieces(spent)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
+          f"{'on' if fused.usable(torch.device('cpu')) else 'off'}; ms per batch of 128, median of {args.batches}")
     rows = {}
     for T in args.steps:
-        stack, optimizer = make_stack(T)
-        generator = torch.Generator().manual_seed(0)
-        meter = FlopsMeter(stack.base.sizes)
+        base = RunConfig(T=T, device="cpu")
+        model = SNNStack(base.sizes)
+        stack = _Stack(base, model, [base.loss], torch.device("cpu"), torch.empty(T * 128 * base.sizes[0]))
+        optimizer, meter = make_optimizer(base, model.parameters()), FlopsMeter(base.sizes)
+        generator, order = torch.Generator().manual_seed(0), torch.randperm(len(data.train_labels))
         seconds: dict[str, list[float]] = defaultdict(list)
         for b in range(args.batches + 10):
-            x, y = images[b * 128 : (b + 1) * 128], labels[b * 128 : (b + 1) * 128]
-            phases = one_batch(stack, optimizer, x, y, generator, meter)
-            if b >= 10:
-                for name, value in phases.items():
+            phases = one_batch(stack, optimizer, data, order[b * 128 : (b + 1) * 128], generator, meter, spent)
+            for name, value in phases.items():
+                if b >= 10:
                     seconds[name].append(value)
         rows[T] = {name: 1000 * statistics.median(values) for name, values in seconds.items()}
     print(f"{'phase':<22}" + "".join(f"{'T = ' + str(T):>12}" for T in args.steps))

@@ -145,6 +145,13 @@ def _hidden_currents(spikes: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         K, T, B, -1)
 
 
+def _hidden_backward(grad_currents: Tensor, spikes: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Gradients of a hidden layer's weight and of its input spikes."""
+    K, T, B, N = grad_currents.shape
+    flat = grad_currents.view(K, T * B, N)
+    return torch.bmm(flat.transpose(1, 2), spikes.view(K, T * B, -1)), torch.bmm(flat, weight).view(spikes.shape)
+
+
 class _CompiledStack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spikes: BernoulliSpikes, p: LIFParams, *parameters: Tensor):  # type: ignore[override]
@@ -170,11 +177,8 @@ class _CompiledStack(torch.autograd.Function):
         grad, parameter_grads = grads[L - 1], []
         for layer in reversed(range(L)):
             grad_currents = _lif_backward(grad, membranes[layer], ctx.p)
-            K, T, B, N = grad_currents.shape
             if layer:
-                flat, inputs = grad_currents.view(K, T * B, N), hidden[layer - 1]
-                grad_weight = torch.bmm(flat.transpose(1, 2), inputs.view(K, T * B, -1))
-                grad = torch.bmm(flat, weights[layer]).view(inputs.shape)
+                grad_weight, grad = _hidden_backward(grad_currents, hidden[layer - 1], weights[layer])
             else:
                 grad_weight = _event_weight_grad(ctx.spikes, grad_currents)
             parameter_grads = [grad_weight, grad_currents.sum(dim=(1, 2)), *parameter_grads]

@@ -5,11 +5,12 @@ holds K such networks of the same sizes with stacked weights, each with its own
 ``beta``, ``V_th``, ``z``, surrogate and initialisation seed, fed one shared input
 sequence: a sweep over the neuron's hyperparameters trains as one model. Network ``k``
 computes exactly what it would compute alone, bit for bit, forward and backward: every
-matrix product is network ``k``'s own product on contiguous operands, the same call it
-makes alone, and everything else is elementwise (``tests/test_model.py`` and
-``tests/test_train.py`` check it). What is measured of a forward pass (rates for the
-FLOPs formula, diagnostics) is computed by its consumers from ``StackOutput``
-(``labsnn.measure``).
+product is network ``k``'s own (its own ``F.linear``, its slice of a batched product, its
+own sums in the compiled kernels) and everything else is elementwise
+(``tests/test_model.py`` and ``tests/test_train.py`` check it). On the CPU, Bernoulli
+input as events runs through the compiled kernels (``labsnn.fused``); elsewhere, the
+torch loops. What is measured of a forward pass (rates for the FLOPs formula,
+diagnostics) is computed by its consumers from ``StackOutput`` (``labsnn.measure``).
 """
 
 from __future__ import annotations

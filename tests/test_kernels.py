@@ -149,6 +149,23 @@ def test_compiled_stack_equals_the_step_by_step_reference(timing):
 
 
 @compiled
+def test_a_network_in_the_compiled_stack_computes_what_it_computes_alone():
+    spikes = bernoulli_events(_images(16, 784), 10, torch.Generator().manual_seed(5))
+    target = torch.randint(0, 10, (16,), generator=torch.Generator().manual_seed(6))
+    settings = [(0.1, 1.0, 2.0, 0), (0.5, 0.5, 5.0, 0), (0.9, 0.25, 1.0, 1)]
+    beta, v_th, z, seeds = ([s[i] for s in settings] for i in range(4))
+    stack = SNNStack(beta=beta, v_th=v_th, z=z, seeds=seeds)
+    out = stack(spikes)
+    sum(((out.firing_rates()[k] - F.one_hot(target, 10)) ** 2).mean() for k in range(3)).backward()
+    for k, (beta, v_th, z, seed) in enumerate(settings):
+        alone = SNNStack(beta=[beta], v_th=[v_th], z=[z], seeds=[seed])
+        single = alone(spikes)
+        ((single.firing_rates()[0] - F.one_hot(target, 10)) ** 2).mean().backward()
+        assert all(torch.equal(a[k], b[0]) for a, b in zip(out.layer_spikes, single.layer_spikes))
+        assert all(torch.equal(a.grad[k], b.grad[0]) for a, b in zip(stack.parameters(), alone.parameters()))
+
+
+@compiled
 def test_results_do_not_depend_on_the_thread_count(subset):
     config = RunConfig(T=10, epochs=1, n_train=512, n_test=256, device="cpu")
     before = torch.get_num_threads()
