@@ -77,13 +77,18 @@ class _Stack:
     model: SNNStack
     loss_names: list[str]
     device: torch.device
-    buffer: Tensor  # one batch of encoded input, reused batch after batch (fresh tensors cost page faults on CPU)
+    buffer: Tensor  # one batch of dense input, reused batch after batch (fresh tensors cost page faults on CPU)
+
+    @property
+    def events(self) -> bool:
+        """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
+        return self.base.encoder == "bernoulli" and fused.usable(self.device)
 
     def encode(self, images: Tensor, generator: torch.Generator,
                rows: Tensor | None = None) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
         """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
         columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
-        if self.base.encoder == "bernoulli" and fused.usable(self.device):
+        if self.events:
             return bernoulli_events(images, self.base.T, generator, rows), None
         x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
         encode = get_encoder(self.base.encoder)
@@ -168,8 +173,9 @@ def train_stack(
     model = SNNStack(base.sizes, [c.beta for c in configs], [c.v_th for c in configs], [c.z for c in configs],
                      [c.seed for c in configs], surrogate=[c.surrogate for c in configs],
                      spike_timing=base.spike_timing).to(device)
-    buffer = torch.empty(base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device)
-    stack = _Stack(base, model, [c.loss for c in configs], device, buffer)
+    stack = _Stack(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
+    if not stack.events:
+        stack.buffer = torch.empty(base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device)
     optimizer = make_optimizer(base, model.parameters())
     order_generator = _generator(base.seed, _ORDER_STREAM, torch.device("cpu"))
     spike_generator = _generator(base.seed, _TRAIN_SPIKE_STREAM, device)
