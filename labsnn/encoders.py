@@ -18,27 +18,22 @@ import torch
 from torch import Tensor
 
 from labsnn.spike_events import LEVELS, BernoulliSpikes, bernoulli_events, spike_limits
-from labsnn.validation import lookup
+from labsnn.validation import check_steps, lookup
 
 
 __all__ = ["LEVELS", "BernoulliSpikes", "bernoulli_encode", "bernoulli_events", "get_encoder", "repeat_encode",
            "spike_limits", "threshold_encode"]
 
 
-def _check_steps(T: int) -> None:
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be an integer >= 1, got {T!r}")
-
-
 def repeat_encode(images: Tensor, T: int) -> Tensor:
     """``x[t] = image`` for ``t < T``."""
-    _check_steps(T)
+    check_steps(T)
     return images.unsqueeze(0).expand(T, *images.shape)
 
 
 def threshold_encode(images: Tensor, T: int, threshold: float = 0.5) -> Tensor:
     """``x[t] = image * 1[image > threshold]`` for ``t < T``."""
-    _check_steps(T)
+    check_steps(T)
     return repeat_encode(torch.where(images > threshold, images, torch.zeros_like(images)), T)
 
 

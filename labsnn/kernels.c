@@ -6,7 +6,8 @@
  *
  * Threads (OpenMP, `threads` of them: the caller passes torch's count) split work into parts
  * fixed by the data, never by the thread count, and each sum keeps its order: the results
- * are the same with 1 thread or many.
+ * are the same with 1 thread or many. Parts go to threads as they come free (dynamic
+ * schedules), so a core taken by another process slows a kernel less.
  *
  * Layouts (all contiguous, row-major):
  *   LIF:     currents, spikes, membrane, gradients [K, T, R] (network, step, neuron)
@@ -45,7 +46,7 @@ int64_t pixel_levels(const float *restrict images, const int64_t *restrict rows,
     int bad = 0;
     /* each image's kept pixels into its own slice of the scratch arrays (branch-free: write
      * every pixel, advance past those with q > 0), then packed image after image */
-    #pragma omp parallel for num_threads(threads) schedule(static) reduction(|: bad)
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 16) reduction(|: bad)
     for (int64_t b = 0; b < B; b++) {
         int64_t kept = b * M;
         for (int64_t p = 0; p < M; p++) {
@@ -78,7 +79,7 @@ int bernoulli_mask(uint64_t seed, const int16_t *restrict limits, int64_t n, int
     {
         uint64_t *words = malloc(sizeof(uint64_t) * (size_t)(n / 4 + 2));
         failed = words == NULL;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < T; t++) {
             if (failed) continue;
             const int64_t first = t * n, w0 = first >> 2, w1 = (first + n + 3) >> 2;
@@ -172,7 +173,7 @@ int event_currents(const uint8_t *restrict mask, int64_t n, int64_t T, const int
     {
         vec *acc = aligned_alloc(64, sizeof(vec) * (size_t)(T * V));
         failed = acc == NULL;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 8)
         for (int64_t b = 0; b < B; b++) {
             if (failed) continue;
             memset(acc, 0, sizeof(vec) * (size_t)(T * V));
@@ -253,7 +254,7 @@ int event_weight_grad(const uint8_t *restrict mask, int64_t n, int64_t T, const 
     {
         vec *g = aligned_alloc(64, sizeof(vec) * (size_t)(T * V + 2 * V));
         failed = g == NULL;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(dynamic, 1)
         for (int64_t part = 0; part < PARTS; part++) {
             if (failed) continue;
             for (int64_t b = part * B / PARTS; b < (part + 1) * B / PARTS; b++)

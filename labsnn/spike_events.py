@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from labsnn import kernels
+from labsnn.validation import check_steps
 
 LEVELS = 65536  # a spike probability is a multiple of 1 / LEVELS (16-bit draws)
 _GAMMA, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -128,8 +129,7 @@ def bernoulli_events(images: Tensor, T: int, generator: torch.Generator | None =
                      rows: Tensor | None = None) -> BernoulliSpikes:
     """Rate-coded spikes of ``images [B, M]`` (or of ``images[rows]``, gathered without a
     copy where compiled) over ``T`` steps, as events (module docstring)."""
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be an integer >= 1, got {T!r}")
+    check_steps(T)
     if images.dim() != 2:
         raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
     seed = int(torch.empty((), dtype=torch.int64, device=images.device).random_(-(2**63), 2**63 - 1, generator=generator))

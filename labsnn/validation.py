@@ -18,6 +18,12 @@ def is_integer(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
+def check_steps(T: Any) -> None:
+    """``T`` (time steps) an integer >= 1, else ``ValueError``."""
+    if not is_integer(T, 1):
+        raise ValueError(f"T must be an integer >= 1, got {T!r}")
+
+
 def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     """``sizes`` as a tuple; two or more positive integers, else ``ValueError``."""
     if not isinstance(sizes, (tuple, list)) or len(sizes) < 2 or not all(is_integer(n, 1) for n in sizes):
