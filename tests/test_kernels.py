@@ -2,6 +2,9 @@
 against their readable torch forms, thread counts, the fallback without a compiler, and
 the CUDA path (skipped without CUDA)."""
 
+import os
+import shutil
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -196,6 +199,23 @@ def test_without_a_compiler_training_runs_the_torch_loops_and_says_so_once(subse
     assert first["test_acc"] == second["test_acc"]  # the torch loops repeat themselves
     assert abs(first["test_acc"] - with_kernels["test_acc"]) <= 0.02  # the same training up to float rounding
     assert first["test_acc"] > 0.5
+
+
+@compiled
+def test_a_compiler_without_openmp_builds_kernels_with_the_same_results(subset, monkeypatch, tmp_path):
+    config = RunConfig(T=6, epochs=1, n_train=512, n_test=256, device="cpu")
+    with_openmp = train(config, subset, progress=False)
+    compiler = tmp_path / "cc-without-openmp"
+    real = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    compiler.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && exit 1; done\nexec {real} "$@"\n')
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    monkeypatch.setenv("LABSNN_KERNEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(kernels, "_state", {})
+    assert kernels.load() is not None and kernels.load()._name.startswith(str(tmp_path))
+    without = train(config, subset, progress=False)
+    assert [row["test_acc"] for row in without.epochs] == [row["test_acc"] for row in with_openmp.epochs]
+    assert all(torch.equal(without.state[name], with_openmp.state[name]) for name in without.state)
 
 
 @cuda
