@@ -6,9 +6,11 @@ on the CPU in float32:
 - ``event_linear``: the first layer fed ``BernoulliSpikes``, ``W x + b`` summed over the
   drawn pixels only; equal to ``F.linear`` on ``spikes.dense()`` up to float rounding
   (the sum runs in another order).
-- ``stack_forward``: a whole stack fed ``BernoulliSpikes`` (the two above, and
-  ``torch.baddbmm`` between hidden layers) as one autograd node with a hand-written
-  backward: the training loop's path, free of per-layer graph overhead.
+- ``stack_forward``: a whole stack fed ``BernoulliSpikes`` (the two above, and the hidden
+  layers' products) as one autograd node with a hand-written backward: the training
+  loop's path, free of per-layer graph overhead. Every sum over a batch (weight and bias
+  gradients) runs in fixed parts added in a fixed order: the numbers depend neither on
+  the thread count nor on the other networks of the stack.
 
 ``usable(device, dtype)`` says whether they run here: on the CPU, in float32, with the
 kernels built (else the callers take their torch paths; a CPU without a compiler is said
@@ -85,7 +87,7 @@ def _event_currents(spikes: BernoulliSpikes, weight: Tensor, bias: Tensor) -> Te
     weight_t[:, : K * N] = weight.detach().permute(2, 0, 1).reshape(M, K * N)
     kernels.check(kernels.load().event_currents(
         _ptr(spikes.mask), spikes.mask.shape[1], T, _ptr(spikes.starts), B, _ptr(spikes.columns), _ptr(weight_t),
-        padded, _ptr(bias.detach().contiguous()), K, N, _ptr(currents), kernels.threads()), "event_currents")
+        padded, _ptr(bias.detach().float().contiguous()), K, N, _ptr(currents), kernels.threads()), "event_currents")
     return currents
 
 
@@ -130,7 +132,7 @@ class _EventLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_currents: Tensor):  # type: ignore[override]
-        return _event_weight_grad(ctx.spikes, grad_currents), grad_currents.sum(dim=(1, 2)), None
+        return _event_weight_grad(ctx.spikes, grad_currents), _row_sums(grad_currents), None
 
 
 def event_linear(spikes: BernoulliSpikes, weight: Tensor, bias: Tensor) -> Tensor:
@@ -139,17 +141,33 @@ def event_linear(spikes: BernoulliSpikes, weight: Tensor, bias: Tensor) -> Tenso
     return _EventLinear.apply(weight, bias, spikes)
 
 
+def _row_sums(x: Tensor) -> Tensor:
+    """``x [K, ..., N]`` summed over its middle dimensions, in fixed parts (a bias's gradient)."""
+    K, N = x.shape[0], x.shape[-1]
+    flat, out = x.contiguous(), torch.empty(K, N)
+    kernels.check(kernels.load().row_sums(_ptr(flat), K, flat[0].numel() // N, N, _ptr(out), kernels.threads()),
+                  "row_sums")
+    return out
+
+
 def _hidden_currents(spikes: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     K, T, B, M = spikes.shape
-    return torch.baddbmm(bias.detach().unsqueeze(1), spikes.view(K, T * B, M), weight.detach().transpose(1, 2)).view(
-        K, T, B, -1)
+    N = weight.shape[1]
+    currents, weight = torch.empty(K, T, B, N), weight.detach().contiguous()
+    kernels.load().dense_currents(_ptr(spikes), _ptr(weight), _ptr(bias.detach().float().contiguous()), K, T * B, M,
+                                  N, _ptr(currents), kernels.threads())
+    return currents
 
 
 def _hidden_backward(grad_currents: Tensor, spikes: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
     """Gradients of a hidden layer's weight and of its input spikes."""
     K, T, B, N = grad_currents.shape
-    flat = grad_currents.view(K, T * B, N)
-    return torch.bmm(flat.transpose(1, 2), spikes.view(K, T * B, -1)), torch.bmm(flat, weight).view(spikes.shape)
+    M = spikes.shape[-1]
+    grad, weight = grad_currents.contiguous(), weight.contiguous()
+    grad_weight, grad_spikes = torch.empty(K, N, M), torch.empty_like(spikes)
+    kernels.check(kernels.load().dense_grads(_ptr(grad), _ptr(spikes), _ptr(weight), K, T * B, M, N,
+                                             _ptr(grad_spikes), _ptr(grad_weight), kernels.threads()), "dense_grads")
+    return grad_weight, grad_spikes
 
 
 class _CompiledStack(torch.autograd.Function):
@@ -181,7 +199,7 @@ class _CompiledStack(torch.autograd.Function):
                 grad_weight, grad = _hidden_backward(grad_currents, hidden[layer - 1], weights[layer])
             else:
                 grad_weight = _event_weight_grad(ctx.spikes, grad_currents)
-            parameter_grads = [grad_weight, grad_currents.sum(dim=(1, 2)), *parameter_grads]
+            parameter_grads = [grad_weight, _row_sums(grad_currents), *parameter_grads]
         return (None, None, *parameter_grads)
 
 

@@ -31,8 +31,14 @@ static inline uint64_t splitmix64(uint64_t seed, uint64_t w) {
     return z ^ (z >> 31);
 }
 
-void splitmix64_fill(uint64_t seed, int64_t start, int64_t count, uint64_t *out) {
-    for (int64_t w = 0; w < count; w++) out[w] = splitmix64(seed, (uint64_t)(start + w));
+/* Outputs start .. start+count-1 into `out` (count 8-byte words; memcpy, so that the buffer
+ * may be read as any type: its 16-bit lanes are the draws). */
+void splitmix64_fill(uint64_t seed, int64_t start, int64_t count, void *out) {
+    unsigned char *bytes = out;
+    for (int64_t w = 0; w < count; w++) {
+        const uint64_t value = splitmix64(seed, (uint64_t)(start + w));
+        memcpy(bytes + 8 * w, &value, 8);
+    }
 }
 
 /* The pixels of images[rows[b]], b < B (images [*, M]), with level q = round(65536 x) > 0,
@@ -51,11 +57,12 @@ int64_t pixel_levels(const float *restrict images, const int64_t *restrict rows,
         int64_t kept = b * M;
         for (int64_t p = 0; p < M; p++) {
             const float x = images[rows[b] * M + p];
-            bad |= !(x >= 0.0f && x <= 1.0f);
-            const float q = nearbyintf(x * 65536.0f);
+            const int ok = x >= 0.0f && x <= 1.0f;  /* NaN fails too */
+            bad |= !ok;
+            const int32_t q = (int32_t)nearbyintf((ok ? x : 0.0f) * 65536.0f);  /* 0 .. 65536 */
             scratch_columns[kept] = p;
-            scratch_limits[kept] = (int16_t)(q - 32769.0f);
-            kept += q > 0.0f;
+            scratch_limits[kept] = (int16_t)(q > 0 ? q - 32769 : 0);
+            kept += q > 0;
         }
         starts[b + 1] = kept - b * M;
     }
@@ -77,14 +84,14 @@ int bernoulli_mask(uint64_t seed, const int16_t *restrict limits, int64_t n, int
     int failed = 0;
     #pragma omp parallel num_threads(threads) reduction(|: failed)
     {
-        uint64_t *words = malloc(sizeof(uint64_t) * (size_t)(n / 4 + 2));
+        int16_t *words = malloc(sizeof(uint64_t) * (size_t)(n / 4 + 2));
         failed = words == NULL;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < T; t++) {
             if (failed) continue;
             const int64_t first = t * n, w0 = first >> 2, w1 = (first + n + 3) >> 2;
             splitmix64_fill(seed, w0, w1 - w0, words);
-            const int16_t *draws = (const int16_t *)words + (first & 3);
+            const int16_t *draws = words + (first & 3);
             uint8_t *row = mask + t * n;
             int64_t count = 0;
             for (int64_t j = 0; j < n; j++) {
@@ -271,4 +278,83 @@ int event_weight_grad(const uint8_t *restrict mask, int64_t n, int64_t T, const 
     }
     free(partials);
     return failed;
+}
+
+/* out[k, n] = the sum over rows r of x[k, r, n] (x [K, R, N]): PARTS fixed row ranges, each
+ * summed in order, the partial sums then added in order. */
+int row_sums(const float *restrict x, int64_t K, int64_t R, int64_t N, float *restrict out, int threads) {
+    float *partials = calloc((size_t)(K * PARTS * N), sizeof(float));
+    if (!partials) return 1;
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t job = 0; job < K * PARTS; job++) {
+        const int64_t k = job / PARTS, part = job % PARTS;
+        float *sum = partials + job * N;
+        for (int64_t r = part * R / PARTS; r < (part + 1) * R / PARTS; r++)
+            for (int64_t n = 0; n < N; n++) sum[n] += x[(k * R + r) * N + n];
+    }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t n = 0; n < N; n++) {
+            float sum = partials[k * PARTS * N + n];
+            for (int64_t part = 1; part < PARTS; part++) sum += partials[(k * PARTS + part) * N + n];
+            out[k * N + n] = sum;
+        }
+    free(partials);
+    return 0;
+}
+
+/* A hidden layer of K networks fed spikes [K, R, M] (R = T * B rows):
+ * currents[k, r, n] = (sum over m, in order, of spikes[k, r, m] * weight[k, n, m]) + bias[k, n]. */
+void dense_currents(const float *restrict spikes, const float *restrict weight, const float *restrict bias,
+                    int64_t K, int64_t R, int64_t M, int64_t N, float *restrict currents, int threads) {
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+    for (int64_t row = 0; row < K * R; row++) {
+        const int64_t k = row / R;
+        const float *s = spikes + row * M;
+        for (int64_t n = 0; n < N; n++) {
+            const float *w = weight + (k * N + n) * M;
+            float sum = 0.0f;
+            for (int64_t m = 0; m < M; m++) sum += s[m] * w[m];
+            currents[row * N + n] = sum + bias[k * N + n];
+        }
+    }
+}
+
+/* Its gradients: grad_spikes[k, r, m] = sum over n, in order, of grad[k, r, n] * weight[k, n, m];
+ * grad_weight[k, n, m] = the sum over rows of grad[k, r, n] * spikes[k, r, m], in PARTS fixed row
+ * ranges added in order (as row_sums). */
+int dense_grads(const float *restrict grad, const float *restrict spikes, const float *restrict weight, int64_t K,
+                int64_t R, int64_t M, int64_t N, float *restrict grad_spikes, float *restrict grad_weight, int threads) {
+    float *partials = calloc((size_t)(K * PARTS * N * M), sizeof(float));
+    if (!partials) return 1;
+    #pragma omp parallel num_threads(threads)
+    {
+        #pragma omp for schedule(dynamic, 256)
+        for (int64_t row = 0; row < K * R; row++) {
+            const int64_t k = row / R;
+            for (int64_t m = 0; m < M; m++) {
+                float sum = 0.0f;
+                for (int64_t n = 0; n < N; n++) sum += grad[row * N + n] * weight[(k * N + n) * M + m];
+                grad_spikes[row * M + m] = sum;
+            }
+        }
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t job = 0; job < K * PARTS; job++) {
+            const int64_t k = job / PARTS, part = job % PARTS;
+            float *sum = partials + job * N * M;
+            for (int64_t r = part * R / PARTS; r < (part + 1) * R / PARTS; r++)
+                for (int64_t n = 0; n < N; n++) {
+                    const float g = grad[(k * R + r) * N + n];
+                    const float *s = spikes + (k * R + r) * M;
+                    for (int64_t m = 0; m < M; m++) sum[n * M + m] += g * s[m];
+                }
+        }
+    }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t x = 0; x < N * M; x++) {
+            float sum = partials[k * PARTS * N * M + x];
+            for (int64_t part = 1; part < PARTS; part++) sum += partials[(k * PARTS + part) * N * M + x];
+            grad_weight[k * N * M + x] = sum;
+        }
+    free(partials);
+    return 0;
 }

@@ -5,8 +5,8 @@ holds K such networks of the same sizes with stacked weights, each with its own
 ``beta``, ``V_th``, ``z``, surrogate and initialisation seed, fed one shared input
 sequence: a sweep over the neuron's hyperparameters trains as one model. Network ``k``
 computes exactly what it would compute alone, bit for bit, forward and backward: every
-product is network ``k``'s own (its own ``F.linear``, its slice of a batched product, its
-own sums in the compiled kernels) and everything else is elementwise
+product is network ``k``'s own (its own ``F.linear``, or its own sums in fixed order in
+the compiled kernels) and everything else is elementwise
 (``tests/test_model.py`` and ``tests/test_train.py`` check it). On the CPU, Bernoulli
 input as events runs through the compiled kernels (``labsnn.fused``); elsewhere, the
 torch loops. What is measured of a forward pass (rates for the FLOPs formula,
@@ -119,9 +119,8 @@ class SNNStack(nn.Module):
     def layer_currents(self, layer: int, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
         (layer 0, only the input ``columns`` when given; or ``BernoulliSpikes``, summed over
-        the spikes by ``fused.event_linear``) or ``[K, T, B, M]``. Each network's product is
-        its own (one ``F.linear`` each, or one slice of a batched product), independent of the
-        others in the stack."""
+        the spikes by ``fused.event_linear``) or ``[K, T, B, M]``. One ``F.linear`` per
+        network keeps each network's arithmetic independent of the others in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
         if isinstance(inputs, BernoulliSpikes):
             if self.fast and fused.usable(weight.device, weight.dtype):
@@ -133,15 +132,15 @@ class SNNStack(nn.Module):
             source = distinct_steps(inputs)
             current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
             return current.expand(-1, inputs.shape[0], -1, -1)
-        K, T, B, M = inputs.shape  # one batched product: network k's slice is its own product
-        return torch.baddbmm(bias.unsqueeze(1), inputs.view(K, T * B, M), weight.transpose(1, 2)).view(K, T, B, -1)
+        return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
 
     def forward(self, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> StackOutput:
         """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
         ascending indices of U input columns), ``inputs [T, B, U]`` holding only those
         columns, the others being 0 at every step: a batch's blank pixels need no arithmetic.
         ``BernoulliSpikes`` (``[T, B, sizes[0]]`` as events, no ``columns``) run through the
-        compiled stack (``fused.stack_forward``) where it is usable, else densely."""
+        compiled stack (``fused.stack_forward``) where it is usable, else densely; on the
+        compiled stack only the last layer's spikes carry a gradient (the losses read them)."""
         M = self.sizes[0]
         width = M if columns is None else columns.numel()
         if isinstance(inputs, BernoulliSpikes):

@@ -92,7 +92,7 @@ def _compiled(images: Tensor, rows: Tensor, seed: int, T: int):
                              _ptr(limits[0]), _ptr(starts), kernels.threads())
     if n < 0:
         raise ValueError("bernoulli_encode needs intensities in [0, 1]")
-    columns, limits = columns[0, :n], limits[0, :n]
+    columns, limits = columns[0, :n].clone(), limits[0, :n]  # a copy: the scratch is freed with this call
     mask, counts = torch.empty((T, n), dtype=torch.uint8), torch.empty(T, dtype=torch.int64)
     kernels.check(library.bernoulli_mask(seed % (1 << 64), _ptr(limits), n, T, _ptr(mask), _ptr(counts),
                                          kernels.threads()), "bernoulli_mask")
