@@ -9,6 +9,7 @@ compiled kernels, the encoder makes events and the whole stack is one autograd n
 - first layer fwd / bwd: its currents from the spikes, its weight gradient;
 - LIF fwd / bwd: both layers' recurrences;
 - hidden layer fwd+bwd: the 10-10 product and its gradients;
+- bias gradients: both layers';
 - autograd and glue: the rest of the forward and backward passes (tensors made, the autograd
   node, the loss's backward);
 - loss fwd: rates and loss;
@@ -38,9 +39,10 @@ from labsnn.model import SNNStack
 from labsnn.train import _Stack, make_optimizer
 
 PIECES = {"_event_currents": "first layer fwd", "_event_weight_grad": "first layer bwd", "_lif_forward": "LIF fwd",
-          "_lif_backward": "LIF bwd", "_hidden_currents": "hidden layer fwd+bwd", "_hidden_backward": "hidden layer fwd+bwd"}
+          "_lif_backward": "LIF bwd", "_hidden_currents": "hidden layer fwd+bwd", "_hidden_backward": "hidden layer fwd+bwd",
+          "_row_sums": "bias gradients"}
 PHASES = ("encode", "first layer fwd", "first layer bwd", "LIF fwd", "LIF bwd", "hidden layer fwd+bwd",
-          "autograd and glue", "loss fwd", "optimizer", "bookkeeping")
+          "bias gradients", "autograd and glue", "loss fwd", "optimizer", "bookkeeping")
 
 
 def timed_pieces(spent: dict[str, float]) -> None:
