@@ -153,9 +153,9 @@ def _row_sums(x: Tensor) -> Tensor:
 def _hidden_currents(spikes: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     K, T, B, M = spikes.shape
     N = weight.shape[1]
-    currents, weight = torch.empty(K, T, B, N), weight.detach().contiguous()
-    kernels.load().dense_currents(_ptr(spikes), _ptr(weight), _ptr(bias.detach().float().contiguous()), K, T * B, M,
-                                  N, _ptr(currents), kernels.threads())
+    currents, weight_t = torch.empty(K, T, B, N), weight.detach().transpose(1, 2).contiguous()
+    kernels.check(kernels.load().dense_currents(_ptr(spikes), _ptr(weight_t), _ptr(bias.detach().float().contiguous()),
+                                                K, T * B, M, N, _ptr(currents), kernels.threads()), "dense_currents")
     return currents
 
 

@@ -302,26 +302,36 @@ int row_sums(const float *restrict x, int64_t K, int64_t R, int64_t N, float *re
     return 0;
 }
 
-/* A hidden layer of K networks fed spikes [K, R, M] (R = T * B rows):
- * currents[k, r, n] = (sum over m, in order, of spikes[k, r, m] * weight[k, n, m]) + bias[k, n]. */
-void dense_currents(const float *restrict spikes, const float *restrict weight, const float *restrict bias,
-                    int64_t K, int64_t R, int64_t M, int64_t N, float *restrict currents, int threads) {
-    #pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
-    for (int64_t row = 0; row < K * R; row++) {
-        const int64_t k = row / R;
-        const float *s = spikes + row * M;
-        for (int64_t n = 0; n < N; n++) {
-            const float *w = weight + (k * N + n) * M;
-            float sum = 0.0f;
-            for (int64_t m = 0; m < M; m++) sum += s[m] * w[m];
-            currents[row * N + n] = sum + bias[k * N + n];
+/* A hidden layer of K networks fed spikes [K, R, M] (R = T * B rows), weight_t [K, M, N]
+ * (the weight transposed): currents[k, r, n] = (sum over m, in order, of spikes[k, r, m] *
+ * weight_t[k, m, n]) + bias[k, n]; the N outputs of a row are summed side by side. */
+int dense_currents(const float *restrict spikes, const float *restrict weight_t, const float *restrict bias,
+                   int64_t K, int64_t R, int64_t M, int64_t N, float *restrict currents, int threads) {
+    int failed = 0;
+    #pragma omp parallel num_threads(threads) reduction(|: failed)
+    {
+        float *sum = malloc(sizeof(float) * (size_t)N);
+        failed = sum == NULL;
+        #pragma omp for schedule(dynamic, 256)
+        for (int64_t row = 0; row < K * R; row++) {
+            if (failed) continue;
+            const int64_t k = row / R;
+            const float *s = spikes + row * M;
+            memset(sum, 0, sizeof(float) * (size_t)N);
+            for (int64_t m = 0; m < M; m++) {
+                const float *w = weight_t + (k * M + m) * N;
+                for (int64_t n = 0; n < N; n++) sum[n] += s[m] * w[n];
+            }
+            for (int64_t n = 0; n < N; n++) currents[row * N + n] = sum[n] + bias[k * N + n];
         }
+        free(sum);
     }
+    return failed;
 }
 
-/* Its gradients: grad_spikes[k, r, m] = sum over n, in order, of grad[k, r, n] * weight[k, n, m];
- * grad_weight[k, n, m] = the sum over rows of grad[k, r, n] * spikes[k, r, m], in PARTS fixed row
- * ranges added in order (as row_sums). */
+/* Its gradients: grad_spikes[k, r, m] = sum over n, in order, of grad[k, r, n] * weight[k, n, m]
+ * (the M inputs side by side); grad_weight[k, n, m] = the sum over rows of grad[k, r, n] *
+ * spikes[k, r, m], in PARTS fixed row ranges added in order (as row_sums). */
 int dense_grads(const float *restrict grad, const float *restrict spikes, const float *restrict weight, int64_t K,
                 int64_t R, int64_t M, int64_t N, float *restrict grad_spikes, float *restrict grad_weight, int threads) {
     float *partials = calloc((size_t)(K * PARTS * N * M), sizeof(float));
@@ -331,10 +341,12 @@ int dense_grads(const float *restrict grad, const float *restrict spikes, const 
         #pragma omp for schedule(dynamic, 256)
         for (int64_t row = 0; row < K * R; row++) {
             const int64_t k = row / R;
-            for (int64_t m = 0; m < M; m++) {
-                float sum = 0.0f;
-                for (int64_t n = 0; n < N; n++) sum += grad[row * N + n] * weight[(k * N + n) * M + m];
-                grad_spikes[row * M + m] = sum;
+            float *out = grad_spikes + row * M;
+            memset(out, 0, sizeof(float) * (size_t)M);
+            for (int64_t n = 0; n < N; n++) {
+                const float g = grad[row * N + n];
+                const float *w = weight + (k * N + n) * M;
+                for (int64_t m = 0; m < M; m++) out[m] += g * w[m];
             }
         }
         #pragma omp for schedule(dynamic, 1)

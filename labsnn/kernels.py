@@ -44,7 +44,7 @@ _SIGNATURES = {
     "event_weight_grad": (ctypes.c_int, [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR,
                                          ctypes.c_int]),
     "row_sums": (ctypes.c_int, [_PTR, _I64, _I64, _I64, _PTR, ctypes.c_int]),
-    "dense_currents": (None, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int]),
+    "dense_currents": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int]),
     "dense_grads": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, ctypes.c_int]),
 }
 _state: dict[str, object] = {}
