@@ -1,5 +1,6 @@
-"""The compiled CPU loops of ``kernels.c``: built once per machine with the system's C
-compiler, loaded with ``ctypes``, called on contiguous CPU tensors.
+"""The compiled CPU loops of ``csrc/`` (``input.c``, ``layers.c``): built once per machine
+with the system's C compiler into one library, loaded with ``ctypes``, called on
+contiguous CPU tensors.
 
 ``load()`` returns the library, or None where it cannot be built (no compiler, a failed
 build); then callers take their torch paths, and the first one says so once on stderr.
@@ -27,7 +28,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-SOURCE = Path(__file__).with_name("kernels.c")
+SOURCES = sorted((Path(__file__).parent / "csrc").glob("*.c"))
+HEADERS = sorted((Path(__file__).parent / "csrc").glob("*.h"))
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c11", "-shared", "-fPIC", "-fopenmp"]
 # a compiler without OpenMP (Apple's clang) or without -march=native builds the same loops
 # single-threaded or for the baseline instruction set: the same results, more slowly
@@ -61,12 +63,13 @@ def _cpu_tag() -> str:
 
 def library_path() -> Path:
     cache = Path(os.environ.get("LABSNN_KERNEL_CACHE", Path.home() / ".cache" / "labsnn"))
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_tag().encode()).hexdigest()[:16]
+    code = b"".join(path.read_bytes() for path in (*SOURCES, *HEADERS))
+    digest = hashlib.sha256(code + " ".join(FLAGS).encode() + _cpu_tag().encode()).hexdigest()[:16]
     return cache / f"labsnn_kernels_{digest}.so"
 
 
 def build() -> Path:
-    """Compile ``kernels.c`` (once; later calls find it); raises ``RuntimeError`` on failure."""
+    """Compile ``csrc/*.c`` (once; later calls find it); raises ``RuntimeError`` on failure."""
     target = library_path()
     if target.exists():
         return target
@@ -77,7 +80,8 @@ def build() -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
         for flags in _FALLBACK_FLAGS:
-            done = subprocess.run([compiler, *flags, str(SOURCE), "-o", str(built), "-lm"], capture_output=True, text=True)
+            done = subprocess.run([compiler, *flags, *map(str, SOURCES), "-o", str(built), "-lm"], capture_output=True,
+                                  text=True)
             if done.returncode == 0:
                 os.replace(built, target)
                 return target
@@ -107,7 +111,7 @@ def pointer(tensor: Tensor) -> int:
     return tensor.data_ptr()
 
 
-LANES = 16  # event kernels' columns come in multiples of this (kernels.c)
+LANES = 16  # event kernels' columns come in multiples of this (csrc/input.c)
 
 
 def threads() -> int:
