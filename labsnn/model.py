@@ -116,6 +116,10 @@ class SNNStack(nn.Module):
         self.register_buffer("gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None,
                              persistent=False)
 
+    def _compiled(self, tensor: Tensor) -> bool:
+        """The compiled kernels run for this fast stack on ``tensor``'s device and dtype."""
+        return self.fast and fused.usable(tensor.device, tensor.dtype)
+
     def layer_currents(self, layer: int, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> Tensor:
         """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
         (layer 0, only the input ``columns`` when given; or ``BernoulliSpikes``, summed over
@@ -123,7 +127,7 @@ class SNNStack(nn.Module):
         network keeps each network's arithmetic independent of the others in the stack."""
         weight, bias = self.weights[layer], self.biases[layer]
         if isinstance(inputs, BernoulliSpikes):
-            if self.fast and fused.usable(weight.device, weight.dtype):
+            if self._compiled(weight):
                 return fused.event_linear(inputs, weight, bias)
             inputs = inputs.dense()
         if layer == 0:
@@ -146,7 +150,7 @@ class SNNStack(nn.Module):
         if isinstance(inputs, BernoulliSpikes):
             if columns is not None or inputs.shape[2] != M:
                 raise ValueError(f"BernoulliSpikes input needs shape [T, B, {M}] and no columns")
-            if self.fast and fused.usable(self.weights[0].device, self.weights[0].dtype):
+            if self._compiled(self.weights[0]):
                 params = fused.LIFParams.of(self.beta, self.v_th, self.z, self.gain, self.spike_timing)
                 return StackOutput(*fused.stack_forward(inputs, list(self.weights), list(self.biases), params))
         elif inputs.dim() != 3 or inputs.shape[2] != width:
@@ -163,7 +167,7 @@ class SNNStack(nn.Module):
     def layer_spikes(self, currents: Tensor) -> tuple[Tensor, Tensor]:
         """Spikes (contiguous) and membrane (no gradient) ``[K, T, B, N]`` of every network's
         LIF layer fed ``currents [K, T, B, N]``; compiled (``fused.lif_stack``) where usable."""
-        if self.fast and fused.usable(currents.device, currents.dtype):
+        if self._compiled(currents):
             return fused.lif_stack(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         lif = lif_sequence if self.fast else lif_sequence_reference
         spikes, membrane = lif(currents.transpose(0, 1), self.beta, self.v_th, self.z, self.gain, self.spike_timing)

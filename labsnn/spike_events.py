@@ -133,13 +133,12 @@ def bernoulli_events(images: Tensor, T: int, generator: torch.Generator | None =
     if images.dim() != 2:
         raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
     seed = int(torch.empty((), dtype=torch.int64, device=images.device).random_(-(2**63), 2**63 - 1, generator=generator))
-    if rows is None:
-        rows = torch.arange(images.shape[0], device=images.device)
-    compiled = _compiled(images, rows, seed, T)
+    batch = images.shape[0] if rows is None else rows.numel()
+    every = torch.arange(images.shape[0], device=images.device) if rows is None else rows
+    compiled = _compiled(images, every, seed, T)
     if compiled is None:
-        images = images.index_select(0, rows)
-        columns, limits, starts = pixel_levels_reference(images)
+        columns, limits, starts = pixel_levels_reference(images if rows is None else images.index_select(0, rows))
         mask, counts = bernoulli_mask_reference(seed, limits, T)
     else:
         mask, counts, columns, starts = compiled
-    return BernoulliSpikes(mask, counts, columns, starts, (T, rows.numel(), images.shape[1]), images.dtype)
+    return BernoulliSpikes(mask, counts, columns, starts, (T, batch, images.shape[1]), images.dtype)
