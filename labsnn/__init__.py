@@ -1,9 +1,36 @@
-"""labsnn: the spiking-neural-network lab 1 as a small, tested PyTorch package."""
+"""labsnn: the spiking-neural-network lab 1 as a small, tested PyTorch package.
 
-from labsnn.config import RunConfig
-from labsnn.flops import ann_flops, snn_flops
-from labsnn.model import ANN, SNN, SNNStack
-from labsnn.neuron import LIF, fast_sigmoid, lif_sequence, lif_step
+The names below are imported on first use, so that ``python -m labsnn`` can check its
+arguments before it imports torch.
+"""
 
-__all__ = ["ANN", "LIF", "RunConfig", "SNN", "SNNStack", "ann_flops", "fast_sigmoid", "lif_sequence", "lif_step", "snn_flops"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "RunConfig": "labsnn.config",
+    "ann_flops": "labsnn.flops",
+    "snn_flops": "labsnn.flops",
+    "ANN": "labsnn.model",
+    "SNN": "labsnn.model",
+    "SNNStack": "labsnn.model",
+    "LIF": "labsnn.neuron",
+    "fast_sigmoid": "labsnn.neuron",
+    "lif_sequence": "labsnn.neuron",
+    "lif_step": "labsnn.neuron",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'labsnn' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

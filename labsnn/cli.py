@@ -1,7 +1,8 @@
-"""Command line: ``python -m labsnn {train,sweep,report}``.
+"""Command line: ``python -m labsnn {train,sweep,report,kernels,export}``.
 
 Every ``RunConfig`` field is an option with the lab's default. Bad values exit with
-status 2 and a one-line message; an interrupted sweep keeps the runs it finished.
+status 2 and a one-line message, before torch, the notebook stack or any data is
+loaded; an interrupted sweep keeps the runs it finished.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-import pandas as pd
-
 from labsnn.config import RunConfig, describe_fields
-from labsnn.data import load_mnist
 from labsnn.distributed import resolve_scheduler
-from labsnn.paths import check_writable_folder
+from labsnn.log import log
+from labsnn.paths import check_data_root, check_writable_folder
+from labsnn.preflight import PROFILES, check_report
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
@@ -65,9 +65,13 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
-                             "processes here (needs the dask extra; default: $LABSNN_SCHEDULER, else in-process)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
+                            "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
+                            "configured scheduler-address, else in-process)")
+    where.add_argument("--scheduler-file", default=None, metavar="PATH",
+                       help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)")
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -75,15 +79,19 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**changes)
 
 
-def _print_table(frame: pd.DataFrame) -> None:
+def _print_table(frame) -> None:
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         print(frame.to_string(index=False))
 
 
 def _train(args: argparse.Namespace) -> None:
+    config = build_config(args)
+    check_data_root(args.data_root)
+    from labsnn.data import load_mnist
     from labsnn.train import train
 
-    config = build_config(args)
     data = load_mnist(args.data_root)
     result = train(config, data, progress=not args.no_progress)
     columns = ["epoch", "train_loss", "train_acc", "test_acc", "snn_flops_train", "snn_flops_test", "ann_flops", "epoch_time_s"]
@@ -93,13 +101,15 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from labsnn.sweep import summarize, sweep, sweep_configs
-
     base = build_config(args)
     values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
-    sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
+    check_data_root(args.data_root)
     check_writable_folder(args.results, "results folder")
-    scheduler = resolve_scheduler(args.scheduler)
+    scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
+    from labsnn.data import load_mnist
+    from labsnn.sweep import summarize, sweep, sweep_configs
+
+    sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     data = load_mnist(args.data_root)
     frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress,
                   scheduler=scheduler)
@@ -108,16 +118,30 @@ def _sweep(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    check_report(args.profile, args.data_root, args.results, args.out, args.scheduler, args.scheduler_file)
+    if args.check_only:
+        log.info(f"report arguments checked (profile {args.profile}); nothing was run")
+        return
+    from labsnn.host import check_tex
+
+    check_tex()
     from labsnn.report import build_report
 
     build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out, force=args.force,
-                 scheduler=resolve_scheduler(args.scheduler))
+                 scheduler=args.scheduler, scheduler_file=args.scheduler_file)
 
 
 def _kernels(args: argparse.Namespace) -> None:
     from labsnn import kernels
 
-    print(f"labsnn: compiled kernels at {kernels.build()}")
+    log.info(f"compiled kernels at {kernels.build()}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from labsnn.export import export
+
+    rows = export(args.results_dir, args.out)
+    log.info(f"wrote {args.out}: {rows} row(s), one per run and epoch")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,15 +159,20 @@ def parser() -> argparse.ArgumentParser:
     _add_config_options(sweep)
     sweep.set_defaults(run=_sweep)
     report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
-    report.add_argument("--profile", choices=("full", "smoke"), default="full", help="full: the whole lab; smoke: a quick check (default: full)")
+    report.add_argument("--profile", choices=tuple(PROFILES), default="full", help="full: the whole lab; smoke: a quick check (default: full)")
     report.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)")
     report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
     report.add_argument("--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)")
+    report.add_argument("--check-only", action="store_true", help="check the arguments, folders and data root, then stop")
     _add_scheduler_option(report)
     report.set_defaults(run=_report)
     kernels = commands.add_parser("kernels", help="build the compiled CPU kernels (set-up does this) and say where")
     kernels.set_defaults(run=_kernels)
+    export = commands.add_parser("export", help="write one tidy table (CSV) of every run in a result cache")
+    export.add_argument("results_dir", type=Path, help="a result cache folder, e.g. results")
+    export.add_argument("out", type=Path, help="the CSV file to write, e.g. results.csv")
+    export.set_defaults(run=_export)
     return main_parser
 
 
@@ -155,6 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("labsnn: interrupted; finished runs are kept in the result folder", file=sys.stderr)
+        log.warning("interrupted; finished runs are kept in the result folder")
         return 130
     return 0

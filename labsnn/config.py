@@ -13,10 +13,19 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from labsnn.encoders import ENCODERS
-from labsnn.losses import LOSSES
-from labsnn.model import LAB_SIZES
-from labsnn.neuron import SPIKE_TIMINGS, SURROGATES
+from labsnn.names import (
+    DEVICES,
+    ENCODERS,
+    INPUT_SIZE,
+    LAB_SIZES,
+    LOSSES,
+    MNIST_TEST,
+    MNIST_TRAIN,
+    N_CLASSES,
+    OPTIMIZERS,
+    SPIKE_TIMINGS,
+    SURROGATES,
+)
 from labsnn.validation import check_sizes, is_finite_number, is_integer, lookup
 
 #: Fields that neither change a run's numbers' meaning nor key the cache.
@@ -26,8 +35,6 @@ STACKABLE_FIELDS = frozenset({"z", "beta", "v_th", "loss", "surrogate"})
 #: Fields added after results were first cached: they key the cache only when not at
 #: their default, so a run that does not use them keeps its hash.
 KEYED_WHEN_CHANGED = frozenset({"optimizer", "momentum", "surrogate", "spike_timing"})
-DEVICES = ("auto", "cpu", "cuda")
-OPTIMIZERS = ("adam", "sgd")
 
 
 def _option(default: Any, help: str) -> Any:
@@ -70,10 +77,29 @@ class RunConfig:
         for name, choices in _CHOICES.items():
             lookup(name, dict.fromkeys(choices), getattr(self, name))
         object.__setattr__(self, "sizes", check_sizes(self.sizes))
+        self._check_ranges()
         if self.spike_timing == "next_step" and self.T < 2:
             raise ValueError("spike_timing next_step needs T >= 2: at T = 1 no spike can be read, so nothing can learn")
         if self.momentum and self.optimizer != "sgd":
             raise ValueError(f"momentum applies to optimizer sgd only, got optimizer {self.optimizer!r}")
+
+    def _check_ranges(self) -> None:
+        """The rules that tie a run to MNIST and to the ranges its fields make sense in."""
+        sizes = "-".join(map(str, self.sizes))
+        if self.sizes[0] != INPUT_SIZE:
+            raise ValueError(f"sizes must start with {INPUT_SIZE}, the pixels of an MNIST image, got {sizes}")
+        if self.sizes[-1] != N_CLASSES:
+            raise ValueError(f"sizes must end with {N_CLASSES}, one output per MNIST digit class, got {sizes}")
+        for name, most, split in (("n_train", MNIST_TRAIN, "training"), ("n_test", MNIST_TEST, "test")):
+            value = getattr(self, name)
+            if value is not None and value > most:
+                raise ValueError(f"{name} must be at most {most:,}, the images in MNIST's {split} set, got {value:,}")
+        if self.threshold >= 1.0:
+            raise ValueError(f"threshold must be below 1 (pixels lie in [0, 1]; none would exceed it), got {self.threshold:g}")
+        if self.momentum >= 1.0:
+            raise ValueError(f"momentum must be below 1 (at 1 or more SGD's steps grow without bound), got {self.momentum:g}")
+        if self.seed >= _MAX_SEED:
+            raise ValueError(f"seed must be below 2**60 (it seeds torch generators with seed * 16 + stream), got {self.seed}")
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with ``changes`` applied (and validated)."""
@@ -105,6 +131,9 @@ class RunConfig:
     def stack_key(self) -> tuple:
         """Runs with equal keys share their input and can train as one stacked model."""
         return tuple((k, v) for k, v in self.to_dict().items() if k not in STACKABLE_FIELDS)
+
+
+_MAX_SEED = 2**60
 
 
 def _number(minimum: float, strict: bool) -> tuple[Callable[[Any], bool], str]:

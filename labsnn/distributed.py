@@ -2,58 +2,125 @@
 task; the results come back to the submitting process, which writes each into the result
 cache as soon as its task finishes, so workers need no shared file system.
 
-``scheduler``: ``local:N`` starts a ``LocalCluster`` of N worker processes here, each
-running one task at a time; anything else is a scheduler's address (``tcp://host:8786``).
-Without one, labsnn never imports Dask. Every task runs with the submitter's number of
-torch threads: some of torch's sums split by thread, so another count changes the last
-bits of a long run (measured: T >= 25 runs differed between 1 and 2 threads). Local
-workers wait for their threads passively (``OMP_WAIT_POLICY=PASSIVE``): N workers of 2
-threads each on 2 cores otherwise spin against each other and crawl (measured: 4 stacks
-took 47.8 s spinning, 8.2 s passive, 5.6 s in-process).
-The data reach the workers once, scattered by the submitter: a worker needs neither MNIST
-on its disk nor a data root, and every task trains on exactly the submitter's data.
+Where the cluster is, first match wins (``resolve_scheduler``):
+
+1. a ``distributed.Client`` passed from Python (for example one of a
+   ``dask_jobqueue.SLURMCluster``); labsnn uses it and leaves it open;
+2. ``--scheduler ADDRESS`` (``tcp://host:8786``), or ``local:N`` for a ``LocalCluster`` of
+   N worker processes here, each running one task at a time;
+3. ``--scheduler-file PATH``: the file ``dask scheduler --scheduler-file PATH`` writes;
+4. ``$LABSNN_SCHEDULER`` (labsnn's alias for 2);
+5. Dask's own configured address (``$DASK_SCHEDULER_ADDRESS``, or ``scheduler-address`` in
+   Dask's configuration files), as ``Client()`` itself would use it.
+
+Without any, labsnn trains in-process and never imports Dask. Every task runs with the
+submitter's number of torch threads: some of torch's sums split by thread, so another
+count would change the last bits of a long run. Local workers wait for their threads
+passively (``OMP_WAIT_POLICY=PASSIVE``): workers that spin on shared cores slow each
+other down. The data reach the workers once, scattered by the submitter: a worker needs
+neither MNIST on its disk nor a data root, and every task trains on exactly the
+submitter's data.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
-
-import torch
-from tqdm.auto import tqdm
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from labsnn.config import RunConfig
-from labsnn.data import MNISTData
-from labsnn.results import RunResult
+from labsnn.log import log
+
+if TYPE_CHECKING:
+    from labsnn.data import MNISTData
+    from labsnn.results import RunResult
 
 ENV_VAR = "LABSNN_SCHEDULER"
-INSTALL = "pip install -e '.[dask]'"
+INSTALL = "pip install -e '.[cluster]'"
 
 
-def resolve_scheduler(scheduler: str | None) -> str | None:
-    """``scheduler``, else ``$LABSNN_SCHEDULER``, else None (in-process); checked at once:
-    its form, and that Dask is installed."""
-    scheduler = scheduler or os.environ.get(ENV_VAR) or None
-    if scheduler is None:
-        return None
-    if scheduler.startswith("local:") and not (scheduler[6:].isdigit() and int(scheduler[6:]) >= 1):
-        raise ValueError(f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {scheduler!r}")
+@dataclass(frozen=True)
+class SchedulerFile:
+    """A scheduler reached through the JSON file that ``dask scheduler --scheduler-file`` writes."""
+
+    path: Path
+
+    def __str__(self) -> str:
+        return f"the scheduler of {self.path}"
+
+
+def _is_client(scheduler: Any) -> bool:
+    return type(scheduler).__name__ == "Client" and type(scheduler).__module__.startswith("distributed")
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (only its parents)."""
     try:
-        import dask.distributed  # noqa: F401 (only whether it imports)
-    except ImportError:
-        raise RuntimeError(f"--scheduler needs Dask, labsnn's optional extra: {INSTALL}") from None
-    return scheduler
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # a parent that is missing or blocked
+        return False
+
+
+def _configured_address() -> str | None:
+    """Dask's own default scheduler address (environment or configuration), if any."""
+    if os.environ.get("DASK_SCHEDULER_ADDRESS"):
+        return os.environ["DASK_SCHEDULER_ADDRESS"]
+    if not _installed("dask.config"):
+        return None
+    import dask.config
+
+    return dask.config.get("scheduler-address", None) or None
+
+
+def resolve_scheduler(scheduler: Any = None, scheduler_file: str | os.PathLike | None = None) -> Any:
+    """Where to train, checked at once (its form, the file, that Dask is installed).
+
+    Args:
+        scheduler: a ``distributed.Client``, an address, ``local:N``, or None.
+        scheduler_file: a Dask scheduler file (not with ``scheduler``).
+
+    Returns:
+        The ``Client``, the address string, a ``SchedulerFile``, or None (in-process), by
+        the order of the module docstring.
+    """
+    if scheduler is not None and scheduler_file is not None:
+        raise ValueError("give a scheduler or a scheduler file, not both")
+    if _is_client(scheduler):
+        return scheduler
+    if scheduler_file is not None:
+        path = Path(scheduler_file)
+        if not path.is_file():
+            raise ValueError(f"scheduler file {path} does not exist (dask scheduler --scheduler-file writes it)")
+        resolved: Any = SchedulerFile(path.absolute())
+    else:
+        resolved = scheduler or os.environ.get(ENV_VAR) or _configured_address()
+    if resolved is None:
+        return None
+    if not isinstance(resolved, (str, SchedulerFile)):
+        raise ValueError(f"scheduler must be a distributed.Client, an address or local:N, got {resolved!r}")
+    if isinstance(resolved, str) and resolved.startswith("local:") and not (resolved[6:].isdigit() and int(resolved[6:]) >= 1):
+        raise ValueError(f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {resolved!r}")
+    if not _installed("dask.distributed"):
+        raise RuntimeError(f"--scheduler needs Dask, labsnn's optional extra: {INSTALL}")
+    return resolved
 
 
 @contextmanager
-def connect(scheduler: str) -> Iterator:
-    """A ``dask.distributed.Client`` for ``scheduler``, closed (with its local cluster) on exit."""
+def connect(scheduler: Any) -> Iterator:
+    """A ``distributed.Client`` for ``scheduler``; one made here is closed (with its local
+    cluster) on exit, one passed in is left open."""
     import dask
     from dask.distributed import Client, LocalCluster
 
-    if scheduler.startswith("local:"):
+    if _is_client(scheduler):
+        yield scheduler
+    elif isinstance(scheduler, SchedulerFile):
+        with Client(scheduler_file=str(scheduler.path)) as client:
+            yield client
+    elif scheduler.startswith("local:"):
         environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "OMP_WAIT_POLICY": "PASSIVE"}
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
                 LocalCluster(n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True,
@@ -67,6 +134,8 @@ def connect(scheduler: str) -> Iterator:
 def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> list[RunResult]:
     """One stack, on a worker, with the submitter's number of torch threads (so the same
     arithmetic, and the same numbers, as in-process on the same kind of machine)."""
+    import torch
+
     from labsnn.train import train_stack
 
     torch.set_num_threads(threads)
@@ -78,16 +147,18 @@ def _describe(group: Sequence[RunConfig]) -> str:
     return f"{len(group)} run(s) from the stack of ({', '.join(changes) or 'the defaults'})"
 
 
-def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, scheduler: str,
+def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, scheduler: Any,
                      on_result: Callable[[RunConfig, RunResult], None], progress: bool = True) -> None:
     """Train each group as one task; ``on_result`` gets every run as its task finishes. A
     task that raises stops the sweep with its stack and the worker's one-line error; an
     interrupt cancels what is pending. Runs already handed to ``on_result`` stay done."""
+    import torch
     from dask.distributed import as_completed
+    from tqdm.auto import tqdm
 
     with connect(scheduler) as client:
         if progress and client.dashboard_link:
-            print(f"labsnn: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
+            log.info(f"Dask dashboard at {client.dashboard_link}")
         shared = client.scatter(data, broadcast=True)
         threads = torch.get_num_threads()
         futures = {client.submit(train_task, list(group), shared, threads, pure=False, retries=1): group

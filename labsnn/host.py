@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 
 import psutil
 
 TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-generic", "pandoc")
-INSTALL_TEX = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(TEX_PACKAGES)
 
 
-def ensure_tex() -> None:
-    """xelatex and pandoc for nbconvert's PDF: installed with apt-get where this process
-    may (root on Debian), else a ``RuntimeError`` with the exact command to run."""
-    if shutil.which("xelatex") and shutil.which("pandoc"):
-        return
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        print(f"labsnn: installing TeX for the PDF: {INSTALL_TEX}", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        done = subprocess.run(["bash", "-c", INSTALL_TEX], env=env)
-        if done.returncode == 0 and shutil.which("xelatex") and shutil.which("pandoc"):
-            return
-    raise RuntimeError(f"the PDF needs xelatex and pandoc; install them with: sudo {INSTALL_TEX}")
+def check_tex() -> None:
+    """Check that xelatex and pandoc (nbconvert's PDF) are on PATH; installs nothing.
+
+    Raises:
+        RuntimeError: one line naming what is missing and what to install (``make report``
+            installs it as root on Debian; see the README).
+    """
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(
+            f"the PDF needs {' and '.join(missing)}, not found on PATH: run `make tex` as root on Debian, "
+            f"or install them yourself (sudo apt-get install {' '.join(TEX_PACKAGES)})"
+        )
 
 
 def tree_rss_bytes(root: int) -> int | None:

@@ -1,39 +1,37 @@
-"""The compiled CPU loops of ``csrc/`` (``input.c``, ``layers.c``): built once per machine
-with the system's C compiler into one library, loaded with ``ctypes``, called on
-contiguous CPU tensors.
+"""The compiled CPU loops of ``csrc/`` (``input.c``, ``layers.c``), loaded with ``ctypes``
+and called on contiguous CPU tensors; ``labsnn.kernel_build`` builds them, once per
+machine (``python -m labsnn kernels``: the project's set-up runs this).
 
-``load()`` returns the library, or None where it cannot be built (no compiler, a failed
-build); then callers take their torch paths, and the first one says so once on stderr.
-The build goes to ``$LABSNN_KERNEL_CACHE`` (default ``~/.cache/labsnn``), named by a hash
-of the source, the flags and the CPU, written to a temporary file and renamed, so
-processes that build at once do not collide. ``python -m labsnn kernels`` builds it (the
-project's set-up runs this) and says where.
-
-Flags: ``-O3 -march=native`` with ``-ffp-contract=off`` and no fast-math, so no float
-operation is fused or reordered: results do not depend on the vector width.
+``load()`` returns the library, or None where it cannot be built or loaded: callers then
+take their torch paths, and the first says why, once, on the ``labsnn`` logger. A cached
+library that does not load is rebuilt once. ``build_info()`` says which runs and how it
+was built.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-SOURCES = sorted((Path(__file__).parent / "csrc").glob("*.c"))
-HEADERS = sorted((Path(__file__).parent / "csrc").glob("*.h"))
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c11", "-shared", "-fPIC", "-fopenmp"]
-# a compiler without OpenMP (Apple's clang) or without -march=native builds the same loops
-# single-threaded or for the baseline instruction set: the same results, more slowly
-_FALLBACK_FLAGS = [FLAGS, [f for f in FLAGS if f != "-fopenmp"], [f for f in FLAGS if f not in ("-fopenmp", "-march=native")]]
+from labsnn.kernel_build import (  # noqa: F401 (build's names, re-exported)
+    FLAGS,
+    HEADERS,
+    SOURCES,
+    CompileError,
+    build,
+    candidate_flags,
+    compile_library,
+    compiler_version,
+    cpu_key,
+    find_or_build,
+    library_path,
+    target_march,
+)
+from labsnn.log import log
+
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 _SIGNATURES = {
     "splitmix64_fill": (None, [ctypes.c_uint64, _I64, _I64, _PTR]),
@@ -52,56 +50,57 @@ _SIGNATURES = {
 _state: dict[str, object] = {}
 
 
-def _cpu_tag() -> str:
-    """What ``-march=native`` depends on: the CPU's model and flags (Linux), else its name."""
+def _open(path: Path) -> ctypes.CDLL:
+    """``path`` loaded, its functions given their C signatures; raises OSError or AttributeError."""
+    library = ctypes.CDLL(str(path))
+    for name, (result, arguments) in _SIGNATURES.items():
+        function = getattr(library, name)
+        function.restype, function.argtypes = result, arguments
+    return library
+
+
+def _load() -> tuple[ctypes.CDLL, dict[str, str]]:
+    """The library, built and loaded (a file that does not load is rebuilt once), and its build info."""
+    path, flags, command, compiler = find_or_build()
     try:
-        info = Path("/proc/cpuinfo").read_text().splitlines()
-        return "".join(sorted({line for line in info if line.startswith(("model name", "flags"))}))
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
-def library_path() -> Path:
-    cache = Path(os.environ.get("LABSNN_KERNEL_CACHE", Path.home() / ".cache" / "labsnn"))
-    code = b"".join(path.read_bytes() for path in (*SOURCES, *HEADERS))
-    digest = hashlib.sha256(code + " ".join(FLAGS).encode() + _cpu_tag().encode()).hexdigest()[:16]
-    return cache / f"labsnn_kernels_{digest}.so"
-
-
-def build() -> Path:
-    """Compile ``csrc/*.c`` (once; later calls find it); raises ``RuntimeError`` on failure."""
-    target = library_path()
-    if target.exists():
-        return target
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("no C compiler found (cc or gcc; set CC to name one)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        built = Path(scratch) / target.name
-        for flags in _FALLBACK_FLAGS:
-            done = subprocess.run([compiler, *flags, *map(str, SOURCES), "-o", str(built), "-lm"], capture_output=True,
-                                  text=True)
-            if done.returncode == 0:
-                os.replace(built, target)
-                return target
-        raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-500:]}")
+        library = _open(path)
+    except (OSError, AttributeError) as error:
+        log.warning("%s does not load (%s); rebuilding it", path, error)
+        try:  # loaded from the fresh file: the same path may still name the old one in this process
+            library = compile_library(command, flags, path, _open)
+        except (OSError, AttributeError, RuntimeError) as again:
+            raise RuntimeError(f"{path.name} does not load ({error}), nor rebuilt ({again})") from again
+    march = next((flag.split("=", 1)[1] for flag in flags if flag.startswith("-march=")), "compiler default")
+    return library, {"backend_build": "compiled", "march": march, "flags": " ".join(flags), "compiler": compiler,
+                     "library": path.name, "reason": ""}
 
 
 def load() -> ctypes.CDLL | None:
-    """The built library, or None (said once on stderr) where it cannot be built."""
+    """The built library, loaded once per process; None where it cannot be built or loaded.
+
+    Raises: ValueError for a bad ``$LABSNN_MARCH`` (a setting to mend, not a reason for torch loops).
+    """
     if "library" not in _state:
         try:
-            library = ctypes.CDLL(str(build()))
-            for name, (result, arguments) in _SIGNATURES.items():
-                function = getattr(library, name)
-                function.restype, function.argtypes = result, arguments
-            _state["library"] = library
+            library, info = _load()
         except (OSError, RuntimeError) as error:
-            _state["library"] = None
-            print(f"labsnn: compiled kernels unavailable ({error}); training runs its torch loops "
-                  "(slower; the same results up to float rounding)", file=sys.stderr)
+            library, info = None, {"backend_build": "torch loops", "march": target_march(), "flags": "",
+                                   "compiler": "", "library": "", "reason": str(error)}
+            log.warning("compiled kernels unavailable (%s); training runs its torch loops "
+                        "(slower; the same results up to float rounding)", error)
+        _state.update(library=library, info=info)
     return _state["library"]  # type: ignore[return-value]
+
+
+def build_info() -> dict[str, str]:
+    """How this process's kernels were built, for results; loads them first (as ``load()``).
+
+    Returns: plain strings under fixed keys: ``backend_build`` ("compiled" or "torch loops"),
+    ``march`` (the target of the flags that built it), ``flags`` (those flags), ``compiler`` (its
+    path and version line), ``library`` (the file's name) and ``reason`` (why torch loops, else "").
+    """
+    load()
+    return dict(_state["info"])  # type: ignore[arg-type]
 
 
 def pointer(tensor: Tensor) -> int:

@@ -23,11 +23,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labsnn import fused
+from labsnn.names import LAB_SIZES
 from labsnn.spike_events import BernoulliSpikes
 from labsnn.neuron import check_lif_params, lif_sequence, lif_sequence_reference, surrogate_gain
 from labsnn.validation import check_sizes
-
-LAB_SIZES: tuple[int, ...] = (784, 10, 10)
 
 
 @dataclass

@@ -32,11 +32,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from labsnn.names import SPIKE_TIMINGS, SURROGATES
 from labsnn.validation import is_finite_number, lookup
 
 Param = float | Tensor
-SURROGATES = ("fast_sigmoid", "scaled_fast_sigmoid")
-SPIKE_TIMINGS = ("same_step", "next_step")
 
 
 def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:

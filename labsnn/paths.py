@@ -1,5 +1,6 @@
-"""The folders labsnn writes to, checked before any data is loaded or any run trains, and
-the repository's default locations for them."""
+"""The folders labsnn reads and writes, checked before any data is loaded or any run
+trains: MNIST's data root, the result and output folders, and the repository's default
+locations for them. Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -10,6 +11,51 @@ from pathlib import Path
 REPOSITORY: Path | None = Path(__file__).resolve().parents[1]
 if not (REPOSITORY / "notebooks").is_dir():
     REPOSITORY = None
+
+
+#: MNIST's four files in torchvision's layout, ``<root>/MNIST/raw/<name>``.
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+DATA_ENV_VAR = "LABSNN_DATA"
+
+
+def missing_mnist_files(root: str | os.PathLike) -> list[Path]:
+    """The files of ``MNIST_FILES`` that are not under ``<root>/MNIST/raw``, in order."""
+    raw = Path(root) / "MNIST" / "raw"
+    return [raw / name for name in MNIST_FILES if not (raw / name).is_file()]
+
+
+def explicit_data_root(root: str | os.PathLike | None) -> tuple[Path, str] | None:
+    """The data root a user named, and how: ``root`` itself, else ``$LABSNN_DATA``; None
+    when neither names one (then ``labsnn.data`` looks in ./data and falls back)."""
+    if root is not None:
+        return Path(root), "the data root"
+    if os.environ.get(DATA_ENV_VAR):
+        return Path(os.environ[DATA_ENV_VAR]), f"${DATA_ENV_VAR} ="
+    return None
+
+
+def check_data_root(root: str | os.PathLike | None) -> None:
+    """Check that a data root the user named holds MNIST, reading nothing.
+
+    Args:
+        root: the data root given, or None (then ``$LABSNN_DATA`` is checked, if set).
+
+    Raises:
+        FileNotFoundError: one line naming the root and the files it lacks.
+    """
+    named = explicit_data_root(root)
+    if named is None:
+        return
+    folder, how = named
+    missing = missing_mnist_files(folder)
+    if missing:
+        shown = ", ".join(path.name for path in missing)
+        raise FileNotFoundError(f"MNIST not found at {how} {folder}: {folder / 'MNIST' / 'raw'} lacks {shown}")
 
 
 def check_writable_folder(path: str | os.PathLike, what: str) -> Path:

@@ -12,29 +12,28 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
-from labsnn import lab
-from labsnn.lab import seed_setup
+from labsnn import atomic, lab, provenance
 from labsnn.data import MNISTData
-from labsnn.host import PeakMemory, ensure_tex
-from labsnn.paths import REPOSITORY, check_writable_folder
-from labsnn.results import result_path
+from labsnn.export import export
+from labsnn.host import PeakMemory, check_tex
+from labsnn.lab import seed_setup
+from labsnn.log import log
+from labsnn.preflight import NOTEBOOKS, check_report, notebook_paths
+from labsnn.results import read_result, result_path
 
-NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed_setup")
+__all__ = ["NOTEBOOKS", "build_report", "notebook_paths"]
+RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.export)
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(REPOSITORY or Path.cwd()), "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
+    return [read_result(result_path(results_dir, config, data), config) for config in lab.plan(profile)]
 
 
 def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int],
@@ -67,7 +66,8 @@ def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, 
         f"{p44['seeds']} seeds, {len(seed_setup.setups(profile))} setups |\n"
         f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
         f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
-        f"| commit | {_commit()} |\n| date | {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
+        + "".join(f"| made by ({n} runs) | {line} |\n" for line, n in provenance.summarize(_results(profile, data, results_dir)))
+        + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
         f"| training time per chapter (recorded epoch times) | {lab.training_summary(profile, data, results_dir)} |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
@@ -126,7 +126,8 @@ def assemble(
         f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced, "
         f"{(measured['reproduced'] == 'tie').sum()} a tie within seed noise "
         f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds. "
-        f"{lab.VERDICT_RULE} "
+        f"{lab.VERDICT_RULE} A verdict decided by a margin near the seeds' spread can differ when the runs are "
+        "made on another kind of CPU or build (the run summary names the machines that made these). "
         + (f"The last two columns: the same claims under section 4.4's best seed-like setup, {best} (4.4's protocol; "
            "claims outside its runs are not measured there)." if best else
            "Section 4.4 found no seed-like setup that keeps the default learning, so there is no column for one.")
@@ -175,25 +176,16 @@ def up_to_date(out_dir: Path, digest: str) -> bool:
     return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest
 
 
-def notebook_paths() -> list[Path]:
-    """The section notebooks of the labsnn checkout; a ``RuntimeError`` saying where to run
-    the report from when labsnn is installed without them."""
-    if REPOSITORY is None:
-        raise RuntimeError("labsnn report executes the notebooks of a labsnn checkout, and this labsnn is installed "
-                           "without them: clone the repository and run it there (make report)")
-    return [REPOSITORY / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-
-
 def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> None:
     from nbconvert import PDFExporter
 
-    nbformat.write(report, out_dir / "lab1_report.ipynb")
+    atomic.write_text(out_dir / "lab1_report.ipynb", nbformat.writes(report))
     exporter = PDFExporter()
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-    target.write_bytes(pdf)
+    atomic.write_bytes(target, pdf)
 
 
 def _run_notebooks(parameters: dict, out_dir: Path) -> None:
@@ -206,40 +198,49 @@ def _run_notebooks(parameters: dict, out_dir: Path) -> None:
 
 
 def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
-                 out_dir: str | Path = "reports", force: bool = False, scheduler: str | None = None) -> Path:
-    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path. When the
-    PDF was made from exactly these results, notebooks and code, it is kept as it is
-    (unless ``force``): a rerun with nothing changed takes seconds. Every folder it will
-    write, the notebooks and TeX are checked before any data is loaded. ``scheduler``:
-    train on a Dask cluster (``labsnn.distributed``)."""
+                 out_dir: str | Path = "reports", force: bool = False, scheduler: Any = None,
+                 scheduler_file: str | Path | None = None) -> Path:
+    """Run everything and write ``<out_dir>/lab1_report.pdf``.
+
+    Args:
+        profile: ``full`` (the lab) or ``smoke`` (a quick check).
+        data_root: a folder with ``MNIST/raw/...`` (full profile only).
+        results_dir, out_dir: the result cache, and where the notebooks, figures, the
+            tidy ``results.csv`` and the PDF go.
+        force: rebuild the PDF even when it was made from exactly these results,
+            notebooks and code (else kept: a rerun with nothing changed takes seconds).
+        scheduler, scheduler_file: train on a Dask cluster (``labsnn.distributed``): a
+            ``distributed.Client``, an address, ``local:N``, or a scheduler file.
+
+    Returns:
+        The PDF's path. Every argument, folder and notebook, then TeX, is checked before
+        any data is loaded; each file a reader opens is replaced whole (``labsnn.atomic``).
+    """
     started = time.perf_counter()
-    lab.profile(profile)
-    lab.check_data_root(profile, data_root)
-    out_dir = check_writable_folder(out_dir, "output folder")
-    results_dir = check_writable_folder(results_dir, "results folder")
-    figures_dir = check_writable_folder(out_dir / "figures", "figures folder")
-    notebook_paths()
-    ensure_tex()
+    plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file)
+    check_tex()
+    out_dir, results_dir = plan.out_dir, plan.results_dir
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
         planned = planned_results(profile, data, results_dir)
         runs = (sum(not path.exists() for path in planned), len(planned))  # (to train, all)
-        lab.prepare(profile, data, results_dir, scheduler=scheduler)
+        lab.prepare(profile, data, results_dir, scheduler=plan.scheduler)
         digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
         target = out_dir / "lab1_report.pdf"
         if not force and up_to_date(out_dir, digest):
-            print(f"labsnn: {target} is up to date (made from the same results, notebooks and labsnn code; "
-                  f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway.")
+            log.info(f"{target} is up to date (made from the same results, notebooks and labsnn code; "
+                     f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway.")
             return target
         (out_dir / INPUTS_FILE).unlink(missing_ok=True)
         _run_notebooks({"profile": profile, "data_root": data_root, "results_dir": str(results_dir),
-                        "figures_dir": str(figures_dir)}, out_dir)
+                        "figures_dir": str(plan.figures_dir)}, out_dir)
+        export(results_dir, out_dir / RESULTS_TABLE, files=planned)
         seconds = time.perf_counter() - started
         _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
-        (out_dir / INPUTS_FILE).write_text(digest + "\n")
+        atomic.write_text(out_dir / INPUTS_FILE, digest + "\n")
     total = time.perf_counter() - started
-    print(
-        f"labsnn: wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
+    log.info(
+        f"wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
         f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
         f"training per chapter: {lab.training_summary(profile, data, results_dir)}"
     )

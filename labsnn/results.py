@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 import os
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,19 +20,15 @@ import torch
 from filelock import FileLock, Timeout
 from torch import Tensor
 
+from labsnn.log import log
+from labsnn.atomic import write_atomically, write_bytes
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
 
 #: Part of every result's file name: bump it when a change to training changes results,
 #: so that old cached results are recomputed rather than reused
 #: (``tests/test_results_version.py`` fails when the numbers change without a bump).
-#: 2: a stacked network computes exactly what it computes alone; 3: 16-bit Bernoulli
-#: draws; 4: the first layer sums over a batch's non-blank pixels only; 5: every epoch
-#: records the diagnostics (silent outputs, most-predicted class, output rate, largest
-#: |membrane| and |weight|), so older results lack fields the figures read; 6: each
-#: result's final weights are stored beside it (``<result>.pt``, read by ``load_model``);
-#: 7: Bernoulli draws from SplitMix64 and the compiled CPU kernels (``labsnn.fused``: the
-#: first layer summed over the drawn pixels), fused Adam and SGD; rows record ``compiled_kernels``.
+#: CHANGELOG.md says what changed at each version.
 RESULTS_VERSION = 7
 
 
@@ -56,6 +50,8 @@ class RunResult:
     epochs: list[dict[str, float]] = field(default_factory=list)
     test_step_rates: list[list[float]] = field(default_factory=list)
     state: dict[str, Tensor] | None = field(default=None, repr=False, compare=False)
+    environment: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    weights_sha256: str | None = field(default=None, repr=False, compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
         """Tidy rows: one per epoch, with every config field, the data and the status."""
@@ -72,6 +68,7 @@ class RunResult:
         return {
             "config": self.config.to_dict(), "data": self.data, "status": self.status,
             "diverged_epoch": self.diverged_epoch, "epochs": self.epochs, "test_step_rates": self.test_step_rates,
+            "environment": self.environment, "weights_sha256": self.weights_sha256,
         }
 
     @classmethod
@@ -79,7 +76,12 @@ class RunResult:
         return cls(
             RunConfig.from_dict(payload["config"]), dict(payload["data"]), str(payload["status"]),
             payload["diverged_epoch"], [dict(e) for e in payload["epochs"]], payload["test_step_rates"],
+            environment=dict(payload.get("environment") or {}), weights_sha256=payload.get("weights_sha256"),
         )
+
+
+class ResultError(ValueError):
+    """A result file, or the weights file beside it, that is missing or damaged."""
 
 
 def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
@@ -88,57 +90,71 @@ def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
     return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask is process-wide, so reading it later races other threads
-
-
 def weights_path(path: Path) -> Path:
     """Where the weights of the result at ``path`` are kept: ``<path without .json>.pt``."""
     return Path(path).with_suffix(".pt")
 
 
-def _write_atomically(path: Path, write, binary: bool) -> None:
-    """``write(stream)`` into a temporary file beside ``path``, then rename it onto ``path``,
-    readable as the process's umask allows (a results folder shared by a group stays
-    readable by it); an interrupted write leaves only the temporary."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb" if binary else "w") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_result(path: Path, result: RunResult) -> None:
     """Write ``result`` to ``path`` and its weights beside it, each atomically; the weights
-    first, so that a result file always has its weights."""
+    first, so that a result file always has its weights, and their SHA-256 in the result."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if result.state is not None:
         buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError, not torch's
         torch.save(result.state, buffer)
-        _write_atomically(weights_path(path), lambda stream: stream.write(buffer.getvalue()), binary=True)
-    _write_atomically(path, lambda stream: json.dump(result.to_json(), stream), binary=False)
+        result.weights_sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
+        write_bytes(weights_path(path), buffer.getvalue())
+    write_atomically(path, lambda stream: json.dump(result.to_json(), stream), binary=False)
+
+
+def _weights_bytes(path: Path, result: RunResult) -> bytes:
+    """The bytes of the weights beside the result at ``path``, checked against the
+    result's recorded SHA-256 where it has one."""
+    weights = weights_path(path)
+    if not weights.is_file():
+        raise ResultError(f"its weights file {weights.name} is missing")
+    raw = weights.read_bytes()
+    if result.weights_sha256 is not None and hashlib.sha256(raw).hexdigest() != result.weights_sha256:
+        raise ResultError(f"its weights file {weights.name} is damaged (its SHA-256 differs from the recorded one)")
+    return raw
+
+
+def _read_weights(path: Path, result: RunResult) -> dict[str, Tensor]:
+    """The weights beside the result at ``path``, checked (``_weights_bytes``) and loaded."""
+    raw = _weights_bytes(path, result)
+    try:
+        return torch.load(io.BytesIO(raw), weights_only=True)
+    except Exception as error:
+        raise ResultError(f"its weights file {weights_path(path).name} cannot be read ({type(error).__name__})") from None
 
 
 def load_model(path: str | os.PathLike):
-    """The trained network of the result file ``path``: an ``SNN`` with the run's neuron
-    settings and its final weights (no retraining)."""
+    """The trained network of a result file, with the run's neuron settings and its final
+    weights (no retraining).
+
+    Args:
+        path: a result's JSON file (its weights lie beside it, ``<result>.pt``).
+
+    Returns:
+        An ``SNN`` in eval mode. Raises ``ResultError`` naming the file when the result or
+        its weights are missing or damaged.
+    """
     from labsnn.model import SNN
 
-    config = RunResult.from_json(json.loads(Path(path).read_text())).config
+    path = Path(path)
+    try:
+        result = RunResult.from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise ResultError(f"result file {path} does not exist") from None
+    except Exception as error:
+        raise ResultError(f"result file {path} cannot be read ({type(error).__name__}: {error})") from None
+    try:
+        state = _read_weights(path, result)
+    except ResultError as error:
+        raise ResultError(f"result file {path}: {error}") from None
+    config = result.config
     model = SNN(config.sizes, config.beta, config.v_th, config.z, config.seed, surrogate=config.surrogate,
                 spike_timing=config.spike_timing)
-    state = torch.load(weights_path(Path(path)), weights_only=True)
     model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
     return model.eval()
 
@@ -165,8 +181,9 @@ def remove_stale_temporaries(results_dir: Path) -> int:
     return removed
 
 
-def read_result(path: Path, config: RunConfig) -> RunResult | None:
-    """The cached result at ``path``, or None when it is missing or unreadable (reported)."""
+def read_result(path: Path, config: RunConfig, report: bool = True) -> RunResult | None:
+    """The cached result at ``path``, or None when it is missing, unreadable or its weights
+    are missing or damaged (said in one line unless ``report`` is False)."""
     if not path.exists():
         return None
     try:
@@ -175,9 +192,12 @@ def read_result(path: Path, config: RunConfig) -> RunResult | None:
             raise ValueError("it holds another config")
         if len(result.epochs) != config.epochs and result.status != "diverged":
             raise ValueError(f"it has {len(result.epochs)} of {config.epochs} epochs")
-        if not weights_path(path).exists():
-            raise ValueError(f"its weights file {weights_path(path).name} is missing")
+        if result.weights_sha256 is None:
+            _read_weights(path, result)  # made before checksums were recorded: loading them checks them
+        else:
+            _weights_bytes(path, result)
         return result
     except Exception as error:  # any corruption: report, then recompute
-        print(f"labsnn: unreadable result file {path} ({type(error).__name__}: {error}); recomputing", file=sys.stderr)
+        if report:
+            log.warning(f"unreadable result file {path} ({type(error).__name__}: {error}); recomputing")
         return None

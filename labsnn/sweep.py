@@ -7,13 +7,13 @@ folder train each run once.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 from filelock import Timeout
 
+from labsnn.log import log
 from labsnn.config import RunConfig, field_names
 from labsnn.data import MNISTData, load_mnist
 from labsnn.paths import check_writable_folder
@@ -40,7 +40,7 @@ def run_configs(
     found, missing = _scan(configs, results_dir, data)
     n_missing = sum(len(group) for group in missing.values())
     if progress:
-        print(f"labsnn: {len(found)} run(s) cached, {n_missing} to train in {len(missing)} stack(s)", file=sys.stderr)
+        log.info(f"{len(found)} run(s) cached, {n_missing} to train in {len(missing)} stack(s)")
     if missing:
         results_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(results_dir)
@@ -62,8 +62,7 @@ def run_configs(
         for lock in locks:
             lock.release()
     if elsewhere and progress:
-        print(f"labsnn: waiting for {len(elsewhere)} run(s) that another sweep into {results_dir} is training",
-              file=sys.stderr)
+        log.info(f"waiting for {len(elsewhere)} run(s) that another sweep into {results_dir} is training")
     for config in elsewhere:  # another sweep holds them: wait, then read (or train, if it stopped first)
         path = result_path(results_dir, config, data)
         with run_lock(path):
@@ -104,7 +103,7 @@ def _claim(groups: list[list[RunConfig]], results_dir: Path, data: MNISTData, fo
                 elsewhere.append(config)
                 continue
             locks.append(lock)
-            cached = read_result(path, config) if path.exists() else None
+            cached = read_result(path, config, report=False) if path.exists() else None  # said by the scan
             if cached is not None:
                 found[config.config_hash] = cached
             else:

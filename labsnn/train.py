@@ -20,6 +20,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from labsnn import provenance
+from labsnn.log import log
 from labsnn import fused, measure
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist
@@ -157,6 +159,15 @@ def _evaluate(stack: _Stack, images: Tensor, labels: Tensor) -> TestStats:
     return stats
 
 
+def _subset(data: MNISTData, base: RunConfig) -> MNISTData:
+    """The run's stratified subset; asking for more images than the data holds uses all of
+    them (said once; the result's ``data`` records the numbers actually used)."""
+    for name, asked, held in (("n_train", base.n_train, data.n_train), ("n_test", base.n_test, data.n_test)):
+        if asked is not None and asked > held:
+            log.warning(f"{name} {asked:,} exceeds the {held:,} images of {data.source}: all {held:,} are used")
+    return data.subset(base.n_train, base.n_test)
+
+
 def train_stack(
     configs: Sequence[RunConfig], data: MNISTData | None = None, progress: bool = True
 ) -> list[RunResult]:
@@ -169,7 +180,7 @@ def train_stack(
     if any(c.stack_key() != base.stack_key() for c in configs):
         raise ValueError("train_stack needs configs that differ only in z, beta, v_th, loss and surrogate")
     device = resolve_device(base.device)
-    data = (data if data is not None else load_mnist()).subset(base.n_train, base.n_test)
+    data = _subset(data if data is not None else load_mnist(), base)
     model = SNNStack(base.sizes, [c.beta for c in configs], [c.v_th for c in configs], [c.z for c in configs],
                      [c.seed for c in configs], surrogate=[c.surrogate for c in configs],
                      spike_timing=base.spike_timing).to(device)
@@ -179,7 +190,8 @@ def train_stack(
     optimizer = make_optimizer(base, model.parameters())
     order_generator = _generator(base.seed, _ORDER_STREAM, torch.device("cpu"))
     spike_generator = _generator(base.seed, _TRAIN_SPIKE_STREAM, device)
-    results = [RunResult(c, dict(data.describe())) for c in configs]
+    environment = provenance.environment(device.type)
+    results = [RunResult(c, dict(data.describe()), environment=dict(environment)) for c in configs]
     active = torch.ones(len(configs), dtype=torch.bool)
     train_images, train_labels = data.train_images.to(device), data.train_labels.to(device)
     for epoch in range(1, base.epochs + 1):

@@ -135,7 +135,7 @@ def test_an_interrupted_dask_sweep_resumes_with_only_the_missing_runs(tmp_path, 
 
 
 def test_a_task_that_raises_fails_the_sweep_in_one_line_and_keeps_finished_runs(tmp_path, subset, monkeypatch, capsys):
-    monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
     bad = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress", "--device", "cuda"]
     try:
         code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", "local:1", *bad])
@@ -155,7 +155,7 @@ def test_without_dask_the_scheduler_option_names_the_extra(monkeypatch, capsys, 
     except SystemExit as stop:
         code = stop.code
     err = capsys.readouterr().err
-    assert code == 2 and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[dask]'\n"
+    assert code == 2 and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[cluster]'\n"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -25,7 +25,7 @@ COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "-
 @pytest.fixture
 def trained(count_trained, monkeypatch, subset):
     """Configs trained in this process; the command line reads the packaged subset."""
-    monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
     return count_trained
 
 
@@ -132,7 +132,7 @@ def test_sweep_over_sizes(tmp_path, capsys, trained):
 def test_results_follow_the_umask_and_leftover_temporaries_are_removed(tmp_path, subset, monkeypatch):
     stale = tmp_path / ".0123456789abcdef-01234567.abcd.tmp"
     stale.write_text('{"half": ')
-    monkeypatch.setattr("labsnn.results._UMASK", 0o027)  # the process's umask, read at import
+    monkeypatch.setattr("labsnn.atomic._UMASK", 0o027)  # the process's umask, read at import
     sweep(TINY, "beta", [0.1], results_dir=tmp_path, data=subset, progress=False)
     (result,) = tmp_path.glob("*.json")
     assert stat.S_IMODE(result.stat().st_mode) == 0o640  # readable by the group, not 0600

@@ -141,7 +141,7 @@ def test_cli_help_documents_every_option_with_default(capsys):
 
 
 def test_cli_train_and_sweep(tmp_path, subset, capsys, monkeypatch):
-    monkeypatch.setattr("labsnn.cli.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
     common = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
     assert _main("train", "--beta", "0.5", *common) == 0
     out = capsys.readouterr().out

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import io
+
 from pathlib import Path
 
 import pandas as pd
 
+from labsnn.atomic import write_bytes
 from labsnn.lab.discussion import final_stats
 from labsnn.sweep import value_key
 
 
 def save_figure(fig, figures_dir: str | Path, name: str) -> None:
+    """Save ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``, each written atomically."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "pdf"):
-        fig.savefig(figures_dir / f"{name}.{suffix}", bbox_inches="tight", dpi=130)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=suffix, bbox_inches="tight", dpi=130)
+        write_bytes(figures_dir / f"{name}.{suffix}", buffer.getvalue())
 
 
 def _curve_limits(rows: pd.DataFrame) -> tuple[float, float]:

@@ -12,47 +12,18 @@ from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
 from labsnn.lab import seed_setup
 from labsnn.paths import check_writable_folder, default_folder
+from labsnn.preflight import PROFILES, check_data_root, profile
 from labsnn.results import read_result, result_path
 from labsnn.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
 FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "full": {
-        "n_train": None, "n_test": None, "epochs": 5, "seeds": 3,
-        "grid": {
-            "z": [0.5, 1.0, 2.0, 5.0, 10.0],
-            "beta": [0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0],
-            "v_th": [0.25, 0.5, 1.0, 2.0, 5.0, 10.0],
-            "T": [2, 5, 10, 25, 50, 100],
-        },
-    },
-    "smoke": {  # small batches so that a 1,000-image subset still learns in 2 epochs
-        "n_train": 1000, "n_test": 500, "epochs": 2, "seeds": 1, "batch_size": 16,
-        "grid": {"z": [2.0, 10.0], "beta": [0.1, 5.0], "v_th": [1.0, 10.0], "T": [2, 5, 25]},
-    },
-}
-
-
-def profile(name: str) -> dict[str, Any]:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
-    return PROFILES[name]
-
-
 def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
     """The lab's default run at the profile's data size and epochs."""
     p = profile(profile_name)
     sizes = {k: p[k] for k in ("n_train", "n_test", "batch_size") if k in p}
     return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
-
-
-def check_data_root(profile_name: str, data_root: str | None) -> None:
-    """The smoke profile reads no data root: one given to it is an error, not silently dropped."""
-    if profile(profile_name) is PROFILES["smoke"] and data_root is not None:
-        raise ValueError(f"the smoke profile always uses the packaged MNIST subset (the same numbers on every machine), "
-                         f"so data_root {str(data_root)!r} would be ignored; use the full profile to read it")
 
 
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
