@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@touch $(STAMP)
 
 # The notebooks' smoke runs are recomputed by every test run (results/smoke is theirs).
-test: $(STAMP)
+test: $(STAMP) lint
 	rm -rf results/smoke
 	$(PY) -m pytest
 

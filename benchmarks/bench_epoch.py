@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -68,8 +68,15 @@ def spikingjelly_net(T: int):
     from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 
     def lif():  # H = (1 - 1/tau) V + X, soft reset: beta = 1 - 1/tau
-        return neuron.LIFNode(tau=1 / (1 - BETA), decay_input=False, v_threshold=V_TH, v_reset=None,
-                              surrogate_function=surrogate.SoftSign(alpha=SLOPE), detach_reset=True, step_mode="m")
+        return neuron.LIFNode(
+            tau=1 / (1 - BETA),
+            decay_input=False,
+            v_threshold=V_TH,
+            v_reset=None,
+            surrogate_function=surrogate.SoftSign(alpha=SLOPE),
+            detach_reset=True,
+            step_mode="m",
+        )
 
     net = torch.nn.Sequential(layer.Linear(784, 10, step_mode="m"), lif(), layer.Linear(10, 10, step_mode="m"), lif())
     encoder = encoding.PoissonEncoder()
@@ -81,8 +88,13 @@ def norse_net(T: int):
     from norse.torch.functional.reset import reset_subtract
 
     dt = 1e-3
-    p = norse.LIFBoxParameters(tau_mem_inv=torch.tensor((1 - BETA) / dt), v_th=torch.tensor(V_TH), method="super",
-                               alpha=torch.tensor(SLOPE), reset_method=reset_subtract)
+    p = norse.LIFBoxParameters(
+        tau_mem_inv=torch.tensor((1 - BETA) / dt),
+        v_th=torch.tensor(V_TH),
+        method="super",
+        alpha=torch.tensor(SLOPE),
+        reset_method=reset_subtract,
+    )
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
@@ -130,7 +142,9 @@ def library_epoch(make: Callable, T: int, data: MNISTData, device: str) -> tuple
 
 def labsnn_epoch(T: int, data: MNISTData, device: str) -> tuple[float, float]:
     """Seconds (training and test, as recorded) and test accuracy of ``labsnn.train.train``."""
-    epoch = train(RunConfig(T=T, epochs=1, beta=BETA, v_th=V_TH, z=SLOPE, device=device), data, progress=False).epochs[0]
+    epoch = train(RunConfig(T=T, epochs=1, beta=BETA, v_th=V_TH, z=SLOPE, device=device), data, progress=False).epochs[
+        0
+    ]
     return epoch["epoch_time_s"], epoch["test_acc"]
 
 
@@ -150,17 +164,24 @@ def main() -> None:
     args = parser.parse_args()
     data = load_mnist()
     devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}; one epoch each "
-          f"(60,000 training images, then the test set){'' if len(devices) > 1 else '; no CUDA here'}")
-    print(f"{'T':>4} {'device':<6} {'library':<13} {'seconds':>8} {'labsnn s':>9} {'ratio':>7} {'accuracy':>9} "
-          f"{'labsnn':>7} {'diff':>8}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}; one epoch each "
+        f"(60,000 training images, then the test set){'' if len(devices) > 1 else '; no CUDA here'}"
+    )
+    print(
+        f"{'T':>4} {'device':<6} {'library':<13} {'seconds':>8} {'labsnn s':>9} {'ratio':>7} {'accuracy':>9} "
+        f"{'labsnn':>7} {'diff':>8}"
+    )
     for device in devices:
         for T in args.steps:
             ours, our_acc = labsnn_epoch(T, data, device)
             for name, make in libraries().items():
                 seconds, acc = library_epoch(make, T, data, device)
-                print(f"{T:>4} {device:<6} {name:<13} {seconds:>8.1f} {ours:>9.2f} {seconds / ours:>6.1f}x {acc:>9.2%} "
-                      f"{our_acc:>7.2%} {100 * (our_acc - acc):>+6.2f}pt", flush=True)
+                print(
+                    f"{T:>4} {device:<6} {name:<13} {seconds:>8.1f} {ours:>9.2f} {seconds / ours:>6.1f}x {acc:>9.2%} "
+                    f"{our_acc:>7.2%} {100 * (our_acc - acc):>+6.2f}pt",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

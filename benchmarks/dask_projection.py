@@ -47,8 +47,10 @@ def main() -> None:
     args = parser.parse_args()
     tasks = stack_seconds(args.profile, args.results)
     one = makespan(tasks, 1)
-    print(f"{len(tasks)} stacks (at most {len(tasks)} busy workers); training {one / 60:.1f} min on one worker; "
-          f"longest stack {tasks[0] / 60:.1f} min")
+    print(
+        f"{len(tasks)} stacks (at most {len(tasks)} busy workers); training {one / 60:.1f} min on one worker; "
+        f"longest stack {tasks[0] / 60:.1f} min"
+    )
     print(f"{'workers':>8} {'wall min':>9} {'speed-up':>9}")
     for workers in args.workers:
         span = makespan(tasks, workers)

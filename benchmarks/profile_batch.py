@@ -38,11 +38,28 @@ from labsnn.flops import FlopsMeter
 from labsnn.model import SNNStack
 from labsnn.train import _Stack, make_optimizer
 
-PIECES = {"_event_currents": "first layer fwd", "_event_weight_grad": "first layer bwd", "_lif_forward": "LIF fwd",
-          "_lif_backward": "LIF bwd", "_hidden_currents": "hidden layer fwd+bwd", "_hidden_backward": "hidden layer fwd+bwd",
-          "_row_sums": "bias gradients"}
-PHASES = ("encode", "first layer fwd", "first layer bwd", "LIF fwd", "LIF bwd", "hidden layer fwd+bwd",
-          "bias gradients", "autograd and glue", "loss fwd", "optimizer", "bookkeeping")
+PIECES = {
+    "_event_currents": "first layer fwd",
+    "_event_weight_grad": "first layer bwd",
+    "_lif_forward": "LIF fwd",
+    "_lif_backward": "LIF bwd",
+    "_hidden_currents": "hidden layer fwd+bwd",
+    "_hidden_backward": "hidden layer fwd+bwd",
+    "_row_sums": "bias gradients",
+}
+PHASES = (
+    "encode",
+    "first layer fwd",
+    "first layer bwd",
+    "LIF fwd",
+    "LIF bwd",
+    "hidden layer fwd+bwd",
+    "bias gradients",
+    "autograd and glue",
+    "loss fwd",
+    "optimizer",
+    "bookkeeping",
+)
 
 
 def timed_pieces(spent: dict[str, float]) -> None:
@@ -102,8 +119,10 @@ def main() -> None:
     data = load_mnist()
     spent: dict[str, float] = defaultdict(float)
     timed_pieces(spent)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
-          f"{'on' if fused.usable(torch.device('cpu')) else 'off'}; ms per batch of 128, median of {args.batches}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
+        f"{'on' if fused.usable(torch.device('cpu')) else 'off'}; ms per batch of 128, median of {args.batches}"
+    )
     rows = {}
     for T in args.steps:
         base = RunConfig(T=T, device="cpu")

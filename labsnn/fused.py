@@ -3,7 +3,7 @@ on the CPU in float32:
 
 - ``lif_stack``: the LIF layers of K networks, currents ``[K, T, B, N]`` to spikes and
   membranes; the same numbers as ``labsnn.neuron.lif_sequence`` (bit for bit).
-- ``event_linear``: the first layer fed ``BernoulliSpikes``, ``W x + b`` summed over the
+- ``event_linear`` (``labsnn.fused_events``): the first layer fed ``BernoulliSpikes``, ``W x + b`` summed over the
   drawn pixels only; equal to ``F.linear`` on ``spikes.dense()`` up to float rounding
   (the sum runs in another order).
 - ``stack_forward``: a whole stack fed ``BernoulliSpikes`` (the two above, and the hidden
@@ -14,7 +14,7 @@ on the CPU in float32:
 
 ``usable(device, dtype)`` says whether they run here: on the CPU, in float32, with the
 kernels built (else the callers take their torch paths; a CPU without a compiler is said
-once on stderr). On CUDA the torch paths run.
+once on the ``labsnn`` logger). On CUDA the torch paths run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import torch
 from torch import Tensor
 
 from labsnn import kernels
+from labsnn.fused_events import event_currents, event_linear, event_weight_grad, row_sums
 from labsnn.spike_events import BernoulliSpikes
+
+__all__ = ["event_linear", "lif_stack", "stack_forward", "usable"]
 
 _ptr = kernels.pointer
 
@@ -38,7 +41,11 @@ def _vector(values: Tensor | None, K: int) -> Tensor:
     """``values`` (one per network, any shape) as a contiguous float32 vector of ``K``; None is ones."""
     if values is None:
         return torch.ones(K)
-    return values.view(K) if values.is_contiguous() and values.dtype == torch.float32 else values.reshape(K).float().contiguous()
+    return (
+        values.view(K)
+        if values.is_contiguous() and values.dtype == torch.float32
+        else values.reshape(K).float().contiguous()
+    )
 
 
 @dataclass(frozen=True)
@@ -54,51 +61,45 @@ class LIFParams:
     delay: int
 
     @staticmethod
-    def of(beta: Tensor, v_th: Tensor, z: Tensor, gain: Tensor | None, spike_timing: str) -> "LIFParams":
+    def of(beta: Tensor, v_th: Tensor, z: Tensor, gain: Tensor | None, spike_timing: str) -> LIFParams:
         K = beta.numel()
-        return LIFParams(_vector(beta, K), _vector(v_th, K), _vector(z, K), _vector(gain, K), gain is not None,
-                         int(spike_timing == "next_step"))
+        return LIFParams(
+            _vector(beta, K),
+            _vector(v_th, K),
+            _vector(z, K),
+            _vector(gain, K),
+            gain is not None,
+            int(spike_timing == "next_step"),
+        )
 
 
 def _lif_forward(currents: Tensor, p: LIFParams) -> tuple[Tensor, Tensor]:
     K, T = currents.shape[:2]
     spikes, membrane = torch.empty_like(currents), torch.empty_like(currents)
-    kernels.load().lif_forward(_ptr(currents), _ptr(p.beta), _ptr(p.v_th), K, T, currents[0, 0].numel(), p.delay,
-                               _ptr(spikes), _ptr(membrane))
+    kernels.load().lif_forward(
+        _ptr(currents), _ptr(p.beta), _ptr(p.v_th), K, T, currents[0, 0].numel(), p.delay, _ptr(spikes), _ptr(membrane)
+    )
     return spikes, membrane
 
 
 def _lif_backward(grad_spikes: Tensor, membrane: Tensor, p: LIFParams) -> Tensor:
     K, T = membrane.shape[:2]
     grad, grad_currents = grad_spikes.contiguous(), torch.empty_like(membrane)
-    kernels.load().lif_backward(_ptr(grad), _ptr(membrane), _ptr(p.beta), _ptr(p.v_th), _ptr(p.z), _ptr(p.gain),
-                                int(p.scaled), K, T, membrane[0, 0].numel(), p.delay, _ptr(grad_currents))
+    kernels.load().lif_backward(
+        _ptr(grad),
+        _ptr(membrane),
+        _ptr(p.beta),
+        _ptr(p.v_th),
+        _ptr(p.z),
+        _ptr(p.gain),
+        int(p.scaled),
+        K,
+        T,
+        membrane[0, 0].numel(),
+        p.delay,
+        _ptr(grad_currents),
+    )
     return grad_currents
-
-
-def _padded(columns: int) -> int:
-    return -(-columns // kernels.LANES) * kernels.LANES
-
-
-def _event_currents(spikes: BernoulliSpikes, weight: Tensor, bias: Tensor) -> Tensor:
-    (T, B, M), (K, N, _) = spikes.shape, weight.shape
-    currents, padded = torch.empty(K, T, B, N), _padded(K * N)
-    weight_t = torch.zeros(M, padded)
-    weight_t[:, : K * N] = weight.detach().permute(2, 0, 1).reshape(M, K * N)
-    kernels.check(kernels.load().event_currents(
-        _ptr(spikes.mask), spikes.mask.shape[1], T, _ptr(spikes.starts), B, _ptr(spikes.columns), _ptr(weight_t),
-        padded, _ptr(bias.detach().float().contiguous()), K, N, _ptr(currents), kernels.threads()), "event_currents")
-    return currents
-
-
-def _event_weight_grad(spikes: BernoulliSpikes, grad_currents: Tensor) -> Tensor:
-    (T, B, M), (K, _, _, N) = spikes.shape, grad_currents.shape
-    grad, padded = grad_currents.contiguous(), _padded(K * N)
-    grad_weight_t = torch.empty(M, padded)
-    kernels.check(kernels.load().event_weight_grad(
-        _ptr(spikes.mask), spikes.mask.shape[1], T, _ptr(spikes.starts), B, _ptr(spikes.columns), _ptr(grad), K, N,
-        padded, M, _ptr(grad_weight_t), kernels.threads()), "event_weight_grad")
-    return grad_weight_t[:, : K * N].reshape(M, K, N).permute(1, 2, 0)
 
 
 class _LIFStack(torch.autograd.Function):
@@ -124,38 +125,24 @@ def lif_stack(
     return _LIFStack.apply(currents, LIFParams.of(beta, v_th, z, gain, spike_timing))
 
 
-class _EventLinear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, weight: Tensor, bias: Tensor, spikes: BernoulliSpikes):  # type: ignore[override]
-        ctx.spikes = spikes
-        return _event_currents(spikes, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad_currents: Tensor):  # type: ignore[override]
-        return _event_weight_grad(ctx.spikes, grad_currents), _row_sums(grad_currents), None
-
-
-def event_linear(spikes: BernoulliSpikes, weight: Tensor, bias: Tensor) -> Tensor:
-    """Currents ``[K, T, B, N]`` of K first layers, ``weight [K, N, M]`` and ``bias [K, N]``,
-    fed ``spikes`` (``[T, B, M]`` as events): ``I[k, t, b] = W[k] x[t, b] + bias[k]``."""
-    return _EventLinear.apply(weight, bias, spikes)
-
-
-def _row_sums(x: Tensor) -> Tensor:
-    """``x [K, ..., N]`` summed over its middle dimensions, in fixed parts (a bias's gradient)."""
-    K, N = x.shape[0], x.shape[-1]
-    flat, out = x.contiguous(), torch.empty(K, N)
-    kernels.check(kernels.load().row_sums(_ptr(flat), K, flat[0].numel() // N, N, _ptr(out), kernels.threads()),
-                  "row_sums")
-    return out
-
-
 def _hidden_currents(spikes: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     K, T, B, M = spikes.shape
     N = weight.shape[1]
     currents, weight_t = torch.empty(K, T, B, N), weight.detach().transpose(1, 2).contiguous()
-    kernels.check(kernels.load().dense_currents(_ptr(spikes), _ptr(weight_t), _ptr(bias.detach().float().contiguous()),
-                                                K, T * B, M, N, _ptr(currents), kernels.threads()), "dense_currents")
+    kernels.check(
+        kernels.load().dense_currents(
+            _ptr(spikes),
+            _ptr(weight_t),
+            _ptr(bias.detach().float().contiguous()),
+            K,
+            T * B,
+            M,
+            N,
+            _ptr(currents),
+            kernels.threads(),
+        ),
+        "dense_currents",
+    )
     return currents
 
 
@@ -165,8 +152,21 @@ def _hidden_backward(grad_currents: Tensor, spikes: Tensor, weight: Tensor) -> t
     M = spikes.shape[-1]
     grad, weight = grad_currents.contiguous(), weight.contiguous()
     grad_weight, grad_spikes = torch.empty(K, N, M), torch.empty_like(spikes)
-    kernels.check(kernels.load().dense_grads(_ptr(grad), _ptr(spikes), _ptr(weight), K, T * B, M, N,
-                                             _ptr(grad_spikes), _ptr(grad_weight), kernels.threads()), "dense_grads")
+    kernels.check(
+        kernels.load().dense_grads(
+            _ptr(grad),
+            _ptr(spikes),
+            _ptr(weight),
+            K,
+            T * B,
+            M,
+            N,
+            _ptr(grad_spikes),
+            _ptr(grad_weight),
+            kernels.threads(),
+        ),
+        "dense_grads",
+    )
     return grad_weight, grad_spikes
 
 
@@ -175,7 +175,7 @@ class _CompiledStack(torch.autograd.Function):
     def forward(ctx, spikes: BernoulliSpikes, p: LIFParams, *parameters: Tensor):  # type: ignore[override]
         weights, biases = parameters[0::2], parameters[1::2]
         layer_spikes, membranes = [], []
-        currents = _event_currents(spikes, weights[0], biases[0])
+        currents = event_currents(spikes, weights[0], biases[0])
         for layer in range(len(weights)):
             if layer:
                 currents = _hidden_currents(layer_spikes[-1], weights[layer], biases[layer])
@@ -198,13 +198,14 @@ class _CompiledStack(torch.autograd.Function):
             if layer:
                 grad_weight, grad = _hidden_backward(grad_currents, hidden[layer - 1], weights[layer])
             else:
-                grad_weight = _event_weight_grad(ctx.spikes, grad_currents)
-            parameter_grads = [grad_weight, _row_sums(grad_currents), *parameter_grads]
+                grad_weight = event_weight_grad(ctx.spikes, grad_currents)
+            parameter_grads = [grad_weight, row_sums(grad_currents), *parameter_grads]
         return (None, None, *parameter_grads)
 
 
-def stack_forward(spikes: BernoulliSpikes, weights: list[Tensor], biases: list[Tensor],
-                  p: LIFParams) -> tuple[list[Tensor], list[Tensor]]:
+def stack_forward(
+    spikes: BernoulliSpikes, weights: list[Tensor], biases: list[Tensor], p: LIFParams
+) -> tuple[list[Tensor], list[Tensor]]:
     """Each layer's spikes and membrane (no gradient) ``[K, T, B, N]`` of a stack fed
     ``spikes``; the gradient flows from the last layer's spikes to every weight and bias."""
     outputs = _CompiledStack.apply(spikes, p, *(t for pair in zip(weights, biases) for t in pair))

@@ -30,6 +30,8 @@ FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c
 _MARCH = re.compile(r"[A-Za-z0-9._-]+")
 # /proc/cpuinfo lines naming what -march=native compiles for: x86, then ARM Linux (which has no flags line)
 _CPU_FIELDS = ("model name", "flags", "Features", "CPU implementer", "CPU part", "CPU architecture", "CPU variant")
+
+
 class CompileError(RuntimeError):
     """The compiler ran and refused the flags or the sources."""
 
@@ -42,8 +44,9 @@ def target_march() -> str:
     """
     value = os.environ.get("LABSNN_MARCH") or "native"
     if not _MARCH.fullmatch(value):
-        raise ValueError(f"LABSNN_MARCH={value!r} is not a -march target (letters, digits, '.', '_', '-'; "
-                         "e.g. native, x86-64-v3)")
+        raise ValueError(
+            f"LABSNN_MARCH={value!r} is not a -march target (letters, digits, '.', '_', '-'; e.g. native, x86-64-v3)"
+        )
     return value
 
 
@@ -128,8 +131,9 @@ def compile_library(command: str, flags: list[str], target: Path, opener: Callab
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as scratch:
         built = Path(scratch) / target.name
-        done = subprocess.run([command, *flags, *map(str, SOURCES), "-o", str(built), "-lm"], check=False,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [command, *flags, *map(str, SOURCES), "-o", str(built), "-lm"], check=False, capture_output=True, text=True
+        )
         if done.returncode != 0:
             error_type = CompileError if done.returncode > 0 else RuntimeError  # a signal is no verdict on flags
             raise error_type(f"{command} {' '.join(flags)} failed: {done.stderr.strip()[-500:]}")

@@ -39,10 +39,14 @@ _SIGNATURES = {
     "bernoulli_mask": (ctypes.c_int, [ctypes.c_uint64, _PTR, _I64, _I64, _PTR, _PTR, ctypes.c_int]),
     "lif_forward": (None, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]),
     "lif_backward": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _PTR, ctypes.c_int, _I64, _I64, _I64, _I64, _PTR]),
-    "event_currents": (ctypes.c_int, [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _PTR, _I64, _I64, _PTR,
-                                      ctypes.c_int]),
-    "event_weight_grad": (ctypes.c_int, [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR,
-                                         ctypes.c_int]),
+    "event_currents": (
+        ctypes.c_int,
+        [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _PTR, _I64, _I64, _PTR, ctypes.c_int],
+    ),
+    "event_weight_grad": (
+        ctypes.c_int,
+        [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int],
+    ),
     "row_sums": (ctypes.c_int, [_PTR, _I64, _I64, _I64, _PTR, ctypes.c_int]),
     "dense_currents": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int]),
     "dense_grads": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, ctypes.c_int]),
@@ -71,8 +75,14 @@ def _load() -> tuple[ctypes.CDLL, dict[str, str]]:
         except (OSError, AttributeError, RuntimeError) as again:
             raise RuntimeError(f"{path.name} does not load ({error}), nor rebuilt ({again})") from again
     march = next((flag.split("=", 1)[1] for flag in flags if flag.startswith("-march=")), "compiler default")
-    return library, {"backend_build": "compiled", "march": march, "flags": " ".join(flags), "compiler": compiler,
-                     "library": path.name, "reason": ""}
+    return library, {
+        "backend_build": "compiled",
+        "march": march,
+        "flags": " ".join(flags),
+        "compiler": compiler,
+        "library": path.name,
+        "reason": "",
+    }
 
 
 def load() -> ctypes.CDLL | None:
@@ -84,10 +94,22 @@ def load() -> ctypes.CDLL | None:
         try:
             library, info = _load()
         except (OSError, RuntimeError) as error:
-            library, info = None, {"backend_build": "torch loops", "march": target_march(), "flags": "",
-                                   "compiler": "", "library": "", "reason": str(error)}
-            log.warning("compiled kernels unavailable (%s); training runs its torch loops "
-                        "(slower; the same results up to float rounding)", error)
+            library, info = (
+                None,
+                {
+                    "backend_build": "torch loops",
+                    "march": target_march(),
+                    "flags": "",
+                    "compiler": "",
+                    "library": "",
+                    "reason": str(error),
+                },
+            )
+            log.warning(
+                "compiled kernels unavailable (%s); training runs its torch loops "
+                "(slower; the same results up to float rounding)",
+                error,
+            )
         _state.update(library=library, info=info)
     return _state["library"]  # type: ignore[return-value]
 
@@ -121,4 +143,3 @@ def threads() -> int:
 def check(status: int, name: str) -> None:
     if status != 0:
         raise MemoryError(f"labsnn kernel {name}: out of memory")
-

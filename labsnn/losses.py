@@ -8,7 +8,7 @@ signature ``(rates, targets, steps)``; only the count-based loss uses ``steps`` 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labsnn.spike_events import BernoulliSpikes
 from labsnn.model import StackOutput, distinct_steps
+from labsnn.spike_events import BernoulliSpikes
 
 
 def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) -> list[Tensor]:
@@ -84,8 +84,10 @@ class Diagnostics:
     def values(self) -> dict[str, Tensor]:
         n = max(self.count, 1)
         return {
-            "silent_frac": self.silent / n, "top_class_share": self.predicted.amax(dim=1) / n,
-            "out_rate": self.rate_sum / n, "max_abs_membrane": self.max_membrane,
+            "silent_frac": self.silent / n,
+            "top_class_share": self.predicted.amax(dim=1) / n,
+            "out_rate": self.rate_sum / n,
+            "max_abs_membrane": self.max_membrane,
         }
 
 

@@ -15,8 +15,8 @@ diagnostics) is computed by its consumers from ``StackOutput`` (``labsnn.measure
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from labsnn import fused
 from labsnn.names import LAB_SIZES
-from labsnn.spike_events import BernoulliSpikes
 from labsnn.neuron import check_lif_params, lif_sequence, lif_sequence_reference, surrogate_gain
+from labsnn.spike_events import BernoulliSpikes
 from labsnn.validation import check_sizes
 
 
@@ -112,8 +112,9 @@ class SNNStack(nn.Module):
         # the lab's surrogate multiplies by no gain; a stack that mixes in the scaled one
         # multiplies every network's by its own (1.0 is exact), so a run is the same stacked or alone
         has_gain = any(g is not None for g in gains)
-        self.register_buffer("gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None,
-                             persistent=False)
+        self.register_buffer(
+            "gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None, persistent=False
+        )
 
     def _compiled(self, tensor: Tensor) -> bool:
         """The compiled kernels run for this fast stack on ``tensor``'s device and dtype."""

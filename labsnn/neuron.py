@@ -196,8 +196,13 @@ class LIF(torch.nn.Module):
     """
 
     def __init__(
-        self, beta: float = 0.1, v_th: float = 1.0, z: float = 2.0, fast: bool = True,
-        surrogate: str = "fast_sigmoid", spike_timing: str = "same_step",
+        self,
+        beta: float = 0.1,
+        v_th: float = 1.0,
+        z: float = 2.0,
+        fast: bool = True,
+        surrogate: str = "fast_sigmoid",
+        spike_timing: str = "same_step",
     ) -> None:
         super().__init__()
         check_lif_params(beta, v_th, z)
@@ -212,5 +217,7 @@ class LIF(torch.nn.Module):
         return (spikes, membrane) if return_membrane else spikes
 
     def extra_repr(self) -> str:
-        return (f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}, "
-                f"surrogate={self.surrogate}, spike_timing={self.spike_timing}")
+        return (
+            f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}, "
+            f"surrogate={self.surrogate}, spike_timing={self.spike_timing}"
+        )

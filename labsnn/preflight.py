@@ -18,7 +18,10 @@ NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
-        "n_train": None, "n_test": None, "epochs": 5, "seeds": 3,
+        "n_train": None,
+        "n_test": None,
+        "epochs": 5,
+        "seeds": 3,
         "grid": {
             "z": [0.5, 1.0, 2.0, 5.0, 10.0],
             "beta": [0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0],
@@ -27,7 +30,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "smoke": {  # small batches so that a 1,000-image subset still learns in 2 epochs
-        "n_train": 1000, "n_test": 500, "epochs": 2, "seeds": 1, "batch_size": 16,
+        "n_train": 1000,
+        "n_test": 500,
+        "epochs": 2,
+        "seeds": 1,
+        "batch_size": 16,
         "grid": {"z": [2.0, 10.0], "beta": [0.1, 5.0], "v_th": [1.0, 10.0], "T": [2, 5, 25]},
     },
 }
@@ -80,9 +87,14 @@ class ReportPlan:
     scheduler: Any
 
 
-def check_report(profile_name: str, data_root: str | None, results_dir: str | os.PathLike,
-                 out_dir: str | os.PathLike, scheduler: Any = None,
-                 scheduler_file: str | os.PathLike | None = None) -> ReportPlan:
+def check_report(
+    profile_name: str,
+    data_root: str | None,
+    results_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    scheduler: Any = None,
+    scheduler_file: str | os.PathLike | None = None,
+) -> ReportPlan:
     """Every check of ``labsnn report`` that needs neither TeX nor data, in seconds.
 
     Returns:

@@ -16,8 +16,13 @@ from labsnn.paths import REPOSITORY
 def commit() -> str:
     """``git describe --always --dirty`` of labsnn's checkout, or ``unknown``."""
     try:
-        done = subprocess.run(["git", "-C", str(REPOSITORY or Path.cwd()), "describe", "--always", "--dirty"],
-                              capture_output=True, text=True, check=True, timeout=10)
+        done = subprocess.run(
+            ["git", "-C", str(REPOSITORY or Path.cwd()), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
         return done.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -60,11 +65,18 @@ def environment(device: str) -> dict[str, str]:
 
     build = kernels.build_info()
     return {
-        "labsnn": labsnn.__version__, "commit": commit(), "python": platform.python_version(),
-        "torch": torch.__version__, "cpu": cpu_model(), "machine": platform.machine(),
-        "threads": str(torch.get_num_threads()), "device": device,
-        "kernels": build.get("backend_build", "unknown"), "kernels_march": build.get("march", "-"),
-        "kernels_flags": build.get("flags", "-"), "kernels_compiler": build.get("compiler", "-"),
+        "labsnn": labsnn.__version__,
+        "commit": commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": cpu_model(),
+        "machine": platform.machine(),
+        "threads": str(torch.get_num_threads()),
+        "device": device,
+        "kernels": build.get("backend_build", "unknown"),
+        "kernels_march": build.get("march", "-"),
+        "kernels_flags": build.get("flags", "-"),
+        "kernels_compiler": build.get("compiler", "-"),
     }
 
 
@@ -75,9 +87,11 @@ def describe(env: dict[str, str]) -> str:
     kernels = env.get("kernels", "unknown")
     if kernels == "compiled":
         kernels = f"compiled kernels (-march={env.get('kernels_march', '?')}, {env.get('kernels_compiler', '?')})"
-    return (f"{env.get('cpu', '?')} ({env.get('machine', '?')}); {kernels}; torch {env.get('torch', '?')}; "
-            f"{env.get('threads', '?')} thread(s); {env.get('device', '?')}; labsnn {env.get('labsnn', '?')} "
-            f"at {env.get('commit', '?')}")
+    return (
+        f"{env.get('cpu', '?')} ({env.get('machine', '?')}); {kernels}; torch {env.get('torch', '?')}; "
+        f"{env.get('threads', '?')} thread(s); {env.get('device', '?')}; labsnn {env.get('labsnn', '?')} "
+        f"at {env.get('commit', '?')}"
+    )
 
 
 def summarize(results) -> list[tuple[str, int]]:

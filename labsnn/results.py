@@ -20,10 +20,10 @@ import torch
 from filelock import FileLock, Timeout
 from torch import Tensor
 
-from labsnn.log import log
 from labsnn.atomic import write_atomically, write_bytes
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData
+from labsnn.log import log
 
 #: Part of every result's file name: bump it when a change to training changes results,
 #: so that old cached results are recomputed rather than reused
@@ -56,7 +56,9 @@ class RunResult:
     def rows(self) -> list[dict[str, Any]]:
         """Tidy rows: one per epoch, with every config field, the data and the status."""
         fixed = {**self.config.to_dict(), "sizes": "-".join(map(str, self.config.sizes))}
-        fixed.update(self.data, config_hash=self.config.config_hash, status=self.status, diverged_epoch=self.diverged_epoch)
+        fixed.update(
+            self.data, config_hash=self.config.config_hash, status=self.status, diverged_epoch=self.diverged_epoch
+        )
         return [{**fixed, **epoch} for epoch in self.epochs]
 
     def frame(self):
@@ -66,17 +68,27 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "config": self.config.to_dict(), "data": self.data, "status": self.status,
-            "diverged_epoch": self.diverged_epoch, "epochs": self.epochs, "test_step_rates": self.test_step_rates,
-            "environment": self.environment, "weights_sha256": self.weights_sha256,
+            "config": self.config.to_dict(),
+            "data": self.data,
+            "status": self.status,
+            "diverged_epoch": self.diverged_epoch,
+            "epochs": self.epochs,
+            "test_step_rates": self.test_step_rates,
+            "environment": self.environment,
+            "weights_sha256": self.weights_sha256,
         }
 
     @classmethod
-    def from_json(cls, payload: dict[str, Any]) -> "RunResult":
+    def from_json(cls, payload: dict[str, Any]) -> RunResult:
         return cls(
-            RunConfig.from_dict(payload["config"]), dict(payload["data"]), str(payload["status"]),
-            payload["diverged_epoch"], [dict(e) for e in payload["epochs"]], payload["test_step_rates"],
-            environment=dict(payload.get("environment") or {}), weights_sha256=payload.get("weights_sha256"),
+            RunConfig.from_dict(payload["config"]),
+            dict(payload["data"]),
+            str(payload["status"]),
+            payload["diverged_epoch"],
+            [dict(e) for e in payload["epochs"]],
+            payload["test_step_rates"],
+            environment=dict(payload.get("environment") or {}),
+            weights_sha256=payload.get("weights_sha256"),
         )
 
 
@@ -125,7 +137,9 @@ def _read_weights(path: Path, result: RunResult) -> dict[str, Tensor]:
     try:
         return torch.load(io.BytesIO(raw), weights_only=True)
     except Exception as error:
-        raise ResultError(f"its weights file {weights_path(path).name} cannot be read ({type(error).__name__})") from None
+        raise ResultError(
+            f"its weights file {weights_path(path).name} cannot be read ({type(error).__name__})"
+        ) from None
 
 
 def load_model(path: str | os.PathLike):
@@ -153,8 +167,15 @@ def load_model(path: str | os.PathLike):
     except ResultError as error:
         raise ResultError(f"result file {path}: {error}") from None
     config = result.config
-    model = SNN(config.sizes, config.beta, config.v_th, config.z, config.seed, surrogate=config.surrogate,
-                spike_timing=config.spike_timing)
+    model = SNN(
+        config.sizes,
+        config.beta,
+        config.v_th,
+        config.z,
+        config.seed,
+        surrogate=config.surrogate,
+        spike_timing=config.spike_timing,
+    )
     model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
     return model.eval()
 

@@ -88,14 +88,26 @@ def _compiled(images: Tensor, rows: Tensor, seed: int, T: int):
     B, M = rows.numel(), images.shape[1]
     columns, limits = torch.empty(2, B * M, dtype=torch.int64), torch.empty(2, B * M, dtype=torch.int16)
     starts = torch.empty(B + 1, dtype=torch.int64)
-    n = library.pixel_levels(_ptr(images), _ptr(rows), B, M, _ptr(columns[1]), _ptr(limits[1]), _ptr(columns[0]),
-                             _ptr(limits[0]), _ptr(starts), kernels.threads())
+    n = library.pixel_levels(
+        _ptr(images),
+        _ptr(rows),
+        B,
+        M,
+        _ptr(columns[1]),
+        _ptr(limits[1]),
+        _ptr(columns[0]),
+        _ptr(limits[0]),
+        _ptr(starts),
+        kernels.threads(),
+    )
     if n < 0:
         raise ValueError("bernoulli_encode needs intensities in [0, 1]")
     columns, limits = columns[0, :n].clone(), limits[0, :n]  # a copy: the scratch is freed with this call
     mask, counts = torch.empty((T, n), dtype=torch.uint8), torch.empty(T, dtype=torch.int64)
-    kernels.check(library.bernoulli_mask(seed % (1 << 64), _ptr(limits), n, T, _ptr(mask), _ptr(counts),
-                                         kernels.threads()), "bernoulli_mask")
+    kernels.check(
+        library.bernoulli_mask(seed % (1 << 64), _ptr(limits), n, T, _ptr(mask), _ptr(counts), kernels.threads()),
+        "bernoulli_mask",
+    )
     return mask, counts, columns, starts
 
 
@@ -116,8 +128,9 @@ class BernoulliSpikes:
         """The spikes as a ``[T, B, M]`` tensor of 0 and 1 (written into ``out`` when given)."""
         (T, n), (_, B, M) = self.mask.shape, self.shape
         if out is not None and (tuple(out.shape) != self.shape or out.dtype != self.dtype or not out.is_contiguous()):
-            raise ValueError(f"out must be a contiguous {self.dtype} tensor of shape {list(self.shape)}, "
-                             f"got {list(out.shape)}")
+            raise ValueError(
+                f"out must be a contiguous {self.dtype} tensor of shape {list(self.shape)}, got {list(out.shape)}"
+            )
         spikes = out if out is not None else torch.empty(self.shape, dtype=self.dtype, device=self.mask.device)
         rows = torch.repeat_interleave(torch.arange(B, device=self.mask.device), self.starts.diff())
         index = (rows * M + self.columns).expand(T, n)
@@ -125,14 +138,17 @@ class BernoulliSpikes:
         return spikes
 
 
-def bernoulli_events(images: Tensor, T: int, generator: torch.Generator | None = None,
-                     rows: Tensor | None = None) -> BernoulliSpikes:
+def bernoulli_events(
+    images: Tensor, T: int, generator: torch.Generator | None = None, rows: Tensor | None = None
+) -> BernoulliSpikes:
     """Rate-coded spikes of ``images [B, M]`` (or of ``images[rows]``, gathered without a
     copy where compiled) over ``T`` steps, as events (module docstring)."""
     check_steps(T)
     if images.dim() != 2:
         raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
-    seed = int(torch.empty((), dtype=torch.int64, device=images.device).random_(-(2**63), 2**63 - 1, generator=generator))
+    seed = int(
+        torch.empty((), dtype=torch.int64, device=images.device).random_(-(2**63), 2**63 - 1, generator=generator)
+    )
     batch = images.shape[0] if rows is None else rows.numel()
     every = torch.arange(images.shape[0], device=images.device) if rows is None else rows
     compiled = _compiled(images, every, seed, T)

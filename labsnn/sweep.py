@@ -7,15 +7,16 @@ folder train each run once.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 from filelock import Timeout
 
-from labsnn.log import log
 from labsnn.config import RunConfig, field_names
 from labsnn.data import MNISTData, load_mnist
+from labsnn.log import log
 from labsnn.paths import check_writable_folder
 from labsnn.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
 from labsnn.train import train_stack
@@ -122,10 +123,14 @@ def seed_list(base: RunConfig, seeds: int | Iterable[int]) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def sweep_configs(base: RunConfig, param: str, values: Iterable[Any], seeds: int | Iterable[int] = 1) -> list[RunConfig]:
+def sweep_configs(
+    base: RunConfig, param: str, values: Iterable[Any], seeds: int | Iterable[int] = 1
+) -> list[RunConfig]:
     """One config per value of ``param`` and seed, everything else as in ``base``."""
     if param not in field_names() or param in ("seed", "device"):
-        raise ValueError(f"cannot sweep {param!r}; choose a config field: {', '.join(f for f in field_names() if f not in ('seed', 'device'))}")
+        raise ValueError(
+            f"cannot sweep {param!r}; choose a config field: {', '.join(f for f in field_names() if f not in ('seed', 'device'))}"
+        )
     return [base.replace(**{param: value, "seed": seed}) for value in values for seed in seed_list(base, seeds)]
 
 
@@ -181,12 +186,16 @@ def final_epochs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Final-epoch test accuracy per sweep value: mean and std over seeds, runs, diverged runs."""
-    table = final_epochs(frame).groupby(["sweep", "value"], sort=False).agg(
-        test_acc_mean=("test_acc", "mean"),
-        test_acc_std=("test_acc", "std"),
-        runs=("seed", "count"),
-        diverged=("status", lambda s: int((s == "diverged").sum())),
-        epochs=("epoch", "max"),
+    table = (
+        final_epochs(frame)
+        .groupby(["sweep", "value"], sort=False)
+        .agg(
+            test_acc_mean=("test_acc", "mean"),
+            test_acc_std=("test_acc", "std"),
+            runs=("seed", "count"),
+            diverged=("status", lambda s: int((s == "diverged").sum())),
+            epochs=("epoch", "max"),
+        )
     )
     table = table.reset_index()
     sweep_rank = {name: rank for rank, name in enumerate(dict.fromkeys(frame["sweep"]))}

@@ -13,24 +13,22 @@ A run whose loss or membrane becomes NaN or infinite stops: it is recorded as
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from labsnn import provenance
-from labsnn.log import log
-from labsnn import fused, measure
+from labsnn import fused, measure, provenance
 from labsnn.config import RunConfig
-from labsnn.data import MNISTData, load_mnist
+from labsnn.data import MNISTData, load_mnist, run_subset
 from labsnn.encoders import get_encoder
-from labsnn.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.flops import FlopsMeter
 from labsnn.losses import get_loss
 from labsnn.model import SNNStack
 from labsnn.results import RunResult
+from labsnn.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.train_records import EpochStats, TestStats, record_epoch
 
 EVAL_BATCH = 256
@@ -86,16 +84,22 @@ class _Stack:
         """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
         return self.base.encoder == "bernoulli" and fused.usable(self.device)
 
-    def encode(self, images: Tensor, generator: torch.Generator,
-               rows: Tensor | None = None) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
+    def encode(
+        self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
+    ) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
         """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
         columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
         if self.events:
             return bernoulli_events(images, self.base.T, generator, rows), None
         x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
         encode = get_encoder(self.base.encoder)
-        inputs = encode(x, self.base.T, generator=generator, threshold=self.base.threshold,
-                        out=batch_view(self.buffer, self.base.T, x))
+        inputs = encode(
+            x,
+            self.base.T,
+            generator=generator,
+            threshold=self.base.threshold,
+            out=batch_view(self.buffer, self.base.T, x),
+        )
         return inputs, columns
 
     def forward(self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None):
@@ -108,13 +112,25 @@ class _Stack:
         return torch.stack([get_loss(name)(rates[k], targets, self.base.T) for k, name in enumerate(self.loss_names)])
 
 
-def _train_epoch(stack: _Stack, optimizer, images: Tensor, labels: Tensor, order: Tensor,
-                 generator: torch.Generator, active: Tensor, progress: str | None) -> EpochStats:
+def _train_epoch(
+    stack: _Stack,
+    optimizer,
+    images: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    generator: torch.Generator,
+    active: Tensor,
+    progress: str | None,
+) -> EpochStats:
     """One pass over the training set in ``order``; networks whose loss or membrane stops
     being finite leave ``active`` (and take no more steps)."""
     K, width = stack.model.n_models, stack.model.sizes[0]
-    stats = EpochStats(FlopsMeter(stack.base.sizes), torch.zeros(K, dtype=torch.float64),
-                       torch.zeros(K, dtype=torch.float64), torch.zeros(K, dtype=torch.bool))
+    stats = EpochStats(
+        FlopsMeter(stack.base.sizes),
+        torch.zeros(K, dtype=torch.float64),
+        torch.zeros(K, dtype=torch.float64),
+        torch.zeros(K, dtype=torch.bool),
+    )
     batches = range(0, labels.numel(), stack.base.batch_size)
     for start in tqdm(batches, desc=progress, disable=progress is None, leave=False):
         index = order[start : start + stack.base.batch_size]
@@ -141,9 +157,14 @@ def _evaluate(stack: _Stack, images: Tensor, labels: Tensor) -> TestStats:
     diagnostics, per network."""
     generator = _generator(stack.base.seed, _TEST_SPIKE_STREAM, stack.device)
     K, width = stack.model.n_models, stack.model.sizes[0]
-    stats = TestStats(FlopsMeter(stack.base.sizes), torch.zeros(K, dtype=torch.float64),
-                      torch.zeros(K, dtype=torch.float64), torch.ones(K, dtype=torch.bool),
-                      measure.Diagnostics(K, stack.model.sizes[-1]), measure.max_abs_weights(list(stack.model.weights)))
+    stats = TestStats(
+        FlopsMeter(stack.base.sizes),
+        torch.zeros(K, dtype=torch.float64),
+        torch.zeros(K, dtype=torch.float64),
+        torch.ones(K, dtype=torch.bool),
+        measure.Diagnostics(K, stack.model.sizes[-1]),
+        measure.max_abs_weights(list(stack.model.weights)),
+    )
     with torch.no_grad():
         for start in range(0, labels.numel(), EVAL_BATCH):
             y = labels[start : start + EVAL_BATCH].to(stack.device)
@@ -159,18 +180,21 @@ def _evaluate(stack: _Stack, images: Tensor, labels: Tensor) -> TestStats:
     return stats
 
 
-def _subset(data: MNISTData, base: RunConfig) -> MNISTData:
-    """The run's stratified subset; asking for more images than the data holds uses all of
-    them (said once; the result's ``data`` records the numbers actually used)."""
-    for name, asked, held in (("n_train", base.n_train, data.n_train), ("n_test", base.n_test, data.n_test)):
-        if asked is not None and asked > held:
-            log.warning(f"{name} {asked:,} exceeds the {held:,} images of {data.source}: all {held:,} are used")
-    return data.subset(base.n_train, base.n_test)
+def _stacked_model(configs: Sequence[RunConfig]) -> SNNStack:
+    """One ``SNNStack`` of the configs' networks (their neuron settings and seeds)."""
+    base = configs[0]
+    return SNNStack(
+        base.sizes,
+        [c.beta for c in configs],
+        [c.v_th for c in configs],
+        [c.z for c in configs],
+        [c.seed for c in configs],
+        surrogate=[c.surrogate for c in configs],
+        spike_timing=base.spike_timing,
+    )
 
 
-def train_stack(
-    configs: Sequence[RunConfig], data: MNISTData | None = None, progress: bool = True
-) -> list[RunResult]:
+def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, progress: bool = True) -> list[RunResult]:
     """Train runs that differ only in ``STACKABLE_FIELDS`` (z, beta, v_th, loss, surrogate)
     as one stacked model; returns one ``RunResult`` per config, in order."""
     configs = list(configs)
@@ -180,13 +204,13 @@ def train_stack(
     if any(c.stack_key() != base.stack_key() for c in configs):
         raise ValueError("train_stack needs configs that differ only in z, beta, v_th, loss and surrogate")
     device = resolve_device(base.device)
-    data = _subset(data if data is not None else load_mnist(), base)
-    model = SNNStack(base.sizes, [c.beta for c in configs], [c.v_th for c in configs], [c.z for c in configs],
-                     [c.seed for c in configs], surrogate=[c.surrogate for c in configs],
-                     spike_timing=base.spike_timing).to(device)
+    data = run_subset(data if data is not None else load_mnist(), base.n_train, base.n_test)
+    model = _stacked_model(configs).to(device)
     stack = _Stack(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
     if not stack.events:
-        stack.buffer = torch.empty(base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device)
+        stack.buffer = torch.empty(
+            base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device
+        )
     optimizer = make_optimizer(base, model.parameters())
     order_generator = _generator(base.seed, _ORDER_STREAM, torch.device("cpu"))
     spike_generator = _generator(base.seed, _TRAIN_SPIKE_STREAM, device)
@@ -205,8 +229,10 @@ def train_stack(
         record_epoch(results, epoch, stats, test, time.perf_counter() - started, fused.usable(device))
         if progress:
             accs = ", ".join(f"{a:.3f}" for a in test.accuracy().tolist()[:8])
-            tqdm.write(f"epoch {epoch}: test accuracy {accs}{' ...' if len(configs) > 8 else ''} "
-                       f"({time.perf_counter() - started:.1f} s)")
+            tqdm.write(
+                f"epoch {epoch}: test accuracy {accs}{' ...' if len(configs) > 8 else ''} "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
         if not bool(active.any()):
             break
     for k, result in enumerate(results):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -45,12 +45,16 @@ class TestStats:
 def _scores(stats: EpochStats, test: TestStats, k: int) -> dict[str, float]:
     n_seen = max(stats.meter.count, 1)
     return {
-        "train_loss": float(stats.loss_sum[k] / n_seen), "train_acc": float(stats.correct[k] / n_seen),
-        "test_loss": float(test.loss_sum[k] / test.meter.count), "test_acc": float(test.correct[k] / test.meter.count),
+        "train_loss": float(stats.loss_sum[k] / n_seen),
+        "train_acc": float(stats.correct[k] / n_seen),
+        "test_loss": float(test.loss_sum[k] / test.meter.count),
+        "test_acc": float(test.correct[k] / test.meter.count),
     }
 
 
-def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T: int, K: int) -> list[dict[str, float]]:
+def _rates_and_flops(
+    stats: EpochStats, test: TestStats, sizes: Sequence[int], T: int, K: int
+) -> list[dict[str, float]]:
     """Per network: each layer's mean input rate, FLOPs, synaptic operations and energy."""
     n_layers = len(sizes) - 1
     trained = stats.meter.count > 0
@@ -65,9 +69,14 @@ def _rates_and_flops(stats: EpochStats, test: TestStats, sizes: Sequence[int], T
             row[f"rate_train_l{layer}"] = float(train_rates[layer, :, k].mean())
             row[f"rate_test_l{layer}"] = float(test_rates[layer, :, k].mean())
         row.update(
-            snn_flops_train=float(train_flops[k]), snn_flops_test=float(test_flops[k]), ann_flops=ann,
-            snn_macs_test=test_ops[k].macs, snn_acs_test=test_ops[k].acs, snn_energy_pj_test=test_ops[k].energy_pj,
-            ann_macs=ann_ops.macs, ann_energy_pj=ann_ops.energy_pj,
+            snn_flops_train=float(train_flops[k]),
+            snn_flops_test=float(test_flops[k]),
+            ann_flops=ann,
+            snn_macs_test=test_ops[k].macs,
+            snn_acs_test=test_ops[k].acs,
+            snn_energy_pj_test=test_ops[k].energy_pj,
+            ann_macs=ann_ops.macs,
+            ann_energy_pj=ann_ops.energy_pj,
         )
         rows.append(row)
     return rows
@@ -80,8 +89,9 @@ def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
     return row
 
 
-def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float,
-                 compiled: bool) -> None:
+def record_epoch(
+    results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float, compiled: bool
+) -> None:
     """Append epoch ``epoch``'s row to each run still going; a run that diverged in it is
     marked ``diverged`` with NaN scores, and later epochs add nothing to it. ``compiled``:
     the compiled kernels ran (``compiled_kernels`` 1), else the torch loops (0); the two
@@ -100,6 +110,7 @@ def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: 
         else:
             row.update(_scores(stats, test, k))
             result.test_step_rates = test_rates[:, :, k].tolist()
-        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K,
-                   compiled_kernels=float(compiled))
+        row.update(
+            measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K, compiled_kernels=float(compiled)
+        )
         result.epochs.append(row)

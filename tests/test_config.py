@@ -8,16 +8,38 @@ from labsnn.config import RunConfig
 def test_defaults_are_the_labs():
     c = RunConfig()
     assert (c.z, c.beta, c.v_th, c.T, c.encoder, c.loss, c.sizes, c.batch_size, c.epochs) == (
-        2.0, 0.1, 1.0, 25, "bernoulli", "mse_rate", (784, 10, 10), 128, 5,
+        2.0,
+        0.1,
+        1.0,
+        25,
+        "bernoulli",
+        "mse_rate",
+        (784, 10, 10),
+        128,
+        5,
     )
 
 
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("T", 0), ("T", 2.5), ("epochs", 0), ("batch_size", 0), ("v_th", 0.0), ("v_th", -1.0),
-        ("z", 0.0), ("z", math.nan), ("beta", -0.1), ("beta", math.inf), ("lr", 0.0), ("seed", -1),
-        ("encoder", "poisson"), ("loss", "hinge"), ("device", "tpu"), ("n_train", 0), ("sizes", (784,)),
+        ("T", 0),
+        ("T", 2.5),
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("v_th", 0.0),
+        ("v_th", -1.0),
+        ("z", 0.0),
+        ("z", math.nan),
+        ("beta", -0.1),
+        ("beta", math.inf),
+        ("lr", 0.0),
+        ("seed", -1),
+        ("encoder", "poisson"),
+        ("loss", "hinge"),
+        ("device", "tpu"),
+        ("n_train", 0),
+        ("sizes", (784,)),
         ("threshold", -0.5),
     ],
 )

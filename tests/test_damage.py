@@ -6,11 +6,10 @@ import shutil
 
 import pytest
 
+from conftest import SMOKE_RESULTS
 from labsnn.config import RunConfig
 from labsnn.results import ResultError, load_model, read_result, result_path, weights_path
 from labsnn.sweep import run_configs
-
-from conftest import SMOKE_RESULTS
 
 TINY = RunConfig(T=2, epochs=1, n_train=100, n_test=50)
 
@@ -24,8 +23,9 @@ def cached(tmp_path, subset):
 
 
 @pytest.mark.parametrize("damage", ["five bytes", "one byte flipped", "missing"])
-def test_damaged_weights_are_reported_and_recomputed_by_the_sweep(cached, subset, tmp_path, count_trained, caplog,
-                                                                   damage):
+def test_damaged_weights_are_reported_and_recomputed_by_the_sweep(
+    cached, subset, tmp_path, count_trained, caplog, damage
+):
     configs, paths = cached
     weights = weights_path(paths[0])
     if damage == "missing":
@@ -61,7 +61,9 @@ def test_load_model_names_the_file_and_what_is_wrong(cached, tmp_path):
     with pytest.raises(ResultError, match=r"result file .*nowhere\.json does not exist"):
         load_model(tmp_path / "nowhere.json")
     weights_path(paths[0]).write_bytes(b"12345")
-    with pytest.raises(ResultError, match=rf"{paths[0].name}: its weights file {weights_path(paths[0]).name} is damaged"):
+    with pytest.raises(
+        ResultError, match=rf"{paths[0].name}: its weights file {weights_path(paths[0]).name} is damaged"
+    ):
         load_model(paths[0])
     weights_path(paths[1]).unlink()
     with pytest.raises(ResultError, match="is missing"):

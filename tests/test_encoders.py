@@ -76,7 +76,11 @@ def test_bernoulli_writes_into_out_whatever_it_held():
     written = bernoulli_encode(images, 6, torch.Generator().manual_seed(1), out=out)
     assert written.data_ptr() == out.data_ptr()
     assert torch.equal(written, fresh)
-    for bad in (torch.empty(6, 3, 783), torch.empty(6, 3, 784, dtype=torch.float64), torch.empty(3, 6, 784).transpose(0, 1)):
+    for bad in (
+        torch.empty(6, 3, 783),
+        torch.empty(6, 3, 784, dtype=torch.float64),
+        torch.empty(3, 6, 784).transpose(0, 1),
+    ):
         with pytest.raises(ValueError, match="out must be"):
             bernoulli_encode(images, 6, out=bad)
 

@@ -12,11 +12,10 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import sweep
-
-from conftest import REPO
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
@@ -65,10 +64,14 @@ def test_sweep_into_a_read_only_folder_exits_2_before_training(tmp_path, capsys,
     assert "cannot be written" in err and trained == [] and _tree(locked) == []
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--out", "{file}"], "output folder"), (["--results", "{file}/sub"], "results folder"),
-    (["--out", "{file}/reports"], "output folder"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--out", "{file}"], "output folder"),
+        (["--results", "{file}/sub"], "results folder"),
+        (["--out", "{file}/reports"], "output folder"),
+    ],
+)
 def test_report_into_a_file_exits_2_before_anything(tmp_path, capsys, trained, option, message):
     (tmp_path / "file").write_text("not a folder")
     before = _tree(tmp_path)
@@ -79,14 +82,23 @@ def test_report_into_a_file_exits_2_before_anything(tmp_path, capsys, trained, o
 
 
 def test_report_with_a_missing_data_root_creates_nothing(tmp_path, capsys):
-    err = _one_line_exit_2(capsys, "report", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"),
-                           "--results", str(tmp_path / "res"))
+    err = _one_line_exit_2(
+        capsys,
+        "report",
+        "--data-root",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "out"),
+        "--results",
+        str(tmp_path / "res"),
+    )
     assert "MNIST not found" in err and _tree(tmp_path) == []
 
 
 def test_smoke_report_rejects_a_data_root_it_would_ignore(tmp_path, capsys):
-    err = _one_line_exit_2(capsys, "report", "--profile", "smoke", "--data-root", str(tmp_path), "--out",
-                           str(tmp_path / "out"))
+    err = _one_line_exit_2(
+        capsys, "report", "--profile", "smoke", "--data-root", str(tmp_path), "--out", str(tmp_path / "out")
+    )
     assert "smoke profile" in err and "would be ignored" in err and _tree(tmp_path) == []
 
 
@@ -117,8 +129,11 @@ def test_sizes_from_the_command_line(capsys, trained, monkeypatch):
     assert main(["train", "--sizes", "784-20-10", *COMMON]) == 0
     assert results[0].config.sizes == (784, 20, 10) and results[0].rows()[0]["sizes"] == "784-20-10"
     assert "sizes 784-20-10" in capsys.readouterr().out
-    for bad, message in (("784-0-10", "sizes must be two or more positive integers"), ("784", "sizes must be"),
-                         ("a-b", "joined by '-', e.g. 784-20-10")):
+    for bad, message in (
+        ("784-0-10", "sizes must be two or more positive integers"),
+        ("784", "sizes must be"),
+        ("a-b", "joined by '-', e.g. 784-20-10"),
+    ):
         assert message in _one_line_exit_2(capsys, "train", "--sizes", bad, *COMMON)
 
 
@@ -193,8 +208,9 @@ frame.drop(columns=["epoch_time_s", "stacked_runs"]).to_json(sys.argv[1])
 def test_two_sweeps_racing_on_one_folder_train_each_run_once(tmp_path):
     log, folder = tmp_path / "trained.log", tmp_path / "results"
     script = RACER.format(log=str(log), config=repr(TINY.to_dict()), folder=str(folder))
-    racers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"table{i}.json")], cwd=REPO)
-              for i in range(2)]
+    racers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"table{i}.json")], cwd=REPO) for i in range(2)
+    ]
     assert [racer.wait(timeout=300) for racer in racers] == [0, 0]
     hashes = log.read_text().split()
     assert len(hashes) == len(set(hashes)) == 6  # 3 values x 2 seeds, each trained exactly once
@@ -207,16 +223,22 @@ def test_two_sweeps_racing_on_one_folder_train_each_run_once(tmp_path):
 def tiny_disk(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tiny tmpfs here (needs root and mount permission)")
     yield disk
     subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_full_disk_is_one_line_and_keeps_every_whole_result(tiny_disk, capsys, trained):
-    err = _one_line_exit_2(capsys, "sweep", "beta", "0.1", "0.5", "1.0", "2.0", "--seeds", "2", "--results",
-                           str(tiny_disk), *COMMON)
+    err = _one_line_exit_2(
+        capsys, "sweep", "beta", "0.1", "0.5", "1.0", "2.0", "--seeds", "2", "--results", str(tiny_disk), *COMMON
+    )
     assert "No space left on device" in err
     assert not list(tiny_disk.glob(".*.tmp"))
     for path in tiny_disk.glob("*.json"):

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from labsnn import measure
 from labsnn.flops import (
     AC_ENERGY_PJ,
     MAC_ENERGY_PJ,
@@ -12,7 +13,6 @@ from labsnn.flops import (
     snn_layer_flops,
     snn_synaptic_ops,
 )
-from labsnn import measure
 from labsnn.model import SNN
 
 

@@ -22,17 +22,22 @@ INFO_KEYS = {"backend_build", "march", "flags", "compiler", "library", "reason"}
 
 
 def _x86(flags: str, cpus: int = 2, model: str = "AMD EPYC 9454 48-Core Processor") -> str:
-    return "".join(f"processor\t: {n}\nvendor_id\t: AuthenticAMD\nmodel name\t: {model}\n"
-                   f"cpu MHz\t\t: {2400 + 37 * n}.000\nflags\t\t: {flags}\nbogomips\t: {4800 + n}.00\n\n"
-                   for n in range(cpus))
+    return "".join(
+        f"processor\t: {n}\nvendor_id\t: AuthenticAMD\nmodel name\t: {model}\n"
+        f"cpu MHz\t\t: {2400 + 37 * n}.000\nflags\t\t: {flags}\nbogomips\t: {4800 + n}.00\n\n"
+        for n in range(cpus)
+    )
 
 
 def _arm(part: str, model: str | None = None) -> str:
     name = f"model name\t: {model}\n" if model else ""
-    return "".join(f"processor\t: {n}\n{name}BogoMIPS\t: {50 + n}.00\n"
-                   "Features\t: fp asimd evtstrm aes pmull sha1 crc32\n"
-                   f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: {part}\n"
-                   "CPU revision\t: 1\n\n" for n in range(4))
+    return "".join(
+        f"processor\t: {n}\n{name}BogoMIPS\t: {50 + n}.00\n"
+        "Features\t: fp asimd evtstrm aes pmull sha1 crc32\n"
+        f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: {part}\n"
+        "CPU revision\t: 1\n\n"
+        for n in range(4)
+    )
 
 
 @pytest.fixture
@@ -54,11 +59,13 @@ def _wrapper(tmp_path, version: str = "wrapped cc 1.0", refuse_openmp: bool = Fa
     if refuse_openmp:
         (folder / "refuse-openmp").touch()
     script = folder / "cc"
-    script.write_text(f'#!/bin/sh\necho "$*" >> {folder}/calls\n'
-                      f'if [ "$1" = --version ]; then cat {folder}/version; exit 0; fi\n'
-                      f'if [ -e {folder}/refuse-openmp ]; then for a in "$@"; do\n'
-                      f'  [ "$a" = -fopenmp ] && echo "cc: -fopenmp: unsupported" >&2 && exit 1; done; fi\n'
-                      f'exec {REAL_CC} "$@"\n')
+    script.write_text(
+        f'#!/bin/sh\necho "$*" >> {folder}/calls\n'
+        f'if [ "$1" = --version ]; then cat {folder}/version; exit 0; fi\n'
+        f'if [ -e {folder}/refuse-openmp ]; then for a in "$@"; do\n'
+        f'  [ "$a" = -fopenmp ] && echo "cc: -fopenmp: unsupported" >&2 && exit 1; done; fi\n'
+        f'exec {REAL_CC} "$@"\n'
+    )
     script.chmod(0o755)
     return script
 
@@ -137,8 +144,10 @@ def _small_network() -> list[torch.Tensor]:
 
 
 @needs_cc
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64") or "avx2" not in kernels.cpu_key(),
-                    reason="x86-64-v3 needs an x86 CPU with AVX2")
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64") or "avx2" not in kernels.cpu_key(),
+    reason="x86-64-v3 needs an x86 CPU with AVX2",
+)
 def test_an_x86_64_v3_build_is_its_own_library_with_the_native_results(cache, monkeypatch):
     native = kernels.library_path()
     native_results, native_info = _small_network(), kernels.build_info()
@@ -183,8 +192,9 @@ def test_a_library_without_the_kernels_is_rebuilt(cache, tmp_path):
 
 
 @needs_cc
-def test_a_library_that_neither_loads_nor_rebuilds_leaves_the_torch_loops_and_says_why(cache, monkeypatch, tmp_path,
-                                                                                     capsys):
+def test_a_library_that_neither_loads_nor_rebuilds_leaves_the_torch_loops_and_says_why(
+    cache, monkeypatch, tmp_path, capsys
+):
     script = _wrapper(tmp_path)
     monkeypatch.setenv("CC", str(script))
     target = kernels.library_path()

@@ -13,8 +13,14 @@ from labsnn import fused, kernels, measure
 from labsnn.config import RunConfig
 from labsnn.model import SNNStack
 from labsnn.neuron import lif_sequence
-from labsnn.spike_events import (BernoulliSpikes, _compiled, bernoulli_events, bernoulli_mask_reference,
-                                 pixel_levels_reference, splitmix64)
+from labsnn.spike_events import (
+    BernoulliSpikes,
+    _compiled,
+    bernoulli_events,
+    bernoulli_mask_reference,
+    pixel_levels_reference,
+    splitmix64,
+)
 from labsnn.train import train
 
 compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the compiled kernels are not built here")
@@ -79,7 +85,11 @@ def test_bad_intensities_and_rows_are_clear_errors():
         bernoulli_events(torch.rand(2, 4), 3, rows=torch.tensor([0, 2]))
 
 
-PARAMS = {"beta": torch.tensor([0.1, 0.9, 2.0]), "v_th": torch.tensor([1.0, 0.5, 2.0]), "z": torch.tensor([2.0, 10.0, 0.5])}
+PARAMS = {
+    "beta": torch.tensor([0.1, 0.9, 2.0]),
+    "v_th": torch.tensor([1.0, 0.5, 2.0]),
+    "z": torch.tensor([2.0, 10.0, 0.5]),
+}
 
 
 @compiled
@@ -98,7 +108,9 @@ def test_compiled_lif_equals_the_torch_loop_bit_for_bit(timing, scaled, T):
         if run == "compiled":
             spikes, membrane = fused.lif_stack(currents, beta, v_th, z, gain, timing)
         else:
-            spikes, membrane = (x.transpose(0, 1) for x in lif_sequence(currents.transpose(0, 1), beta, v_th, z, gain, timing))
+            spikes, membrane = (
+                x.transpose(0, 1) for x in lif_sequence(currents.transpose(0, 1), beta, v_th, z, gain, timing)
+            )
         loss = (spikes * grad_out).sum()  # next_step at T = 1: no spike reads a current
         grad = torch.autograd.grad(loss, currents)[0] if loss.requires_grad else torch.zeros_like(currents)
         results.append((spikes, membrane, grad))
@@ -134,8 +146,15 @@ def test_compiled_stack_equals_the_step_by_step_reference(timing):
     target = torch.randint(0, 10, (32,))
     outputs = []
     for fast, inputs in ((True, spikes), (False, spikes.dense())):
-        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1], fast=fast,
-                         surrogate=["fast_sigmoid", "scaled_fast_sigmoid"], spike_timing=timing)
+        model = SNNStack(
+            beta=[0.1, 0.9],
+            v_th=[1.0, 0.5],
+            z=[2.0, 5.0],
+            seeds=[0, 1],
+            fast=fast,
+            surrogate=["fast_sigmoid", "scaled_fast_sigmoid"],
+            spike_timing=timing,
+        )
         out = model(inputs)
         ((out.firing_rates() - F.one_hot(target, 10)) ** 2).mean().backward()
         outputs.append((out, [p.grad for p in model.parameters()]))
@@ -178,8 +197,9 @@ def test_results_do_not_depend_on_the_thread_count(subset):
         for threads in (1, 2):
             torch.set_num_threads(threads)
             result = train(config, subset, progress=False)
-            histories.append(([{k: v for k, v in row.items() if k != "epoch_time_s"} for row in result.epochs],
-                              result.state))
+            histories.append(
+                ([{k: v for k, v in row.items() if k != "epoch_time_s"} for row in result.epochs], result.state)
+            )
     finally:
         torch.set_num_threads(before)
     (rows_1, state_1), (rows_2, state_2) = histories
@@ -224,8 +244,9 @@ def test_cuda_runs_the_same_network_through_its_torch_path(subset):
     """The kernels are CPU code; on CUDA the torch path runs: the same spikes and, within float
     rounding, the same currents and gradients as the compiled CPU path."""
     spikes = bernoulli_events(_images(16, 784), 8, torch.Generator().manual_seed(0))
-    on_gpu = BernoulliSpikes(*(t.cuda() for t in (spikes.mask, spikes.counts, spikes.columns, spikes.starts)),
-                             spikes.shape, spikes.dtype)
+    on_gpu = BernoulliSpikes(
+        *(t.cuda() for t in (spikes.mask, spikes.counts, spikes.columns, spikes.starts)), spikes.shape, spikes.dtype
+    )
     results = []
     for device, inputs in (("cpu", spikes), ("cuda", on_gpu)):
         model = SNNStack(beta=[0.5], v_th=[1.0], z=[2.0], seeds=[0]).to(device)

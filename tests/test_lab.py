@@ -9,8 +9,16 @@ def _frame(sweep, accuracies, epochs=2, seeds=(0, 1)):
     for value, acc in accuracies.items():
         for seed in seeds:
             for epoch in range(1, epochs + 1):
-                rows.append({"sweep": sweep, "value": value, "seed": seed, "epoch": epoch, "status": "ok",
-                             "test_acc": acc if epoch == epochs else 0.0})
+                rows.append(
+                    {
+                        "sweep": sweep,
+                        "value": value,
+                        "seed": seed,
+                        "epoch": epoch,
+                        "status": "ok",
+                        "test_acc": acc if epoch == epochs else 0.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -27,7 +35,9 @@ def _section_41(**overrides):
 
 
 def _frames(section_41):
-    flops = pd.DataFrame({"sweep": "T", "value": 5, "seed": [0], "epoch": [1], "status": "ok", "snn_flops_test": [10945.0]})
+    flops = pd.DataFrame(
+        {"sweep": "T", "value": 5, "seed": [0], "epoch": [1], "status": "ok", "snn_flops_test": [10945.0]}
+    )
     return {"4.1": section_41, "4.2": _frame("loss", {"mse_rate": 0.9, "cross_entropy_rate": 0.8}), "4.3": flops}
 
 
@@ -50,8 +60,16 @@ def test_disagreement_is_reported_and_missing_values_are_not_measured():
 
 
 def test_snn_flops_claim_reads_the_last_epoch():
-    flops = pd.DataFrame({"sweep": "T", "value": 5, "seed": [0, 0], "epoch": [1, 2], "status": "ok",
-                          "snn_flops_test": [14000.0, 10945.0]})
+    flops = pd.DataFrame(
+        {
+            "sweep": "T",
+            "value": 5,
+            "seed": [0, 0],
+            "epoch": [1, 2],
+            "status": "ok",
+            "snn_flops_test": [14000.0, 10945.0],
+        }
+    )
     table = lab.reproduction_table({**_frames(_section_41()), "4.3": flops}).set_index("seed's claim")
     assert table.loc["SNN about 10,945 FLOPs at T = 5 (validation)", "this run"] == "10,945"
 
@@ -102,9 +120,19 @@ def _diag_frame(sweep, finals, silent=None):
     rows = []
     for value, accs in finals.items():
         for seed, acc in enumerate(accs):
-            rows.append({"sweep": sweep, "value": value, "seed": seed, "epoch": 5, "status": "ok", "test_acc": acc,
-                         "silent_frac_test": (silent or {}).get(value, 0.0), "out_rate_test": 0.2,
-                         "max_abs_membrane_test": 4.0})
+            rows.append(
+                {
+                    "sweep": sweep,
+                    "value": value,
+                    "seed": seed,
+                    "epoch": 5,
+                    "status": "ok",
+                    "test_acc": acc,
+                    "silent_frac_test": (silent or {}).get(value, 0.0),
+                    "out_rate_test": 0.2,
+                    "max_abs_membrane_test": 4.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -112,7 +140,9 @@ def test_discussion_names_a_clear_winner():
     from labsnn.lab.discussion import discuss
 
     text = discuss(_diag_frame("z", {1.0: [0.80, 0.81], 2.0: [0.90, 0.91], 10.0: [0.50, 0.52]}), "z", "z")
-    assert "z = 2.0 ends best, at 90.5%" in text and "points ahead of z = 1.0: more than the spread between seeds" in text
+    assert (
+        "z = 2.0 ends best, at 90.5%" in text and "points ahead of z = 1.0: more than the spread between seeds" in text
+    )
     assert "tie" not in text
     assert "The worst, z = 10.0 at 51.0%: its outputs stay silent on 0% of test images" in text
 
@@ -136,7 +166,10 @@ def test_discussion_reports_a_silent_network_and_the_seeds_claim():
     one_seed = discuss(_diag_frame("v_th", {1.0: [0.9], 10.0: [0.1]}), "v_th", "V_th")
     assert "with one finished seed for one of them, whether that lead exceeds the spread" in one_seed
     diverged = _diag_frame("beta", {1.0: [0.90, 0.5, 0.5], 2.0: [0.85, 0.86, 0.87]})
-    diverged.loc[(diverged["value"] == 1.0) & (diverged["seed"] > 0), ["status", "test_acc"]] = ["diverged", float("nan")]
+    diverged.loc[(diverged["value"] == 1.0) & (diverged["seed"] > 0), ["status", "test_acc"]] = [
+        "diverged",
+        float("nan"),
+    ]
     text = discuss(diverged, "beta", "beta")
     assert "cannot be judged" in text and "At beta = 1.0, 2 of 3 run(s) diverged" in text and "nan" not in text
 

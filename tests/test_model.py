@@ -21,7 +21,12 @@ def test_stacked_network_computes_what_it_computes_alone():
     x = (torch.rand(10, 16, 784) < 0.3).float()
     target = torch.randint(0, 10, (16,))
     settings = [(0.1, 1.0, 2.0, 0), (0.5, 0.5, 5.0, 0), (0.9, 0.25, 1.0, 1)]
-    stack = SNNStack(beta=[s[0] for s in settings], v_th=[s[1] for s in settings], z=[s[2] for s in settings], seeds=[s[3] for s in settings])
+    stack = SNNStack(
+        beta=[s[0] for s in settings],
+        v_th=[s[1] for s in settings],
+        z=[s[2] for s in settings],
+        seeds=[s[3] for s in settings],
+    )
     out = stack(x)
     loss = sum(((out.firing_rates()[k] - torch.nn.functional.one_hot(target, 10)) ** 2).mean() for k in range(3))
     loss.backward()
@@ -106,7 +111,9 @@ def test_inputs_without_their_blank_columns_compute_the_same_network():
     rates_a, rates_b = measure.input_rates(x, a, 784), measure.input_rates(x[:, :, columns], b, 784)
     for rate_a, rate_b in zip(rates_a, rates_b):
         assert torch.equal(rate_a, rate_b)
-    assert torch.equal(measure.input_active(x, rates_a, 784)[0], measure.input_active(x[:, :, columns], rates_b, 784)[0])
+    assert torch.equal(
+        measure.input_active(x, rates_a, 784)[0], measure.input_active(x[:, :, columns], rates_b, 784)[0]
+    )
     a.firing_rates().sum().backward()
     b.firing_rates().sum().backward()
     for pa, pb in zip(full.parameters(), compact.parameters()):

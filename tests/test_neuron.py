@@ -50,7 +50,9 @@ def test_conforms_to_snntorch_leaky(beta, threshold):
 
     torch.manual_seed(0)
     currents = torch.randn(50, 8, 16) * 0.8 + 0.3
-    leaky = snn.Leaky(beta=beta, threshold=threshold, reset_mechanism="subtract", spike_grad=surrogate.fast_sigmoid(slope=2.0))
+    leaky = snn.Leaky(
+        beta=beta, threshold=threshold, reset_mechanism="subtract", spike_grad=surrogate.fast_sigmoid(slope=2.0)
+    )
     mem = leaky.init_leaky()
     ref_spikes, ref_mem = [], []
     for t in range(50):

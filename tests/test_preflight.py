@@ -9,13 +9,12 @@ import time
 
 import pytest
 
+from conftest import REPO
 from labsnn import provenance
 from labsnn.config import RunConfig
 from labsnn.host import check_tex
 from labsnn.results import read_result, result_path
 from labsnn.train import train_stack
-
-from conftest import REPO
 
 
 @pytest.fixture
@@ -33,8 +32,9 @@ def _labsnn(args, path_dir, cwd):
     env = {**os.environ, "PATH": str(path_dir)}
     env.pop("LABSNN_DATA", None)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "labsnn", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "labsnn", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     return done, time.perf_counter() - started
 
 
@@ -63,13 +63,20 @@ def test_check_tex_names_what_is_missing_and_how_to_install_it(monkeypatch, tmp_
 
 
 def test_the_command_line_checks_before_it_imports_torch():
-    script = ("import sys\nfrom labsnn.cli import main\n"
-              "for args in (['train', '--T', '0'], ['train', '--sizes', '784-10-5'], ['report', '--check-only', "
-              "'--profile', 'smoke', '--out', sys.argv[1], '--results', sys.argv[1]]):\n"
-              "    print(main(args))\n"
-              "print(sorted(m for m in ('torch', 'pandas', 'nbformat', 'papermill') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", script, str(REPO / "results" / "never")], capture_output=True,
-                          text=True, cwd=REPO, timeout=60)
+    script = (
+        "import sys\nfrom labsnn.cli import main\n"
+        "for args in (['train', '--T', '0'], ['train', '--sizes', '784-10-5'], ['report', '--check-only', "
+        "'--profile', 'smoke', '--out', sys.argv[1], '--results', sys.argv[1]]):\n"
+        "    print(main(args))\n"
+        "print(sorted(m for m in ('torch', 'pandas', 'nbformat', 'papermill') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(REPO / "results" / "never")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert done.stdout.split() == ["2", "2", "0", "[]"], done.stdout + done.stderr
 
 

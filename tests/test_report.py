@@ -39,12 +39,17 @@ def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
     cells = [
         v4.new_code_cell("profile = 'full'", metadata={"tags": ["parameters"]}),
         v4.new_markdown_cell("# 4.1 Hyperparameter tuning"),
-        v4.new_code_cell("data = load()", outputs=[
-            v4.new_output("stream", name="stderr", text="FallbackDataWarning: ..."),
-            v4.new_output("stream", name="stdout", text="loaded"),
-            figure,
-        ]),
-        v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nann_flops()", outputs=[v4.new_output("execute_result", data={"text/plain": "15900"})]),
+        v4.new_code_cell(
+            "data = load()",
+            outputs=[
+                v4.new_output("stream", name="stderr", text="FallbackDataWarning: ..."),
+                v4.new_output("stream", name="stdout", text="loaded"),
+                figure,
+            ],
+        ),
+        v4.new_code_cell(
+            "# NBVAL_CHECK_OUTPUT\nann_flops()", outputs=[v4.new_output("execute_result", data={"text/plain": "15900"})]
+        ),
     ]
     nbformat.write(v4.new_notebook(cells=cells), tmp_path / "section.ipynb")
     kept = _section_cells(tmp_path / "section.ipynb")
@@ -59,7 +64,9 @@ def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, sub
     results, out = tmp_path / "results", tmp_path / "reports"
     files = report_inputs("smoke", subset, results)
     runs = [path for path in files if path.parent == results]
-    assert len(runs) == len(set(runs)) == len(set(lab.plan("smoke"))) and any(path.name == "4.3_flops.ipynb" for path in files)
+    assert len(runs) == len(set(runs)) == len(set(lab.plan("smoke"))) and any(
+        path.name == "4.3_flops.ipynb" for path in files
+    )
     digest = inputs_digest("smoke", subset.fingerprint, files)
     assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs("smoke", subset, results))
     assert digest != inputs_digest("full", subset.fingerprint, files)

@@ -37,12 +37,18 @@ def _same(a, b) -> bool:
 
 def test_numbers_change_only_with_a_results_version_bump():
     if kernels.load() is None:
-        pytest.skip("the pin holds the compiled kernels' numbers; without a C compiler the torch loops differ in rounding")
+        pytest.skip(
+            "the pin holds the compiled kernels' numbers; without a C compiler the torch loops differ in rounding"
+        )
     pinned = json.loads(PINNED.read_text())
-    advice = ("bump labsnn.results.RESULTS_VERSION (say why beside it), then re-pin with "
-              "`.venv/bin/python tests/test_results_version.py`")
-    assert pinned["results_version"] == RESULTS_VERSION, f"RESULTS_VERSION is {RESULTS_VERSION} but the pin is of " \
+    advice = (
+        "bump labsnn.results.RESULTS_VERSION (say why beside it), then re-pin with "
+        "`.venv/bin/python tests/test_results_version.py`"
+    )
+    assert pinned["results_version"] == RESULTS_VERSION, (
+        f"RESULTS_VERSION is {RESULTS_VERSION} but the pin is of "
         f"version {pinned['results_version']}: re-pin with `.venv/bin/python tests/test_results_version.py`"
+    )
     now = histories(load_subset())
     for run, (old, new) in enumerate(zip(pinned["histories"], now)):
         for epoch, (old_row, new_row) in enumerate(zip(old, new)):
@@ -52,5 +58,7 @@ def test_numbers_change_only_with_a_results_version_bump():
 
 
 if __name__ == "__main__":
-    PINNED.write_text(json.dumps({"results_version": RESULTS_VERSION, "histories": histories(load_subset())}, indent=1) + "\n")
+    PINNED.write_text(
+        json.dumps({"results_version": RESULTS_VERSION, "histories": histories(load_subset())}, indent=1) + "\n"
+    )
     print(f"pinned version {RESULTS_VERSION} in {PINNED}")

@@ -94,8 +94,11 @@ def test_stack_mixing_surrogates_computes_each_network_as_alone():
 
 def test_results_cached_before_the_options_keep_their_hash():
     """A default run's hash is that of the fields it had before the options existed."""
-    legacy = {k: v for k, v in RunConfig().to_dict().items()
-              if k not in ("device", "optimizer", "momentum", "surrogate", "spike_timing")}
+    legacy = {
+        k: v
+        for k, v in RunConfig().to_dict().items()
+        if k not in ("device", "optimizer", "momentum", "surrogate", "spike_timing")
+    }
     expected = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=list).encode()).hexdigest()[:16]
     assert RunConfig().config_hash == expected
     assert RunConfig(optimizer="sgd").config_hash != expected
@@ -104,10 +107,15 @@ def test_results_cached_before_the_options_keep_their_hash():
     assert RunConfig(spike_timing="next_step").stack_key() != RunConfig().stack_key()
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("optimizer", "rmsprop", "optimizer must be one of"), ("surrogate", "tanh", "surrogate must be one of"),
-    ("spike_timing", "later", "spike_timing must be one of"), ("momentum", -0.5, "momentum must be"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("optimizer", "rmsprop", "optimizer must be one of"),
+        ("surrogate", "tanh", "surrogate must be one of"),
+        ("spike_timing", "later", "spike_timing must be one of"),
+        ("momentum", -0.5, "momentum must be"),
+    ],
+)
 def test_bad_options_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         RunConfig(**{field: value})

@@ -12,11 +12,23 @@ def _runs(setup, accuracies, diverged=()):
     for (sweep, value), acc in zip(seed_setup.SEED_RUNS, accuracies):
         for seed in (0, 1):
             bad = (sweep, value) in diverged
-            rows.append({"setup": setup, "sweep": sweep, "value": value, "seed": seed, "epoch": 3,
-                         "status": "diverged" if bad else "ok", "diverged_epoch": 1 if bad else None,
-                         "test_acc": math.nan if bad else acc, "silent_frac_test": 1.0 if acc < 0.11 else 0.1,
-                         "top_class_share_test": 1.0 if acc < 0.11 else 0.12, "max_abs_weight_l0": 0.1,
-                         "max_abs_weight_l1": 0.3, "max_abs_membrane_test": 3.0})
+            rows.append(
+                {
+                    "setup": setup,
+                    "sweep": sweep,
+                    "value": value,
+                    "seed": seed,
+                    "epoch": 3,
+                    "status": "diverged" if bad else "ok",
+                    "diverged_epoch": 1 if bad else None,
+                    "test_acc": math.nan if bad else acc,
+                    "silent_frac_test": 1.0 if acc < 0.11 else 0.1,
+                    "top_class_share_test": 1.0 if acc < 0.11 else 0.12,
+                    "max_abs_weight_l0": 0.1,
+                    "max_abs_weight_l1": 0.3,
+                    "max_abs_membrane_test": 3.0,
+                }
+            )
     return rows
 
 
@@ -52,8 +64,10 @@ def test_a_seed_like_setup_whose_default_does_not_learn_is_not_chosen():
     assert seed_setup.best_setup(scores) == "labsnn"
     text = seed_findings.findings(last, scores)
     assert "**labsnn**: 1 of 6" in text
-    assert "Without the condition that the default learns, **stuck** reproduces the most, 6 of 6, but its default run " \
-           "ends at 30.0%." in text
+    assert (
+        "Without the condition that the default learns, **stuck** reproduces the most, 6 of 6, but its default run "
+        "ends at 30.0%." in text
+    )
     assert "No setup reproduces" not in text  # every claim is reproduced by some setup, if not by a learning one
     only_labsnn = _last(LABSNN)
     text = seed_findings.findings(only_labsnn, seed_setup.score(only_labsnn))
@@ -98,8 +112,14 @@ def test_the_declared_grid_crosses_optimizers_surrogates_and_timings():
     assert len(grid) == 12 and grid["setup"].is_unique
     assert set(grid["spike timing"]) == {"same_step", "next_step"}
     assert set(grid["surrogate"]) == {"fast_sigmoid", "scaled_fast_sigmoid"}
-    assert grid.iloc[0].to_dict() == {"setup": grid.iloc[0]["setup"], "optimizer": "adam", "lr": 1e-3, "momentum": 0.0,
-                                      "surrogate": "fast_sigmoid", "spike timing": "same_step"}  # labsnn's own first
+    assert grid.iloc[0].to_dict() == {
+        "setup": grid.iloc[0]["setup"],
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "surrogate": "fast_sigmoid",
+        "spike timing": "same_step",
+    }  # labsnn's own first
 
 
 def test_the_reproduction_table_shows_the_seed_like_setup_beside_labsnns():
@@ -110,5 +130,9 @@ def test_the_reproduction_table_shows_the_seed_like_setup_beside_labsnns():
     ours = last[last["setup"] == "labsnn"].assign(test_acc=lambda f: f["scored_acc"])
     table = lab.reproduction_table({"4.1": ours}, seed_like).set_index("seed's claim")
     assert table.loc["beta = 5 at 9.8%", ["this run", "reproduced", "4.4 seed-like", "there"]].tolist() == [
-        "30.0%", "no", "9.8%", "yes"]
+        "30.0%",
+        "no",
+        "9.8%",
+        "yes",
+    ]
     assert table.loc["T = 50 best", ["4.4 seed-like", "there"]].tolist() == ["-", "-"]  # not among 4.4's runs

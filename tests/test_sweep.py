@@ -8,11 +8,10 @@ import time
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from labsnn.cli import main
 from labsnn.config import RunConfig
 from labsnn.sweep import run_configs, summarize, sweep
-
-from conftest import REPO
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 SEEDS = 4
@@ -125,8 +124,13 @@ def test_cli_bad_values_exit_2_with_one_line(args, message, capsys):
 
 def test_python_dash_m_entry_point(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "labsnn", "sweep", "beta", "0.1", "x", "--no-progress"],
-                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "labsnn", "sweep", "beta", "0.1", "x", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert done.returncode == 2
     assert done.stderr == "labsnn: error: beta must be a number, got 'x'\n"
 

@@ -33,8 +33,21 @@ def test_a_run_trained_in_a_stack_equals_the_run_trained_alone(subset):
 
 def test_history_has_every_metric(subset):
     row = train(SMOKE.replace(epochs=1), subset, progress=False).rows()[0]
-    for column in ("train_loss", "train_acc", "test_acc", "rate_train_l0", "rate_test_l1", "snn_flops_train",
-                   "snn_flops_test", "ann_flops", "epoch_time_s", "data_source", "n_train", "beta", "config_hash"):
+    for column in (
+        "train_loss",
+        "train_acc",
+        "test_acc",
+        "rate_train_l0",
+        "rate_test_l1",
+        "snn_flops_train",
+        "snn_flops_test",
+        "ann_flops",
+        "epoch_time_s",
+        "data_source",
+        "n_train",
+        "beta",
+        "config_hash",
+    ):
         assert column in row
     assert row["ann_flops"] == 15900
     assert 0 < row["snn_flops_test"] < 8 * 15900
@@ -92,4 +105,6 @@ def test_stored_weights_give_back_the_recorded_test_accuracy(tmp_path, subset):
     stack = _Stack(config, model.stack, [config.loss], torch.device("cpu"), torch.empty(config.T * 256 * 784))
     assert float(_evaluate(stack, data.test_images, data.test_labels).accuracy()[0]) == result.epochs[-1]["test_acc"]
     weights_path(path).unlink()
-    assert _without_time(run_configs([config], tmp_path, subset, progress=False)[0]) == _without_time(result)  # retrained
+    assert _without_time(run_configs([config], tmp_path, subset, progress=False)[0]) == _without_time(
+        result
+    )  # retrained

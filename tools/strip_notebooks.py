@@ -105,8 +105,11 @@ def strip(notebook):
 
 def violations(notebook) -> list[str]:
     """What in ``notebook`` breaks the rule, one sentence each; [] when nothing does."""
-    found = [f"notebook metadata: {key!r} changes on every run" for key in TRANSIENT_NOTEBOOK_METADATA
-             if key in notebook.metadata]
+    found = [
+        f"notebook metadata: {key!r} changes on every run"
+        for key in TRANSIENT_NOTEBOOK_METADATA
+        if key in notebook.metadata
+    ]
     counts = _counts(notebook)
     for index, cell in enumerate(notebook.cells):
         where = f"cell {index}"
@@ -126,15 +129,23 @@ def violations(notebook) -> list[str]:
             continue
         images = sorted({mime for out in cell.outputs for mime in out.get("data", {}) if _is_image(mime)})
         if images:
-            found.append(f"{where} ({CHECK_MARKER}): image output ({', '.join(images)}); a checked cell may not "
-                         "hold an image: show it from an unchecked cell (fix by hand)")
-        numbers = {cell.execution_count} | {out.execution_count for out in cell.outputs if out.output_type == "execute_result"}
+            found.append(
+                f"{where} ({CHECK_MARKER}): image output ({', '.join(images)}); a checked cell may not "
+                "hold an image: show it from an unchecked cell (fix by hand)"
+            )
+        numbers = {cell.execution_count} | {
+            out.execution_count for out in cell.outputs if out.output_type == "execute_result"
+        }
         if cell.execution_count is not None and numbers != {counts[index]}:
-            found.append(f"{where} ({CHECK_MARKER}): execution_count {cell.execution_count}, not {counts[index]} "
-                         "as a fresh run numbers it")
+            found.append(
+                f"{where} ({CHECK_MARKER}): execution_count {cell.execution_count}, not {counts[index]} "
+                "as a fresh run numbers it"
+            )
         if cell.execution_count is None:
-            found.append(f"{where} ({CHECK_MARKER}): no execution_count: nbval skips comparing it "
-                         "(or fails, 'Unrun reference cell has outputs'): execute the notebook, then strip it")
+            found.append(
+                f"{where} ({CHECK_MARKER}): no execution_count: nbval skips comparing it "
+                "(or fails, 'Unrun reference cell has outputs'): execute the notebook, then strip it"
+            )
     return found
 
 
@@ -169,8 +180,9 @@ def advice(path: Path, found: list[str]) -> str:
     head = "; ".join(ranked[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
     fix = f"run `{COMMAND} {_shown(path)}`"
     if any("execute the notebook" in item for item in found):
-        fix = (f"run `jupyter nbconvert --to notebook --execute --inplace {_shown(path)}`, then `{COMMAND} "
-               f"{_shown(path)}`")
+        fix = (
+            f"run `jupyter nbconvert --to notebook --execute --inplace {_shown(path)}`, then `{COMMAND} {_shown(path)}`"
+        )
     if any("fix by hand" in item for item in found):
         fix += ", and fix by hand what it still reports"
     return f"{_shown(path)}: {len(found)} problem(s) with committed outputs: {head}. To fix: {fix}."
@@ -181,7 +193,9 @@ def default_paths() -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: notebooks/*.ipynb of this checkout)")
     parser.add_argument("--check", action="store_true", help="write nothing; report violations, exit 1 if any")
     args = parser.parse_args(argv)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -105,9 +106,20 @@ CLAIMS: list[Claim] = [
     _best_claim("4.1.5", "Bernoulli is the best encoding", "encoder", "bernoulli", near=False, shown="encoding"),
     _best_claim("4.2", "MSE better than cross-entropy", "loss", "mse_rate", near=False, shown="loss", at="4.2"),
     Claim("4.3", "ANN 15,900 FLOPs", lambda frames: float(LAB_ANN_FLOPS), lambda v: v == 15900, lambda v: f"{v:,.0f}"),
-    Claim("4.3", "SNN about 10,945 FLOPs at T = 5 (validation)", _flops_t5, lambda v: abs(v - 10945) <= 0.1 * 10945, lambda v: f"{v:,.0f}"),
-    Claim("4.3", "a 31% reduction against the ANN", lambda frames: 1 - _flops_t5(frames) / LAB_ANN_FLOPS,
-          lambda v: abs(v - 0.31) <= 0.05, percent),
+    Claim(
+        "4.3",
+        "SNN about 10,945 FLOPs at T = 5 (validation)",
+        _flops_t5,
+        lambda v: abs(v - 10945) <= 0.1 * 10945,
+        lambda v: f"{v:,.0f}",
+    ),
+    Claim(
+        "4.3",
+        "a 31% reduction against the ANN",
+        lambda frames: 1 - _flops_t5(frames) / LAB_ANN_FLOPS,
+        lambda v: abs(v - 0.31) <= 0.05,
+        percent,
+    ),
 ]
 
 #: Printed under the reproduction table.
@@ -133,7 +145,9 @@ def _verdict(claim: Claim, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
     return claim.fmt(value), "tie" if claim.tie is not None and claim.tie(value) else "no"
 
 
-def reproduction_table(frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def reproduction_table(
+    frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """Each of the seed's claims beside this run's value and whether it reproduced; with
     ``seed_like`` (section 4.4's best seed-like setup, as frames), two more columns for it.
 
@@ -149,8 +163,9 @@ def reproduction_table(frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.
     return pd.DataFrame(rows)
 
 
-def discuss_subsection(frames: dict[str, pd.DataFrame], sweep: str, symbol: str, subsection: str,
-                       section: str = "4.1") -> str:
+def discuss_subsection(
+    frames: dict[str, pd.DataFrame], sweep: str, symbol: str, subsection: str, section: str = "4.1"
+) -> str:
     """The discussion paragraph of ``subsection`` (e.g. ``4.1.2``), with the seed's claims for it."""
     table = reproduction_table(frames)
     return discuss(frames[section], sweep, symbol, table[table["section"] == subsection])

@@ -14,8 +14,13 @@ def final_stats(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:
     """Per value of ``sweep``: mean and sd over seeds of the last epoch's test accuracy and
     diagnostics, the number of seeds and of diverged runs; values in sweep order."""
     last = final_epochs(frame[frame["sweep"] == sweep])
-    columns = {"acc": ("test_acc", "mean"), "sd": ("test_acc", "std"), "seeds": ("seed", "count"),
-               "finite": ("test_acc", "count"), "diverged": ("status", lambda s: int((s == "diverged").sum()))}
+    columns = {
+        "acc": ("test_acc", "mean"),
+        "sd": ("test_acc", "std"),
+        "seeds": ("seed", "count"),
+        "finite": ("test_acc", "count"),
+        "diverged": ("status", lambda s: int((s == "diverged").sum())),
+    }
     for name in ("silent_frac_test", "out_rate_test", "max_abs_membrane_test"):
         if name in last:
             columns[name] = (name, "mean")
@@ -36,15 +41,21 @@ def lead_sentence(stats: pd.DataFrame, symbol: str) -> str:
     runner = ranked.index[1]
     lead = ranked.at[best, "acc"] - ranked.at[runner, "acc"]
     if min(ranked.at[best, "finite"], ranked.at[runner, "finite"]) < 2:
-        return (head + f", {100 * lead:.1f} points ahead of {symbol} = {runner}; with one finished seed for one of "
-                "them, whether that lead exceeds the spread between seeds cannot be judged.")
+        return (
+            head + f", {100 * lead:.1f} points ahead of {symbol} = {runner}; with one finished seed for one of "
+            "them, whether that lead exceeds the spread between seeds cannot be judged."
+        )
     noise = ranked.at[best, "sd"] + ranked.at[runner, "sd"]
     if lead > noise:
-        return head + (f" (± {100 * ranked.at[best, 'sd']:.1f} points over seeds), {100 * lead:.1f} points ahead of "
-                       f"{symbol} = {runner}: more than the spread between seeds ({100 * noise:.1f} points).")
-    return (f"{symbol} = {best} ({ranked.at[best, 'acc']:.1%}) and {symbol} = {runner} "
-            f"({ranked.at[runner, 'acc']:.1%}) are a tie within seed noise: the lead, {100 * lead:.1f} points, is no "
-            f"larger than the spread between seeds ({100 * noise:.1f} points).")
+        return head + (
+            f" (± {100 * ranked.at[best, 'sd']:.1f} points over seeds), {100 * lead:.1f} points ahead of "
+            f"{symbol} = {runner}: more than the spread between seeds ({100 * noise:.1f} points)."
+        )
+    return (
+        f"{symbol} = {best} ({ranked.at[best, 'acc']:.1%}) and {symbol} = {runner} "
+        f"({ranked.at[runner, 'acc']:.1%}) are a tie within seed noise: the lead, {100 * lead:.1f} points, is no "
+        f"larger than the spread between seeds ({100 * noise:.1f} points)."
+    )
 
 
 def worst_sentence(stats: pd.DataFrame, symbol: str) -> str:
@@ -52,16 +63,24 @@ def worst_sentence(stats: pd.DataFrame, symbol: str) -> str:
     diverged = stats[stats["diverged"] > 0]
     text = ""
     if len(diverged):
-        text = " ".join(f"At {symbol} = {v}, {int(r['diverged'])} of {int(r['seeds'])} run(s) diverged (NaN or "
-                        f"infinite loss or membrane)." for v, r in diverged.iterrows()) + " "
+        text = (
+            " ".join(
+                f"At {symbol} = {v}, {int(r['diverged'])} of {int(r['seeds'])} run(s) diverged (NaN or "
+                f"infinite loss or membrane)."
+                for v, r in diverged.iterrows()
+            )
+            + " "
+        )
     finite = stats.dropna(subset=["acc"])
     if finite.empty or "silent_frac_test" not in finite or len(finite) < 2:
         return text.strip()
     worst = finite["acc"].idxmin()
     row = finite.loc[worst]
-    return text + (f"The worst, {symbol} = {worst} at {row['acc']:.1%}: its outputs stay silent on "
-                   f"{row['silent_frac_test']:.0%} of test images, the mean output firing rate is "
-                   f"{row['out_rate_test']:.3f} and the membrane reaches {row['max_abs_membrane_test']:.3g}.")
+    return text + (
+        f"The worst, {symbol} = {worst} at {row['acc']:.1%}: its outputs stay silent on "
+        f"{row['silent_frac_test']:.0%} of test images, the mean output firing rate is "
+        f"{row['out_rate_test']:.3f} and the membrane reaches {row['max_abs_membrane_test']:.3g}."
+    )
 
 
 VERDICT_WORDS = {"yes": "reproduced", "no": "not reproduced", "tie": "a tie within seed noise"}
@@ -70,8 +89,12 @@ VERDICT_WORDS = {"yes": "reproduced", "no": "not reproduced", "tie": "a tie with
 def claims_sentence(claims: pd.DataFrame) -> str:
     """The seed's claims for a subsection (rows of the reproduction table) and their verdicts."""
     claim, value, verdict = claims["seed's claim"], claims["this run"], claims["reproduced"]
-    return " ".join(f"The seed's claim '{c}' is not measured in this profile." if r == "n/a" else
-                    f"The seed: {c}; here {v}, {VERDICT_WORDS[r]}." for c, v, r in zip(claim, value, verdict))
+    return " ".join(
+        f"The seed's claim '{c}' is not measured in this profile."
+        if r == "n/a"
+        else f"The seed: {c}; here {v}, {VERDICT_WORDS[r]}."
+        for c, v, r in zip(claim, value, verdict)
+    )
 
 
 def discuss(frame: pd.DataFrame, sweep: str, symbol: str, claims: pd.DataFrame | None = None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-
 from pathlib import Path
 
 import pandas as pd
@@ -41,8 +40,16 @@ def _against_value(ax, stats: pd.DataFrame, column: str, sd: str | None, ylabel:
     lost = stats[column].isna()
     if lost.any():
         bottom = ax.get_ylim()[0]
-        ax.scatter([xi for xi, gone in zip(x, lost) if gone], [bottom] * int(lost.sum()), marker="x", color="red",
-                   s=60, zorder=3, clip_on=False, label="diverged")
+        ax.scatter(
+            [xi for xi, gone in zip(x, lost) if gone],
+            [bottom] * int(lost.sum()),
+            marker="x",
+            color="red",
+            s=60,
+            zorder=3,
+            clip_on=False,
+            label="diverged",
+        )
         ax.legend(loc="best", fontsize=8)
     if numeric:
         ax.set_xscale("log")
@@ -95,7 +102,12 @@ def plot_flops(frame: pd.DataFrame, figures_dir: str | Path, name: str = "figure
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    rows = frame.melt(id_vars=["epoch", "seed"], value_vars=["snn_flops_train", "snn_flops_test"], var_name="split", value_name="flops")
+    rows = frame.melt(
+        id_vars=["epoch", "seed"],
+        value_vars=["snn_flops_train", "snn_flops_test"],
+        var_name="split",
+        value_name="flops",
+    )
     rows["split"] = rows["split"].map({"snn_flops_train": "SNN, training", "snn_flops_test": "SNN, validation"})
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     sns.lineplot(data=rows, x="epoch", y="flops", hue="split", errorbar="sd", marker="o", ax=ax)
@@ -115,8 +127,9 @@ def _heatmap(ax, table: pd.DataFrame, labels: pd.DataFrame, title: str, **style)
     ax.tick_params(axis="x", rotation=30)
 
 
-def plot_setup_accuracy(table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path,
-                        name: str = "figure8_setup_accuracy"):
+def plot_setup_accuracy(
+    table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path, name: str = "figure8_setup_accuracy"
+):
     """Setups (rows) by the seed's diagnostic runs (columns): final test accuracy, mean over
     seeds; a cell where every seed diverged reads "div" (scored at the tie accuracy)."""
     import matplotlib.pyplot as plt
@@ -128,18 +141,35 @@ def plot_setup_accuracy(table: pd.DataFrame, diverged: pd.DataFrame, figures_dir
     return fig
 
 
-def plot_setup_diagnostics(silent: pd.DataFrame, membrane: pd.DataFrame, diverged: pd.DataFrame,
-                           figures_dir: str | Path, name: str = "figure9_setup_diagnostics"):
+def plot_setup_diagnostics(
+    silent: pd.DataFrame,
+    membrane: pd.DataFrame,
+    diverged: pd.DataFrame,
+    figures_dir: str | Path,
+    name: str = "figure9_setup_diagnostics",
+):
     """Why the runs fail, per setup and run: the fraction of test images on which no output
     neuron fires, and the largest |membrane| on the test set (log10); "div": diverged."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(silent) + 1.6), sharey=True)
-    _heatmap(axes[0], silent, silent.map(lambda v: f"{v:.0%}").where(~diverged, "div"),
-             "Test images with silent outputs", vmin=0, vmax=1, cmap="rocket_r")
+    _heatmap(
+        axes[0],
+        silent,
+        silent.map(lambda v: f"{v:.0%}").where(~diverged, "div"),
+        "Test images with silent outputs",
+        vmin=0,
+        vmax=1,
+        cmap="rocket_r",
+    )
     logged = np.log10(membrane.astype(float).clip(lower=1e-3))
-    _heatmap(axes[1], logged, membrane.map(lambda v: f"{v:.2g}").where(~diverged, "div"),
-             "Largest |membrane| on the test set (colour: log10)", cmap="mako_r")
+    _heatmap(
+        axes[1],
+        logged,
+        membrane.map(lambda v: f"{v:.2g}").where(~diverged, "div"),
+        "Largest |membrane| on the test set (colour: log10)",
+        cmap="mako_r",
+    )
     save_figure(fig, figures_dir, name)
     return fig

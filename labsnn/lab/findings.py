@@ -28,7 +28,11 @@ def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     accuracy >= twice chance). Coarse on purpose: it holds on any machine, where the exact
     accuracies of a short seeded run may differ in the last digits from one CPU to another."""
     table = summarize(frame)
-    learned = final_epochs(frame).groupby(["sweep", "value"], sort=False)["test_acc"].apply(lambda acc: bool((acc >= LEARNED).all()))
+    learned = (
+        final_epochs(frame)
+        .groupby(["sweep", "value"], sort=False)["test_acc"]
+        .apply(lambda acc: bool((acc >= LEARNED).all()))
+    )
     table["learned"] = [learned[(sweep, value)] for sweep, value in zip(table["sweep"], table["value"])]
     return table[["sweep", "value", "runs", "diverged", "learned"]]
 
@@ -53,8 +57,7 @@ def describe_sweep(frame: pd.DataFrame, sweep: str, symbol: str) -> str:
         return f"Every value of {symbol} ends at the same test accuracy, {acc.max():.1%}."
     text = (
         f"Final test accuracy is highest at {symbol} = {best} ({acc[best]:.1%}) and lowest at "
-        f"{symbol} = {worst} ({acc[worst]:.1%}); per value: "
-        + ", ".join(f"{v}: {a:.1%}" for v, a in acc.items()) + "."
+        f"{symbol} = {worst} ({acc[worst]:.1%}); per value: " + ", ".join(f"{v}: {a:.1%}" for v, a in acc.items()) + "."
     )
     if len(diverged):
         text += f" Runs at {symbol} = {', '.join(map(str, diverged))} diverged (NaN or infinite loss or membrane)."
@@ -108,11 +111,20 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Synaptic operations and energy per forward pass on the test set (last epoch,
     mean over seeds) beside the ANN's: MACs at 4.6 pJ, ACs at 0.9 pJ (45 nm)."""
     last = frame[frame["epoch"] == frame["epoch"].max()]
-    snn = {"network": f"SNN, T = {int(last['T'].iloc[0])}", "MACs": last["snn_macs_test"].mean(),
-           "ACs": last["snn_acs_test"].mean(), "energy (nJ)": last["snn_energy_pj_test"].mean() / 1000,
-           "FLOPs (lab formula)": last["snn_flops_test"].mean()}
-    ann = {"network": "ANN", "MACs": last["ann_macs"].iloc[0], "ACs": 0.0,
-           "energy (nJ)": last["ann_energy_pj"].iloc[0] / 1000, "FLOPs (lab formula)": last["ann_flops"].iloc[0]}
+    snn = {
+        "network": f"SNN, T = {int(last['T'].iloc[0])}",
+        "MACs": last["snn_macs_test"].mean(),
+        "ACs": last["snn_acs_test"].mean(),
+        "energy (nJ)": last["snn_energy_pj_test"].mean() / 1000,
+        "FLOPs (lab formula)": last["snn_flops_test"].mean(),
+    }
+    ann = {
+        "network": "ANN",
+        "MACs": last["ann_macs"].iloc[0],
+        "ACs": 0.0,
+        "energy (nJ)": last["ann_energy_pj"].iloc[0] / 1000,
+        "FLOPs (lab formula)": last["ann_flops"].iloc[0],
+    }
     return pd.DataFrame([ann, snn])
 
 
@@ -121,12 +133,17 @@ def accuracy_table(frame: pd.DataFrame, sweep: str, symbol: str) -> pd.DataFrame
     seeds, the share of test images with silent outputs, seeds and diverged runs."""
     stats = final_stats(frame, sweep)
     spread = stats["sd"].map(lambda sd: "" if pd.isna(sd) else f" ± {100 * sd:.1f}")
-    return pd.DataFrame({
-        symbol: [str(v) for v in stats.index],
-        "final test accuracy": [("diverged" if pd.isna(a) else f"{a:.1%}") + s for a, s in zip(stats["acc"], spread)],
-        "silent outputs": stats["silent_frac_test"].map(lambda v: f"{v:.0%}").tolist(),
-        "seeds": stats["seeds"].tolist(), "diverged": stats["diverged"].tolist(),
-    })
+    return pd.DataFrame(
+        {
+            symbol: [str(v) for v in stats.index],
+            "final test accuracy": [
+                ("diverged" if pd.isna(a) else f"{a:.1%}") + s for a, s in zip(stats["acc"], spread)
+            ],
+            "silent outputs": stats["silent_frac_test"].map(lambda v: f"{v:.0%}").tolist(),
+            "seeds": stats["seeds"].tolist(),
+            "diverged": stats["diverged"].tolist(),
+        }
+    )
 
 
 def number_table(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
@@ -134,7 +151,7 @@ def number_table(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
     ``decimals[column]`` decimals."""
     shown = frame.copy()
     for column, places in decimals.items():
-        shown[column] = shown[column].map(lambda v: f"{v:,.{places}f}")
+        shown[column] = shown[column].map(lambda v, places=places: f"{v:,.{places}f}")
     return shown
 
 
@@ -149,8 +166,11 @@ def diagnostics_caption(frame: pd.DataFrame, sweep: str, number: str, symbol: st
     stats = final_stats(frame, sweep)
     quiet = stats["silent_frac_test"].idxmax()
     silent = stats.at[quiet, "silent_frac_test"]
-    most = (f"Most silent: {symbol} = {quiet}, on {silent:.0%} of test images." if silent >= 0.005 else
-            "At every value the outputs fire on more than 99.5% of test images.")
+    most = (
+        f"Most silent: {symbol} = {quiet}, on {silent:.0%} of test images."
+        if silent >= 0.005
+        else "At every value the outputs fire on more than 99.5% of test images."
+    )
     return (
         f"**Figure {number}: what the outputs do across {symbol}.** After the last epoch, mean over "
         f"{int(stats['seeds'].max())} seed(s): the fraction of test images on which no output neuron fires, and the "

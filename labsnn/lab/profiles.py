@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -12,12 +11,13 @@ from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
 from labsnn.lab import seed_setup
 from labsnn.paths import check_writable_folder, default_folder
-from labsnn.preflight import PROFILES, check_data_root, profile
+from labsnn.preflight import PROFILES, check_data_root, profile  # noqa: F401 (PROFILES: re-exported by labsnn.lab)
 from labsnn.results import read_result, result_path
 from labsnn.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
 FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
+
 
 def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
     """The lab's default run at the profile's data size and epochs."""
@@ -33,14 +33,17 @@ def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
     return load_subset() if profile_name == "smoke" else load_mnist(data_root)
 
 
-def notebook_folders(profile_name: str, results_dir: str | None = None,
-                     figures_dir: str | None = None) -> tuple[Path, Path]:
+def notebook_folders(
+    profile_name: str, results_dir: str | None = None, figures_dir: str | None = None
+) -> tuple[Path, Path]:
     """A notebook's result cache and figures folder, checked writable (creating nothing).
     Defaults: ``<repository>/results`` (the report's cache) for the full profile,
     ``<repository>/results/smoke`` for smoke, figures in ``<results>/figures``; wherever
     Jupyter or papermill was started."""
     profile(profile_name)
-    results = Path(results_dir) if results_dir else default_folder("results", *(["smoke"] if profile_name == "smoke" else []))
+    results = (
+        Path(results_dir) if results_dir else default_folder("results", *(["smoke"] if profile_name == "smoke" else []))
+    )
     figures = Path(figures_dir) if figures_dir else results / "figures"
     return check_writable_folder(results, "results_dir"), check_writable_folder(figures, "figures_dir")
 
@@ -86,8 +89,15 @@ def training_seconds(profile_name: str, data: MNISTData, results_dir: str | Path
 
 
 def run_section(
-    section: str, profile_name: str, data: MNISTData, results_dir: str | Path, seeds: int | None = None,
-    epochs: int | None = None, grid: dict[str, list] | None = None, device: str = "auto", progress: bool = True,
+    section: str,
+    profile_name: str,
+    data: MNISTData,
+    results_dir: str | Path,
+    seeds: int | None = None,
+    epochs: int | None = None,
+    grid: dict[str, list] | None = None,
+    device: str = "auto",
+    progress: bool = True,
     scheduler: str | None = None,
 ) -> pd.DataFrame:
     """The tidy results of one section's sweeps (cached runs are read back). Only 4.1
@@ -99,8 +109,9 @@ def run_section(
     return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress, scheduler)
 
 
-def prepare(profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True,
-            scheduler: str | None = None) -> None:
+def prepare(
+    profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True, scheduler: str | None = None
+) -> None:
     """Train every run of the report in one batch; the notebooks then read the cache."""
     run_configs(plan(profile_name), results_dir, data, progress, scheduler)
 

@@ -53,8 +53,11 @@ def plot_trace(run: Trace, figures_dir: str | Path, name: str = "figure_spike_ra
     T = run.inputs.shape[0]
     active = run.inputs.ne(0).any(dim=0).nonzero().squeeze(1)
     fig, axes = plt.subplots(4, 1, figsize=(8, 8.5), sharex=True, gridspec_kw={"height_ratios": [2, 1, 1, 1.6]})
-    panels = [(run.inputs[:, active], f"input ({active.numel()} pixels that spike)"),
-              (run.spikes[0], "hidden layer"), (run.spikes[-1], "output layer (class)")]
+    panels = [
+        (run.inputs[:, active], f"input ({active.numel()} pixels that spike)"),
+        (run.spikes[0], "hidden layer"),
+        (run.spikes[-1], "output layer (class)"),
+    ]
     for ax, (spikes, label) in zip(axes, panels):
         steps, neurons = spikes.nonzero(as_tuple=True)
         ax.scatter(steps.numpy(), neurons.numpy(), marker="|", s=40 if spikes.shape[1] < 50 else 6, color="black")

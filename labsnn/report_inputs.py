@@ -1,0 +1,46 @@
+"""What a report is made from, and whether the PDF already is: the digest of every planned
+run's result, the notebooks and labsnn's own source, kept beside the PDF."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from labsnn import lab
+from labsnn.data import MNISTData
+from labsnn.preflight import NOTEBOOKS, notebook_paths
+from labsnn.results import result_path
+
+INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
+
+
+def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+    """The files a report is made from: every planned run's result, the notebooks
+    and labsnn's own source (which draws the figures and writes the captions)."""
+    return [
+        *planned_results(profile, data, results_dir),
+        *notebook_paths(),
+        *sorted(Path(__file__).parent.rglob("*.py")),
+    ]
+
+
+def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+    """The result file of every run the profile plans, sorted."""
+    return sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
+
+
+def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
+    """SHA-256 over the profile, the data's fingerprint and the name and bytes of each file
+    (a missing file counts as missing, so creating it changes the digest)."""
+    digest = hashlib.sha256(f"{profile}\n{data_fingerprint}\n".encode())
+    for path in files:
+        digest.update(f"{path.name}\n".encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def up_to_date(out_dir: Path, digest: str) -> bool:
+    """True when the PDF and the executed notebooks exist and were made from ``digest``."""
+    outputs = [out_dir / "lab1_report.pdf", *(out_dir / f"{name}.ipynb" for name in NOTEBOOKS), out_dir / INPUTS_FILE]
+    return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest

