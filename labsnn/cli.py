@@ -111,9 +111,18 @@ def _print_table(frame) -> None:
         print(frame.to_string(index=False))
 
 
+def _check_backend(config: RunConfig) -> None:
+    """``backend compiled`` where the kernels cannot be built: one line, before any data."""
+    if config.backend == "compiled":
+        from labsnn import backend
+
+        backend.resolve("compiled")
+
+
 def _train(args: argparse.Namespace) -> None:
     config = build_config(args)
     check_data_root(args.data_root)
+    _check_backend(config)
     from labsnn.data import load_mnist
     from labsnn.train import train
 
@@ -142,6 +151,7 @@ def _sweep(args: argparse.Namespace) -> None:
         [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
     )
     check_data_root(args.data_root)
+    _check_backend(base)
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
     from labsnn.data import load_mnist

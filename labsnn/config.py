@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from labsnn.names import (
+    BACKENDS,
     DEVICES,
     ENCODERS,
     INPUT_SIZE,
@@ -30,7 +31,7 @@ from labsnn.names import (
 from labsnn.validation import check_sizes, is_finite_number, is_integer, lookup
 
 #: Fields that neither change a run's numbers' meaning nor key the cache.
-EXECUTION_FIELDS = frozenset({"device"})
+EXECUTION_FIELDS = frozenset({"device", "backend"})
 #: Fields in which runs may differ and still train together as one stacked model.
 STACKABLE_FIELDS = frozenset({"z", "beta", "v_th", "loss", "surrogate"})
 #: Fields added after results were first cached: they key the cache only when not at
@@ -70,6 +71,9 @@ class RunConfig:
     )
     spike_timing: str = _option(
         "same_step", "same_step: a spike reads the membrane after it integrated I[t]; next_step: before"
+    )
+    backend: str = _option(
+        "auto", "compiled (C kernels, CPU), torch, or auto: compiled where the kernels build, else torch"
     )
 
     def __post_init__(self) -> None:
@@ -182,6 +186,7 @@ _CHOICES = {
     "device": DEVICES,
     "optimizer": OPTIMIZERS,
     "surrogate": SURROGATES,
+    "backend": BACKENDS,
     "spike_timing": SPIKE_TIMINGS,
 }
 

@@ -94,7 +94,8 @@ def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None =
         files: only these result files (missing ones left out); default: all of the folder's.
 
     Returns:
-        ``RunResult.rows()`` plus ``result_file``, sorted by file then epoch; columns: the
+        ``RunResult.rows()``, the environment that made each run (``env_*``), and
+        ``result_file``, sorted by file then epoch; columns: the
         config fields in ``RunConfig`` order, the data and run fields, ``result_file``, then
         ``epoch`` and the metrics (empty where a run lacks one); list cells as JSON. A file
         that is not a result is skipped with a one-line warning. An empty ``DataFrame``
@@ -114,12 +115,13 @@ def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None =
     for path in files:
         try:
             result = RunResult.from_json(json.loads(path.read_text()))
-            run_rows = result.rows()
+            machine = {f"env_{key}": value for key, value in result.environment.items()}
+            run_rows = [{**row, **machine} for row in result.rows()]
         except Exception as error:  # any damage: this file is not a result, the others still are
             reason = (str(error).splitlines() or [""])[0]
             log.warning("skipped unreadable result file %s (%s: %s)", path, type(error).__name__, reason)
             continue
-        fixed = [*result.data, *RUN_FIELDS]
+        fixed = [*result.data, *RUN_FIELDS, *machine]
         _merge_order(run_columns, (k for k in fixed if k not in config_columns))
         for row in run_rows:
             _merge_order(metric_columns, (k for k in row if k not in config_columns and k not in fixed))

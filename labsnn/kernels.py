@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from labsnn import backend
 from labsnn.kernel_build import (  # noqa: F401 (build's names, re-exported)
     FLAGS,
     HEADERS,
@@ -86,10 +87,14 @@ def _load() -> tuple[ctypes.CDLL, dict[str, str]]:
 
 
 def load() -> ctypes.CDLL | None:
-    """The built library, loaded once per process; None where it cannot be built or loaded.
+    """The built library, loaded once per process; None where it cannot be built or loaded
+    (``build_info()["reason"]`` says why; ``labsnn.backend`` tells the user) or while the
+    torch backend is in use.
 
     Raises: ValueError for a bad ``$LABSNN_MARCH`` (a setting to mend, not a reason for torch loops).
     """
+    if backend.active() == "torch":
+        return None
     if "library" not in _state:
         try:
             library, info = _load()
@@ -105,13 +110,19 @@ def load() -> ctypes.CDLL | None:
                     "reason": str(error),
                 },
             )
-            log.warning(
-                "compiled kernels unavailable (%s); training runs its torch loops "
-                "(slower; the same results up to float rounding)",
-                error,
-            )
         _state.update(library=library, info=info)
     return _state["library"]  # type: ignore[return-value]
+
+
+def say_unavailable() -> None:
+    """Say once per process, on the ``labsnn`` logger, why training runs its torch loops."""
+    if not _state.get("said"):
+        _state["said"] = True
+        log.warning(
+            "compiled kernels unavailable (%s); training runs its torch loops "
+            "(slower; the same results up to float rounding)",
+            build_info()["reason"],
+        )
 
 
 def build_info() -> dict[str, str]:
@@ -121,7 +132,8 @@ def build_info() -> dict[str, str]:
     ``march`` (the target of the flags that built it), ``flags`` (those flags), ``compiler`` (its
     path and version line), ``library`` (the file's name) and ``reason`` (why torch loops, else "").
     """
-    load()
+    with backend.use("auto"):  # how they were built, whichever backend runs now
+        load()
     return dict(_state["info"])  # type: ignore[arg-type]
 
 

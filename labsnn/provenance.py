@@ -47,15 +47,16 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def environment(device: str) -> dict[str, str]:
+def environment(device: str, backend: str = "") -> dict[str, str]:
     """This process's environment, as plain strings.
 
     Args:
         device: the device the run trained on (``cpu``, ``cuda``).
+        backend: the backend it trained under (``compiled`` or ``torch``).
 
     Returns:
         ``labsnn``, ``commit``, ``python``, ``torch``, ``cpu``, ``machine``, ``threads``,
-        ``device`` and the kernels' build (``kernels``: ``compiled`` or ``torch loops``,
+        ``device``, ``backend`` and the kernels' build (``kernels``: ``compiled`` or ``torch loops``,
         ``kernels_march``, ``kernels_flags``, ``kernels_compiler``).
     """
     import torch
@@ -73,6 +74,7 @@ def environment(device: str) -> dict[str, str]:
         "machine": platform.machine(),
         "threads": str(torch.get_num_threads()),
         "device": device,
+        "backend": backend,
         "kernels": build.get("backend_build", "unknown"),
         "kernels_march": build.get("march", "-"),
         "kernels_flags": build.get("flags", "-"),
@@ -85,8 +87,12 @@ def describe(env: dict[str, str]) -> str:
     if not env:
         return "not recorded (results made before labsnn recorded their environment)"
     kernels = env.get("kernels", "unknown")
-    if kernels == "compiled":
-        kernels = f"compiled kernels (-march={env.get('kernels_march', '?')}, {env.get('kernels_compiler', '?')})"
+    if env.get("backend") == "torch":
+        kernels = "torch backend"
+    elif kernels == "compiled":
+        compiler = env.get("kernels_compiler", "?")
+        compiler = compiler[compiler.find("(") + 1 : compiler.rfind(")")] if "(" in compiler else compiler
+        kernels = f"compiled kernels (-march={env.get('kernels_march', '?')}, {compiler})"
     return (
         f"{env.get('cpu', '?')} ({env.get('machine', '?')}); {kernels}; torch {env.get('torch', '?')}; "
         f"{env.get('threads', '?')} thread(s); {env.get('device', '?')}; labsnn {env.get('labsnn', '?')} "

@@ -14,7 +14,8 @@ from labsnn.results import read_result, result_path
 
 
 def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
-    return [read_result(result_path(results_dir, config, data), config) for config in lab.plan(profile)]
+    configs = {config.config_hash: config for config in lab.plan(profile)}.values()  # a run two chapters share once
+    return [read_result(result_path(results_dir, config, data), config) for config in configs]
 
 
 def run_summary(

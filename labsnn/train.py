@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from labsnn import fused, measure, provenance
+from labsnn import backend, fused, measure, provenance
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, run_subset
 from labsnn.encoders import get_encoder
@@ -196,7 +196,8 @@ def _stacked_model(configs: Sequence[RunConfig]) -> SNNStack:
 
 def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, progress: bool = True) -> list[RunResult]:
     """Train runs that differ only in ``STACKABLE_FIELDS`` (z, beta, v_th, loss, surrogate)
-    as one stacked model; returns one ``RunResult`` per config, in order."""
+    as one stacked model, under the backend their config asks for (``labsnn.backend``,
+    resolved once); returns one ``RunResult`` per config, in order."""
     configs = list(configs)
     if not configs:
         return []
@@ -204,6 +205,15 @@ def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, pro
     if any(c.stack_key() != base.stack_key() for c in configs):
         raise ValueError("train_stack needs configs that differ only in z, beta, v_th, loss and surrogate")
     device = resolve_device(base.device)
+    chosen = backend.resolve(base.backend, device.type)
+    with backend.use(chosen):
+        return _train_stack(configs, data, progress, device, chosen)
+
+
+def _train_stack(
+    configs: list[RunConfig], data: MNISTData | None, progress: bool, device: torch.device, chosen: str
+) -> list[RunResult]:
+    base = configs[0]
     data = run_subset(data if data is not None else load_mnist(), base.n_train, base.n_test)
     model = _stacked_model(configs).to(device)
     stack = _Stack(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
@@ -214,7 +224,7 @@ def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, pro
     optimizer = make_optimizer(base, model.parameters())
     order_generator = _generator(base.seed, _ORDER_STREAM, torch.device("cpu"))
     spike_generator = _generator(base.seed, _TRAIN_SPIKE_STREAM, device)
-    environment = provenance.environment(device.type)
+    environment = provenance.environment(device.type, chosen)
     results = [RunResult(c, dict(data.describe()), environment=dict(environment)) for c in configs]
     active = torch.ones(len(configs), dtype=torch.bool)
     train_images, train_labels = data.train_images.to(device), data.train_labels.to(device)

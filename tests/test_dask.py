@@ -169,3 +169,79 @@ def test_a_malformed_local_scheduler_is_one_line(bad, capsys, tmp_path):
     except SystemExit as stop:
         code = stop.code
     assert code == 2 and "scheduler must be local:N" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cluster():
+    """A LocalCluster of 2 single-threaded worker processes, as ``local:2`` makes one."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "OMP_WAIT_POLICY": "PASSIVE"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
+            yield local
+
+
+def test_a_client_and_a_scheduler_file_give_the_in_process_table_bit_for_bit(tmp_path, subset, cluster, submitted):
+    from dask.distributed import Client
+
+    config = TINY.replace(T=25, n_train=512, batch_size=128)
+    local = sweep(config, "beta", [0.1, 0.5], 2, tmp_path / "local", subset, False)
+    with Client(cluster) as client:
+        through_client = sweep(config, "beta", [0.1, 0.5], 2, tmp_path / "client", subset, False, scheduler=client)
+        assert client.status == "running"  # a client passed in is the caller's: left open
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file.write_text(json.dumps({"address": cluster.scheduler_address}))
+    resolved = distributed.resolve_scheduler(scheduler_file=scheduler_file)
+    through_file = sweep(config, "beta", [0.1, 0.5], 2, tmp_path / "file", subset, False, scheduler=resolved)
+    pd.testing.assert_frame_equal(_stable(local), _stable(through_client))
+    pd.testing.assert_frame_equal(_stable(local), _stable(through_file))
+    assert len(submitted) == 4  # two stacks (seeds) through each door
+
+
+def test_the_scheduler_is_found_by_dasks_own_conventions(tmp_path, monkeypatch):
+    import dask
+
+    monkeypatch.delenv("LABSNN_SCHEDULER", raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    assert distributed.resolve_scheduler() is None
+    with dask.config.set({"scheduler-address": "tcp://10.0.0.1:8786"}):
+        assert distributed.resolve_scheduler() == "tcp://10.0.0.1:8786"
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.2:8786")
+    assert distributed.resolve_scheduler() == "tcp://10.0.0.2:8786"
+    monkeypatch.setenv("LABSNN_SCHEDULER", "local:2")  # labsnn's alias comes before Dask's default
+    assert distributed.resolve_scheduler() == "local:2"
+    assert distributed.resolve_scheduler("tcp://10.0.0.3:8786") == "tcp://10.0.0.3:8786"
+    with pytest.raises(ValueError, match="does not exist"):
+        distributed.resolve_scheduler(scheduler_file=tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="not both"):
+        distributed.resolve_scheduler("local:2", scheduler_file=tmp_path / "missing.json")
+
+
+def test_scheduler_and_scheduler_file_options_are_one_line_errors(capsys, tmp_path):
+    for args in (
+        ["--scheduler-file", str(tmp_path / "missing.json")],
+        ["--scheduler", "local:2", "--scheduler-file", str(tmp_path / "x.json")],
+    ):
+        try:
+            code = main(["sweep", "beta", "0.1", "--results", str(tmp_path / "r"), *args, "--no-progress"])
+        except SystemExit as stop:
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_docs_slurm_recipe_runs_up_to_the_submission():
+    pytest.importorskip("dask_jobqueue")
+    text = (REPO / "docs" / "cluster.md").read_text()
+    recipe = text.split("## On SLURM", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    before_submission = recipe.split("cluster.scale(", 1)[0]
+    namespace = {}
+    exec(before_submission, namespace)  # imports labsnn.report and builds the cluster; submits nothing
+    try:
+        assert "OMP_WAIT_POLICY=PASSIVE" in namespace["cluster"].job_script()
+        assert "scheduler=client" in recipe and "build_report" in recipe
+    finally:
+        namespace["cluster"].close()

@@ -56,10 +56,14 @@ def test_csv_holds_every_run_and_epoch_exactly(results, tmp_path):
     assert "result_file" in table.columns and "test_step_rates" not in table.columns
     assert list(zip(table["result_file"], table["epoch"])) == sorted(zip(table["result_file"], table["epoch"]))
     for _, row in table.iterrows():
-        expected = cached[row["result_file"]].rows()[row["epoch"] - 1]
+        result = cached[row["result_file"]]
+        expected = {**result.rows()[row["epoch"] - 1], **{f"env_{k}": v for k, v in result.environment.items()}}
         assert set(expected) | {"result_file"} == set(table.columns)
+        assert {"env_cpu", "env_torch", "env_backend", "env_kernels_march"} <= set(expected)
         for key, value in expected.items():
-            assert _same(row[key], value), (key, row[key], value)
+            text = "" if pd.isna(row[key]) else str(row[key])  # CSV reads "2" as 2 and "" as empty
+            same = text == value if key.startswith("env_") else _same(row[key], value)
+            assert same, (key, row[key], value)
     assert table["test_acc"].tolist() == [e["test_acc"] for r in cached.values() for e in r.epochs]
     assert set(table["beta"]) == {0.1, 0.5} and set(table["sizes"]) == {"784-10-10"}
     assert [p.name for p in out.parent.iterdir()] == ["results.csv"]  # no temporary left

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import torch
 
-from labsnn import fused, kernels
+from labsnn import backend, fused, kernels
 from labsnn.model import SNNStack
 from labsnn.spike_events import bernoulli_events
 
@@ -206,6 +206,7 @@ def test_a_library_that_neither_loads_nor_rebuilds_leaves_the_torch_loops_and_sa
     assert set(info) == INFO_KEYS and all(isinstance(v, str) for v in info.values())
     assert info["backend_build"] == "torch loops" and target.name in info["reason"]
     assert "cc: out of order" in info["reason"] and "does not load" in info["reason"]
+    assert backend.resolve("auto") == "torch" and backend.resolve("auto") == "torch"
     said = [line for line in capsys.readouterr().err.splitlines() if "compiled kernels unavailable" in line]
     assert len(said) == 1 and said[0].startswith("labsnn: ") and "cc: out of order" in said[0]
 
