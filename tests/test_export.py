@@ -160,3 +160,15 @@ def test_parquet_round_trips(results, tmp_path):
     assert export(results, tmp_path / "table.parquet") == 3
     back = pd.read_parquet(tmp_path / "table.parquet")
     pd.testing.assert_frame_equal(back, results_table(results))
+
+
+def test_the_export_command_writes_the_table_and_says_so(results, tmp_path, capsys):
+    from labsnn.cli import main
+
+    out = tmp_path / "runs.csv"
+    assert main(["export", str(results), str(out)]) == 0
+    assert len(pd.read_csv(out)) == 3 and list(pd.read_csv(out).columns) == list(results_table(results).columns)
+    assert "wrote" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "nowhere"), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labsnn: error: results folder") and len(err.strip().splitlines()) == 1
