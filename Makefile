@@ -1,6 +1,6 @@
 # Set-up is part of every target: the first run creates .venv and installs labsnn with its
-# dev and cluster extras at the versions of requirements.lock (torch==2.14.1,
-# torchvision==0.29.1), then builds the compiled kernels; later runs reuse it.
+# dev and cluster extras at the versions of requirements.lock, then builds the compiled
+# kernels; later runs reuse it.
 # `make report` also installs TeX where it can (root on Debian); `make test` installs
 # nothing on the machine and needs no TeX.
 PYTHON ?= python3
@@ -50,8 +50,8 @@ lock:
 	.lock-venv/bin/pip install --quiet -e '.[$(EXTRAS)]'
 	{ echo "# The exact versions make installs (pip constraints). Refresh: make lock"; \
 	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(setuptools|wheel)=='; } > $(LOCK)
+	.lock-venv/bin/python tools/sync_environment.py
 	rm -rf .lock-venv
-	$(PYTHON) tools/sync_environment.py
 
 # The README's test command in a fresh clone, with TeX hidden and an empty kernel cache.
 fresh-check:

@@ -27,10 +27,13 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'labsnn' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    try:  # a submodule, as ``import labsnn; labsnn.model`` found it when the package imported them all
+        return importlib.import_module(f"labsnn.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'labsnn' has no attribute {name!r}") from None
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted(["__version__", *_EXPORTS])

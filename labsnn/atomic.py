@@ -12,6 +12,14 @@ from typing import IO
 
 
 def _read_umask() -> int:
+    """The process's umask: from /proc on Linux (reading it changes nothing), else by
+    setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

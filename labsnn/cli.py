@@ -112,11 +112,13 @@ def _print_table(frame) -> None:
 
 
 def _check_backend(config: RunConfig) -> None:
-    """``backend compiled`` where the kernels cannot be built: one line, before any data."""
+    """``backend compiled`` where the kernels cannot be built, or on a GPU: one line, before
+    any data (the last check: it imports torch and may build the kernels)."""
     if config.backend == "compiled":
         from labsnn import backend
+        from labsnn.train import resolve_device
 
-        backend.resolve("compiled")
+        backend.resolve("compiled", resolve_device(config.device).type)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -151,9 +153,9 @@ def _sweep(args: argparse.Namespace) -> None:
         [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
     )
     check_data_root(args.data_root)
-    _check_backend(base)
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
+    _check_backend(base)
     from labsnn.data import load_mnist
     from labsnn.sweep import summarize, sweep, sweep_configs
 

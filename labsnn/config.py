@@ -103,10 +103,12 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value > most:
                 raise ValueError(f"{name} must be at most {most:,}, the images in MNIST's {split} set, got {value:,}")
-        if self.threshold >= 1.0:
+        if self.encoder == "threshold" and self.threshold >= 1.0:
             raise ValueError(
                 f"threshold must be below 1 (pixels lie in [0, 1]; none would exceed it), got {self.threshold:g}"
             )
+        if self.backend == "compiled" and self.device == "cuda":
+            raise ValueError("backend compiled runs on the CPU only: use device cpu, or backend torch or auto on cuda")
         if self.momentum >= 1.0:
             raise ValueError(
                 f"momentum must be below 1 (at 1 or more SGD's steps grow without bound), got {self.momentum:g}"
@@ -133,8 +135,9 @@ class RunConfig:
 
     @property
     def config_hash(self) -> str:
-        """Stable 16-hex-digit hash of every field that defines the run (not ``device``;
-        the ``KEYED_WHEN_CHANGED`` fields only when not at their default)."""
+        """Stable 16-hex-digit hash of every field that defines the run: not the
+        ``EXECUTION_FIELDS`` (device, backend: where and how it runs, recorded in the result
+        instead), and the ``KEYED_WHEN_CHANGED`` fields only when not at their default."""
         defaults = RunConfig.__dataclass_fields__
         keyed = {
             k: v

@@ -101,13 +101,13 @@ def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None =
         that is not a result is skipped with a one-line warning. An empty ``DataFrame``
         when nothing is readable; ``ValueError`` when the folder is missing.
     """
+    files = result_files(results_dir) if files is None else [Path(f) for f in files if Path(f).is_file()]
     import pandas as pd
 
     import labsnn.log  # noqa: F401  (the labsnn logger's handler: "labsnn: <message>" on stderr)
     from labsnn.config import field_names
     from labsnn.results import RunResult
 
-    files = result_files(results_dir) if files is None else [Path(f) for f in files if Path(f).is_file()]
     config_columns = field_names()
     run_columns: list[str] = []
     metric_columns: list[str] = []

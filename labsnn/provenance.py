@@ -14,10 +14,13 @@ from labsnn.paths import REPOSITORY
 
 @functools.lru_cache(maxsize=1)
 def commit() -> str:
-    """``git describe --always --dirty`` of labsnn's checkout, or ``unknown``."""
+    """``git describe --always --dirty`` of labsnn's checkout; ``unknown`` for an installed
+    copy (the folder it runs in may be another repository)."""
+    if REPOSITORY is None:
+        return "unknown"
     try:
         done = subprocess.run(
-            ["git", "-C", str(REPOSITORY or Path.cwd()), "describe", "--always", "--dirty"],
+            ["git", "-C", str(REPOSITORY), "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
             check=True,
@@ -64,7 +67,8 @@ def environment(device: str, backend: str = "") -> dict[str, str]:
     import labsnn
     from labsnn import kernels
 
-    build = kernels.build_info()
+    unused = {"backend_build": "unused (torch backend)", "march": "-", "flags": "-", "compiler": "-"}
+    build = kernels.build_info() if backend == "compiled" else unused  # a torch run builds no kernels
     return {
         "labsnn": labsnn.__version__,
         "commit": commit(),

@@ -11,6 +11,7 @@ from labsnn.data import MNISTData
 from labsnn.preflight import NOTEBOOKS, notebook_paths
 from labsnn.results import result_path
 
+RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.export)
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
@@ -41,6 +42,8 @@ def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str
 
 
 def up_to_date(out_dir: Path, digest: str) -> bool:
-    """True when the PDF and the executed notebooks exist and were made from ``digest``."""
-    outputs = [out_dir / "lab1_report.pdf", *(out_dir / f"{name}.ipynb" for name in NOTEBOOKS), out_dir / INPUTS_FILE]
+    """True when the PDF, the results table and the executed notebooks exist and were made
+    from ``digest``."""
+    outputs = [out_dir / "lab1_report.pdf", out_dir / RESULTS_TABLE, out_dir / INPUTS_FILE]
+    outputs += [out_dir / f"{name}.ipynb" for name in NOTEBOOKS]
     return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest

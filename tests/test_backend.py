@@ -12,7 +12,7 @@ from labsnn import backend, kernels
 from labsnn.config import RunConfig
 from labsnn.train import train_stack
 
-TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
+TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50, device="cpu")
 
 
 def test_the_torch_backend_trains_without_the_kernels_and_says_so(subset):

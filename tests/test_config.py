@@ -68,3 +68,18 @@ def test_stack_key_ignores_only_neuron_parameters_and_loss():
     assert base.replace(beta=2.0, z=5.0, v_th=0.5, loss="cross_entropy_rate").stack_key() == base.stack_key()
     assert base.replace(T=5).stack_key() != base.stack_key()
     assert base.replace(seed=1).stack_key() != base.stack_key()
+
+
+def test_cache_keys_are_pinned_so_a_new_field_cannot_rekey_every_cache():
+    assert RunConfig().config_hash == "de9f6b22818ff215"
+    seed_like = RunConfig(optimizer="sgd", lr=1.0, spike_timing="next_step")
+    assert seed_like.config_hash == "d6aa2416d98c9268"
+    assert RunConfig(backend="torch", device="cpu").config_hash == RunConfig().config_hash
+
+
+def test_a_threshold_only_matters_to_the_threshold_encoder():
+    assert RunConfig(threshold=2.0).threshold == 2.0  # unused by the Bernoulli encoder: old results stay readable
+    with pytest.raises(ValueError, match="threshold must be below 1"):
+        RunConfig(encoder="threshold", threshold=2.0)
+    with pytest.raises(ValueError, match="CPU only"):
+        RunConfig(backend="compiled", device="cuda")

@@ -117,7 +117,7 @@ def test_more_images_than_the_data_holds_uses_all_and_records_it(subset, caplog)
 def test_every_result_records_its_environment_and_keeps_its_cache_key(subset, tmp_path):
     from labsnn.results import write_result
 
-    config = RunConfig(T=2, epochs=1, n_train=100, n_test=50)
+    config = RunConfig(T=2, epochs=1, n_train=100, n_test=50, device="cpu")
     path = result_path(tmp_path, config, subset)
     (result,) = train_stack([config], subset, progress=False)
     write_result(path, result)

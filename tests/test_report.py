@@ -80,10 +80,13 @@ def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, sub
     assert inputs_digest("smoke", subset.fingerprint, files) not in (digest, changed)
 
     out.mkdir()
-    for name in ["lab1_report.pdf", *(f"{n}.ipynb" for n in NOTEBOOKS)]:
+    for name in ["lab1_report.pdf", "results.csv", *(f"{n}.ipynb" for n in NOTEBOOKS)]:
         (out / name).write_text("made")
     assert not up_to_date(out, digest)  # no record of its inputs
     (out / INPUTS_FILE).write_text(digest + "\n")
     assert up_to_date(out, digest) and not up_to_date(out, changed)
+    (out / "results.csv").unlink()  # a deleted table is written again
+    assert not up_to_date(out, digest)
+    (out / "results.csv").write_text("made")
     (out / "lab1_report.pdf").unlink()
     assert not up_to_date(out, digest)

@@ -19,7 +19,7 @@ from labsnn.results import RESULTS_VERSION
 from labsnn.train import train_stack
 
 PINNED = Path(__file__).with_name("pinned_history.json")
-TINY = RunConfig(T=8, epochs=1, n_train=64, n_test=32, batch_size=16, lr=1e-2, v_th=0.5)
+TINY = RunConfig(T=8, epochs=1, n_train=64, n_test=32, batch_size=16, lr=1e-2, v_th=0.5, device="cpu")
 RUNS = [TINY, TINY.replace(beta=0.5, z=5.0, loss="cross_entropy_rate")]  # stacked, as the report trains
 MACHINE_FIELDS = ("epoch_time_s",)
 

@@ -6,16 +6,29 @@ set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/labsnn-fresh.XXXXXX")"
 
-# PATH without TeX: every command of PATH but xelatex, pandoc and their kin, as links.
-mkdir "$scratch/bin"
+# PATH without TeX: each PATH folder that holds a TeX tool is replaced by a folder of links
+# to its other commands; every other folder stays, in order.
+tex="xelatex pandoc xetex pdflatex latex tex lualatex"
+fresh_path=""
 IFS=: read -r -a dirs <<<"$PATH"
 for dir in "${dirs[@]}"; do
-  for tool in "$dir"/*; do
-    name="$(basename "$tool")"
-    case "$name" in xelatex|pandoc|xetex|pdflatex|latex|tex|lualatex) continue ;; esac
-    [ -x "$tool" ] && [ ! -e "$scratch/bin/$name" ] && ln -s "$tool" "$scratch/bin/$name"
-  done
+  [ -n "$dir" ] && [ -d "$dir" ] || continue
+  hidden=""
+  for tool in $tex; do [ -e "$dir/$tool" ] && hidden=1; done
+  if [ -n "$hidden" ]; then
+    farm="$scratch/path$(echo "$dir" | tr / _)"
+    mkdir -p "$farm"
+    for entry in "$dir"/*; do
+      name="$(basename "$entry")"
+      case " $tex " in *" $name "*) continue ;; esac
+      ln -s "$entry" "$farm/$name" 2>/dev/null
+    done
+    dir="$farm"
+  fi
+  fresh_path="${fresh_path:+$fresh_path:}$dir"
 done
+# what a new user's shell would not have set
+unset LABSNN_SCHEDULER DASK_SCHEDULER_ADDRESS LABSNN_MARCH LABSNN_KERNEL_CACHE CC
 
 git clone --quiet "$repo" "$scratch/labsnn" || exit 1
 cd "$scratch/labsnn" || exit 1
@@ -23,7 +36,7 @@ if [ -z "${LABSNN_DATA:-}" ] && [ -d "$repo/../shared/data/MNIST/raw" ]; then
   export LABSNN_DATA="$(cd "$repo/../shared/data" && pwd)"
 fi
 started=$(date +%s)
-PATH="$scratch/bin" LABSNN_KERNEL_CACHE="$scratch/kernels" make test 2>&1 | tee "$scratch/make-test.log"
+PATH="$fresh_path" LABSNN_KERNEL_CACHE="$scratch/kernels" make test 2>&1 | tee "$scratch/make-test.log"
 status=${PIPESTATUS[0]}
 seconds=$(( $(date +%s) - started ))
 if command -v xelatex >/dev/null || command -v pandoc >/dev/null; then
