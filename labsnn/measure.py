@@ -13,9 +13,17 @@ from labsnn.spike_events import BernoulliSpikes
 
 
 def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) -> list[Tensor]:
-    """Mean value of each layer's input at each step, ``[T, K]`` per layer (the F of the
-    FLOPs formula). ``inputs [T, B, U]`` is the first layer's input, ``width`` its full
-    width (``sizes[0]``; U < width when blank columns were left out)."""
+    """Mean value of each layer's input at each step: the F of the FLOPs formula.
+
+    Args:
+        inputs: the first layer's input ``[T, B, U]`` (a tensor, possibly an expanded view, or ``BernoulliSpikes``).
+        out: the stack's forward pass on ``inputs``, spikes ``[K, T, B, N]`` per layer.
+        width: the first layer's full width ``sizes[0]`` (U < width when blank columns were left out).
+
+    Returns:
+        One ``[T, K]`` per layer, without gradient: the first layer's (the same for every network), then the
+        firing rate of each hidden layer's spikes.
+    """
     T, B = inputs.shape[:2]
     K = out.spikes.shape[0]
     with torch.no_grad():
@@ -28,9 +36,18 @@ def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) 
 
 
 def input_active(inputs: Tensor | BernoulliSpikes, rates: list[Tensor], width: int) -> list[Tensor]:
-    """Fraction of nonzero inputs of each layer at each step, ``[T, K]``. Spikes are
-    binary, so past the first layer, and for ``BernoulliSpikes``, it is the rate (``rates``
-    from ``input_rates``)."""
+    """Fraction of nonzero inputs of each layer at each step.
+
+    Spikes are binary, so past the first layer, and for ``BernoulliSpikes``, it is the rate.
+
+    Args:
+        inputs: the first layer's input ``[T, B, U]`` (a tensor or ``BernoulliSpikes``).
+        rates: ``input_rates`` of the same pass, one ``[T, K]`` per layer.
+        width: the first layer's full width ``sizes[0]``.
+
+    Returns:
+        One ``[T, K]`` per layer.
+    """
     if isinstance(inputs, BernoulliSpikes):
         return list(rates)
     T, B = inputs.shape[:2]
@@ -45,7 +62,14 @@ def input_active(inputs: Tensor | BernoulliSpikes, rates: list[Tensor], width: i
 
 
 def finite(out: StackOutput) -> Tensor:
-    """``[K]``: False where a network's membrane became NaN or infinite in any layer."""
+    """Whether each network's membranes stayed finite.
+
+    Args:
+        out: a stack's forward pass, membranes ``[K, T, B, N]`` per layer.
+
+    Returns:
+        ``[K]`` bool: False where a network's membrane became NaN or infinite in any layer.
+    """
     K = out.spikes.shape[0]
     with torch.no_grad():  # amax propagates NaN: one pass over each membrane
         largest = torch.stack([membrane.reshape(K, -1).abs().amax(dim=1) for membrane in out.membranes])
@@ -53,11 +77,14 @@ def finite(out: StackOutput) -> Tensor:
 
 
 class Diagnostics:
-    """Accumulates, over test batches, per network: images on which no output neuron fires,
-    the predicted class counts, the summed output firing rate and the largest |membrane|.
+    """Accumulates, over test batches, what tells how a network is stuck.
 
-    ``values()`` gives ``silent_frac``, ``top_class_share`` (share of the most-predicted
-    class), ``out_rate`` (mean output firing rate) and ``max_abs_membrane``, each ``[K]``.
+    Per network: the images on which no output neuron fires at any step, the predicted class counts, the
+    summed output firing rate and the largest |membrane| of any layer.
+
+    Args:
+        n_models: K, the networks in the stack.
+        n_classes: C, the output neurons.
     """
 
     def __init__(self, n_models: int, n_classes: int) -> None:
@@ -68,7 +95,13 @@ class Diagnostics:
         self.count = 0
 
     def update(self, out: StackOutput, rates: Tensor, predictions: Tensor) -> None:
-        """One batch: ``rates [K, B, C]`` and ``predictions [K, B]`` of ``out``."""
+        """Adds one batch.
+
+        Args:
+            out: the stack's forward pass on the batch, output spikes ``[K, T, B, C]``.
+            rates: the output firing rates of ``out``, ``[K, B, C]``.
+            predictions: the predicted classes ``[K, B]`` (int64, ``rates.argmax(dim=2)``).
+        """
         K, B, C = rates.shape
         with torch.no_grad():
             self.silent += (out.spikes.sum(dim=(1, 3)) == 0).sum(dim=1).double().cpu()
@@ -82,6 +115,12 @@ class Diagnostics:
         self.count += B
 
     def values(self) -> dict[str, Tensor]:
+        """The diagnostics so far, each ``[K]`` float64.
+
+        Returns:
+            ``silent_frac`` (share of images with no output spike), ``top_class_share`` (share of the
+            most-predicted class), ``out_rate`` (mean output firing rate) and ``max_abs_membrane``.
+        """
         n = max(self.count, 1)
         return {
             "silent_frac": self.silent / n,
@@ -92,6 +131,13 @@ class Diagnostics:
 
 
 def max_abs_weights(weights: list[Tensor]) -> Tensor:
-    """Largest |weight| of each layer and network, ``[layers, K]``."""
+    """Largest |weight| of each layer and network.
+
+    Args:
+        weights: the stack's weights, ``[K, N, M]`` per layer.
+
+    Returns:
+        ``[layers, K]`` float64, on the CPU.
+    """
     with torch.no_grad():
         return torch.stack([w.detach().abs().flatten(start_dim=1).amax(dim=1).double().cpu() for w in weights])

@@ -1,16 +1,13 @@
 """Fully connected LIF networks (the lab's 784-10-10 by default) and their ANN reference.
 
-Each layer is ``I = W x + b`` followed by a LIF layer (``labsnn.neuron``). ``SNNStack``
-holds K such networks of the same sizes with stacked weights, each with its own
-``beta``, ``V_th``, ``z``, surrogate and initialisation seed, fed one shared input
-sequence: a sweep over the neuron's hyperparameters trains as one model. Network ``k``
-computes exactly what it would compute alone, bit for bit, forward and backward: every
-product is network ``k``'s own (its own ``F.linear``, or its own sums in fixed order in
-the compiled kernels) and everything else is elementwise
-(``tests/test_model.py`` and ``tests/test_train.py`` check it). On the CPU, Bernoulli
-input as events runs through the compiled kernels (``labsnn.fused``); elsewhere, the
-torch loops. What is measured of a forward pass (rates for the FLOPs formula,
-diagnostics) is computed by its consumers from ``StackOutput`` (``labsnn.measure``).
+Each layer is ``I = W x + b`` followed by a LIF layer (``labsnn.neuron``). ``SNNStack`` holds K such networks of
+the same sizes with stacked weights, each with its own ``beta``, ``V_th``, ``z``, surrogate and initialisation seed,
+fed one shared input sequence: a sweep over the neuron's hyperparameters trains as one model. Network ``k`` computes
+exactly what it would compute alone, bit for bit, forward and backward: every product is network ``k``'s own (its
+own ``F.linear``, or its own sums in fixed order in the compiled kernels) and everything else is elementwise
+(``tests/test_model.py`` and ``tests/test_train.py`` check it). On the CPU, Bernoulli input as events runs through
+the compiled kernels (``labsnn.fused``); elsewhere, the torch loops. What is measured of a forward pass (rates for
+the FLOPs formula, diagnostics) is computed by its consumers from ``StackOutput`` (``labsnn.measure``).
 """
 
 from __future__ import annotations
@@ -31,8 +28,12 @@ from labsnn.validation import check_sizes
 
 @dataclass
 class StackOutput:
-    """What ``SNNStack.forward`` computes: each layer's spikes and membrane (no gradient),
-    ``[K, T, B, N]`` (network first)."""
+    """What ``SNNStack.forward`` computes, network first.
+
+    Attributes:
+        layer_spikes: each layer's spikes ``[K, T, B, N]`` (on the compiled stack only the last carry a gradient).
+        membranes: each layer's membrane ``[K, T, B, N]`` (without gradient, unless the stack is not ``fast``).
+    """
 
     layer_spikes: list[Tensor]
     membranes: list[Tensor]
@@ -48,8 +49,8 @@ class StackOutput:
 
 
 def distinct_steps(inputs: Tensor) -> Tensor:
-    """``inputs [T, ...]`` without its repeats: the first step alone when the encoder
-    returned one step expanded over time (stride 0), else ``inputs``."""
+    """Returns ``inputs [T, ...]`` without its repeats: ``inputs[:1]`` when the encoder returned one step
+    expanded over time (stride 0), else ``inputs``."""
     return inputs[:1] if inputs.shape[0] > 1 and inputs.stride(0) == 0 else inputs
 
 
@@ -70,8 +71,19 @@ def _per_network(values: Sequence[float]) -> Tensor:
 class SNNStack(nn.Module):
     """K LIF networks of layer sizes ``sizes`` side by side, one per entry of ``beta``.
 
-    ``surrogate``: one name per network (``labsnn.neuron.SURROGATES``; default the lab's);
-    ``spike_timing``: shared by the stack (``same_step`` or ``next_step``).
+    Args:
+        sizes: layer sizes, inputs first (the lab's 784-10-10 by default).
+        beta, v_th, z, seeds: one per network: leak factor (finite), threshold and surrogate slope (> 0), and the
+            seed of its initialisation, ``U(-1/sqrt(M), 1/sqrt(M))`` as ``torch.nn.Linear``'s.
+        fast: ``lif_sequence`` and, where usable, the compiled kernels; False: the step-by-step reference.
+        surrogate: one name per network (``labsnn.neuron.SURROGATES``); None: the lab's ``fast_sigmoid``.
+        spike_timing: ``same_step`` or ``next_step``, shared by the stack (not checked until it runs).
+
+    Attributes:
+        weights, biases: per layer, ``[K, N, M]`` and ``[K, N]``.
+
+    Raises:
+        ValueError: bad sizes, no networks, sequences of other lengths, a parameter out of range, a bad surrogate.
     """
 
     def __init__(
@@ -121,10 +133,14 @@ class SNNStack(nn.Module):
         return self.fast and fused.usable(tensor.device, tensor.dtype)
 
     def layer_currents(self, layer: int, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> Tensor:
-        """Currents ``[K, T, B, N]`` of every network; ``inputs`` is ``[T, B, M]`` shared
-        (layer 0, only the input ``columns`` when given; or ``BernoulliSpikes``, summed over
-        the spikes by ``fused.event_linear``) or ``[K, T, B, M]``. One ``F.linear`` per
-        network keeps each network's arithmetic independent of the others in the stack."""
+        """Currents ``[K, T, B, N]`` of layer ``layer``: one ``F.linear`` per network keeps their arithmetic apart.
+
+        Args:
+            layer: the layer's index, from 0.
+            inputs: layer 0: ``[T, B, M]`` shared (``[T, B, U]`` with ``columns``), or ``BernoulliSpikes``, summed
+                over the spikes by ``fused.event_linear`` where compiled; a later layer: ``[K, T, B, M]``.
+            columns: layer 0's input columns ``[U]`` that ``inputs`` holds, ascending.
+        """
         weight, bias = self.weights[layer], self.biases[layer]
         if isinstance(inputs, BernoulliSpikes):
             if self._compiled(weight):
@@ -139,12 +155,21 @@ class SNNStack(nn.Module):
         return torch.stack([F.linear(x, w, b) for x, w, b in zip(inputs, weight, bias)])
 
     def forward(self, inputs: Tensor | BernoulliSpikes, columns: Tensor | None = None) -> StackOutput:
-        """``inputs [T, B, sizes[0]]`` shared by the K networks; or, with ``columns`` (the
-        ascending indices of U input columns), ``inputs [T, B, U]`` holding only those
-        columns, the others being 0 at every step: a batch's blank pixels need no arithmetic.
-        ``BernoulliSpikes`` (``[T, B, sizes[0]]`` as events, no ``columns``) run through the
-        compiled stack (``fused.stack_forward``) where it is usable, else densely; on the
-        compiled stack only the last layer's spikes carry a gradient (the losses read them)."""
+        """Runs the K networks on one shared input sequence.
+
+        Args:
+            inputs: ``[T, B, M]``; with ``columns``, ``[T, B, U]`` holding only those, the others 0 at every step (a
+                batch's blank pixels need no arithmetic); or ``BernoulliSpikes`` ``[T, B, M]`` (no ``columns``), run
+                through the compiled stack (``fused.stack_forward``) where it is usable, else densely.
+            columns: the ascending int32 or int64 indices ``[U]``, in ``[0, M)``, of the columns ``inputs`` holds.
+
+        Returns:
+            ``StackOutput``: each layer's spikes and membrane ``[K, T, B, N]``; on the compiled stack only the last
+            layer's spikes carry a gradient (the losses read them).
+
+        Raises:
+            ValueError: ``inputs`` of another shape, ``BernoulliSpikes`` with ``columns``, or bad ``columns``.
+        """
         M = self.sizes[0]
         width = M if columns is None else columns.numel()
         if isinstance(inputs, BernoulliSpikes):
@@ -165,8 +190,11 @@ class SNNStack(nn.Module):
         return StackOutput(layer_spikes, membranes)
 
     def layer_spikes(self, currents: Tensor) -> tuple[Tensor, Tensor]:
-        """Spikes (contiguous) and membrane (no gradient) ``[K, T, B, N]`` of every network's
-        LIF layer fed ``currents [K, T, B, N]``; compiled (``fused.lif_stack``) where usable."""
+        """Every network's LIF layer fed ``currents [K, T, B, N]``; compiled (``fused.lif_stack``) where usable.
+
+        Returns:
+            ``(spikes, membrane)``, each ``[K, T, B, N]``: spikes contiguous, membrane without gradient if ``fast``.
+        """
         if self._compiled(currents):
             return fused.lif_stack(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         lif = lif_sequence if self.fast else lif_sequence_reference
@@ -175,8 +203,12 @@ class SNNStack(nn.Module):
 
 
 class SNN(nn.Module):
-    """One LIF network: ``forward(inputs [T, B, M]) -> output spikes [T, B, C]``; a
-    one-network ``SNNStack`` (``self.stack``) underneath."""
+    """One LIF network: a one-network ``SNNStack`` (``self.stack``) underneath.
+
+    Args:
+        sizes, fast, spike_timing: as in ``SNNStack``, which raises the same ValueErrors.
+        beta, v_th, z, seed, surrogate: the network's leak, threshold, slope, initialisation seed and surrogate.
+    """
 
     def __init__(
         self,
@@ -194,11 +226,19 @@ class SNN(nn.Module):
         self.sizes = self.stack.sizes
 
     def forward(self, inputs: Tensor, columns: Tensor | None = None) -> Tensor:
+        """Output spikes ``[T, B, C]`` of ``inputs [T, B, M]`` (``inputs``, ``columns``: as ``SNNStack.forward``)."""
         return self.stack(inputs, columns).spikes[0]
 
 
 class ANN(nn.Sequential):
-    """The ANN of the same sizes: Linear layers with ReLU between them, logits out."""
+    """The ANN of the same sizes: Linear layers with ReLU between them, logits out (``[B, M]`` to ``[B, C]``).
+
+    Args:
+        sizes: layer sizes, inputs first.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers.
+    """
 
     def __init__(self, sizes: Sequence[int] = LAB_SIZES) -> None:
         sizes = check_sizes(sizes)

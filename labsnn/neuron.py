@@ -5,26 +5,21 @@ The lab's recurrence, with subtractive reset::
     S[t]   = H(V[t] - V_th)                       (spike when V[t] > V_th, strictly)
     V[t+1] = beta * V[t] + I[t] - S[t] * V_th
 
-``lif_step`` is that recurrence, one step. A layer fed currents ``I[0..T-1]`` from
-``V[0] = 0`` reports at step ``t`` the spike of the membrane that has just integrated
-``I[t]``: ``spikes[t] = S[t+1] = H(V[t+1] - V_th)`` and ``membrane[t] = V[t+1]``. (``S[0]``
-is always 0 because ``V_th > 0``.) This is snnTorch's convention for
-``snn.Leaky(beta, threshold, reset_mechanism="subtract")``: its ``spk_t`` and ``mem_t`` are
-our ``spikes[t]`` and ``membrane[t]`` exactly, for ``beta`` in [0, 1] (snnTorch clamps
-``beta`` to [0, 1]; labsnn does not, since the lab sweeps it up to 5).
-
-As in snnTorch, the reset term is detached from the graph: gradients flow through the
-leak ``beta`` and the spike's surrogate, not through the reset.
+``lif_step`` is that recurrence, one step. A layer fed currents ``I[0..T-1]`` from ``V[0] = 0`` reports at step
+``t`` the spike of the membrane that has just integrated ``I[t]``: ``spikes[t] = S[t+1] = H(V[t+1] - V_th)`` and
+``membrane[t] = V[t+1]``. (``S[0]`` is always 0 because ``V_th > 0``.) This is snnTorch's convention for
+``snn.Leaky(beta, threshold, reset_mechanism="subtract")``: its ``spk_t`` and ``mem_t`` are our ``spikes[t]`` and
+``membrane[t]`` exactly, for ``beta`` in [0, 1] (snnTorch clamps ``beta`` to [0, 1]; labsnn does not, since the lab
+sweeps it up to 5). As in snnTorch, the reset term is detached from the graph: gradients flow through the leak
+``beta`` and the spike's surrogate, not through the reset.
 
 Two choices the lab leaves open are options here (``labsnn.config.RunConfig`` names them):
 
-- the surrogate: ``fast_sigmoid``, ``1/(1 + z|x|)^2`` (snnTorch's, the default), or
-  ``scaled_fast_sigmoid``, ``z/(1 + z|x|)^2``, the derivative of ``z x/(1 + z|x|)``, i.e. the
-  same shape ``z`` times larger (``gain = z``);
-- the spike timing: ``same_step`` (above, the default) or ``next_step``, the lab's equation
-  read literally: the layer outputs ``S[t] = H(V[t] - V_th)`` from the membrane *before* it
-  integrates ``I[t]``, so every layer passes its spikes on one step later
-  (``spikes_next[t] = spikes_same[t-1]``, ``spikes_next[0] = 0``).
+- the surrogate: ``fast_sigmoid``, ``1/(1 + z|x|)^2`` (snnTorch's, the default), or ``scaled_fast_sigmoid``,
+  ``z/(1 + z|x|)^2``, the derivative of ``z x/(1 + z|x|)``, i.e. the same shape ``z`` times larger (``gain = z``);
+- the spike timing: ``same_step`` (above, the default) or ``next_step``, the lab's equation read literally: the
+  layer outputs ``S[t] = H(V[t] - V_th)`` from the membrane *before* it integrates ``I[t]``, so every layer passes
+  its spikes on one step later (``spikes_next[t] = spikes_same[t-1]``, ``spikes_next[0] = 0``).
 """
 
 from __future__ import annotations
@@ -39,7 +34,11 @@ Param = float | Tensor
 
 
 def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:
-    """Raise ``ValueError`` naming the parameter unless beta is finite, V_th > 0 and z > 0."""
+    """Checks LIF parameters, numbers or tensors (every element): ``beta`` finite, ``v_th`` and ``z`` > 0.
+
+    Raises:
+        ValueError: naming the first parameter that breaks its rule, with its value.
+    """
     for name, value, positive in (("beta", beta, False), ("v_th", v_th, True), ("z", z, True)):
         if isinstance(value, Tensor):
             ok = bool(torch.isfinite(value).all()) and (not positive or bool((value > 0).all()))
@@ -53,13 +52,22 @@ def check_lif_params(beta: Param, v_th: Param, z: Param) -> None:
 
 
 def fast_sigmoid_grad(x: Tensor, z: Param, gain: Param | None = None) -> Tensor:
-    """Surrogate derivative ``gain / (1 + z*|x|)^2``; no ``gain`` means 1 (the lab's form)."""
+    """Returns the surrogate derivative ``gain / (1 + z*|x|)^2``, shaped as ``x``.
+
+    Args:
+        x: the distance to the threshold, ``V - V_th``, any shape.
+        z, gain: slope (> 0) and scale, numbers or tensors broadcasting against ``x``; no ``gain`` means 1 (the lab's).
+    """
     grad = (1.0 + z * x.abs()).reciprocal().square()
     return grad if gain is None else grad * gain
 
 
 def surrogate_gain(surrogate: str, z: Param) -> Param | None:
-    """The ``gain`` of ``fast_sigmoid_grad`` for a surrogate named in ``SURROGATES``."""
+    """Returns ``fast_sigmoid_grad``'s ``gain`` for ``surrogate``: ``z`` for ``scaled_fast_sigmoid``, else None.
+
+    Raises:
+        ValueError: an unknown surrogate.
+    """
     lookup("surrogate", dict.fromkeys(SURROGATES), surrogate)
     return z if surrogate == "scaled_fast_sigmoid" else None
 
@@ -78,9 +86,11 @@ class _FastSigmoidSpike(torch.autograd.Function):
 
 
 def fast_sigmoid(x: Tensor, z: Param = 2.0, gain: Param | None = None) -> Tensor:
-    """Spike function: forward ``H(x) = 1[x > 0]``, backward ``gain / (1 + z*|x|)^2``.
+    """Spike function: forward ``H(x) = 1[x > 0]`` (0 or 1, ``x``'s shape and dtype), backward ``gain / (1 + z*|x|)^2``.
 
-    Without ``gain``, the surrogate of snnTorch's ``surrogate.fast_sigmoid(slope=z)``.
+    Args:
+        x: the distance to the threshold, ``V - V_th``, any shape.
+        z, gain: as in ``fast_sigmoid_grad``; without ``gain``, snnTorch's ``surrogate.fast_sigmoid(slope=z)``.
     """
     return _FastSigmoidSpike.apply(x, z, gain)
 
@@ -88,9 +98,11 @@ def fast_sigmoid(x: Tensor, z: Param = 2.0, gain: Param | None = None) -> Tensor
 def lif_step(
     v: Tensor, current: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None
 ) -> tuple[Tensor, Tensor]:
-    """One step of the lab's LIF neuron; returns ``(S[t], V[t+1])``.
+    """One LIF step; returns ``(S[t], V[t+1])``: ``S[t] = H(V[t] - V_th)``, ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th``.
 
-    ``S[t] = H(V[t] - V_th)``, ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th`` (reset detached).
+    Args:
+        v, current: the membrane ``V[t]`` and input current ``I[t]``, same shape (e.g. ``[B, N]``, as the outputs).
+        beta, v_th, z, gain: as in ``lif_sequence`` (not checked here); the reset term is detached.
     """
     spike = fast_sigmoid(v - v_th, z, gain)
     return spike, beta * v + current - spike.detach() * v_th
@@ -103,11 +115,10 @@ def _check_timing(spike_timing: str) -> None:
 def lif_sequence_reference(
     currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
 ) -> tuple[Tensor, Tensor]:
-    """Step-by-step LIF over ``currents [T, ...]`` with autograd; returns ``(spikes, membrane)``.
+    """Step-by-step LIF with autograd: the readable reference that ``lif_sequence`` must match.
 
-    ``same_step``: ``spikes[t] = S[t+1]``, ``membrane[t] = V[t+1]`` of ``lif_step`` from
-    ``V[0] = 0``; ``next_step``: ``spikes[t] = S[t]``, ``membrane[t] = V[t]``.
-    The readable reference that ``lif_sequence`` must match.
+    Args, Returns and Raises as ``lif_sequence``, except that the membrane keeps its gradient (``same_step``:
+    ``spikes[t], membrane[t] = S[t+1], V[t+1]`` of ``lif_step`` from ``V[0] = 0``; ``next_step``: ``S[t], V[t]``).
     """
     check_lif_params(beta, v_th, z)
     _check_timing(spike_timing)
@@ -128,9 +139,9 @@ def lif_sequence_reference(
 class _LIFSequence(torch.autograd.Function):
     """Whole-sequence LIF with a hand-written backward.
 
-    Forward runs the recurrence without building a graph. Backward uses that the reset is
-    detached, so ``dL/dV[t] = dL/dspikes[t] * sg(V[t]-V_th) + dL/dmembrane[t]
-    + beta * dL/dV[t+1]`` and ``dL/dI[t] = dL/dV[t]``, with ``sg`` the fast-sigmoid derivative.
+    Forward runs the recurrence without building a graph. Backward uses that the reset is detached, so
+    ``dL/dV[t] = dL/dspikes[t] * sg(V[t]-V_th) + dL/dmembrane[t] + beta * dL/dV[t+1]`` and ``dL/dI[t] = dL/dV[t]``,
+    with ``sg`` the fast-sigmoid derivative.
     """
 
     @staticmethod
@@ -169,11 +180,19 @@ class _LIFSequence(torch.autograd.Function):
 def lif_sequence(
     currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
 ) -> tuple[Tensor, Tensor]:
-    """Fast multi-step LIF over ``currents [T, ...]``; same values and gradients as
-    ``lif_sequence_reference``. ``beta``, ``v_th``, ``z``, ``gain`` are numbers or tensors
-    that broadcast against one step (one value per neuron). Returns ``(spikes, membrane)``;
-    the membrane is returned without gradient. ``next_step`` is ``same_step`` over the
-    first ``T - 1`` currents, delayed by one step (the last current reaches no spike).
+    """Fast multi-step LIF: the same values and gradients as ``lif_sequence_reference``.
+
+    Args:
+        currents: input currents ``[T, ...]`` (``[T, B, N]`` for a layer; ``SNNStack`` passes ``[T, K, B, N]``).
+        beta, v_th, z, gain: leak (finite), threshold and slope (> 0), and the surrogate's scale (None: the lab's);
+            numbers, or tensors that broadcast against one step (``[N]`` per neuron, ``[K, 1, 1]`` per network).
+        spike_timing: ``same_step``, or ``next_step``: ``same_step`` over ``currents[:-1]``, one step later.
+
+    Returns:
+        ``(spikes, membrane)``, each shaped as ``currents``; the membrane is returned without gradient.
+
+    Raises:
+        ValueError: a parameter out of range, an unknown ``spike_timing``, or no step in ``currents``.
     """
     check_lif_params(beta, v_th, z)
     _check_timing(spike_timing)
@@ -191,8 +210,13 @@ def lif_sequence(
 class LIF(torch.nn.Module):
     """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``.
 
-    ``forward(currents, return_membrane=True)`` also returns the membrane ``[T, B, N]``.
-    ``fast=False`` selects the step-by-step autograd reference.
+    Args:
+        beta, v_th, z: leak factor (finite), threshold and surrogate slope (> 0).
+        fast: ``lif_sequence``; False selects the step-by-step autograd reference.
+        surrogate, spike_timing: a name in ``SURROGATES`` and one in ``SPIKE_TIMINGS``.
+
+    Raises:
+        ValueError: a parameter out of range, or an unknown surrogate or spike timing.
     """
 
     def __init__(
@@ -212,11 +236,13 @@ class LIF(torch.nn.Module):
         self.surrogate, self.spike_timing = surrogate, spike_timing
 
     def forward(self, currents: Tensor, return_membrane: bool = False):
+        """Spikes ``[T, B, N]`` of ``currents [T, B, N]``; with ``return_membrane``, ``(spikes, membrane)``."""
         run = lif_sequence if self.fast else lif_sequence_reference
         spikes, membrane = run(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         return (spikes, membrane) if return_membrane else spikes
 
     def extra_repr(self) -> str:
+        """The layer's settings, shown by ``repr``."""
         return (
             f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}, "
             f"surrogate={self.surrogate}, spike_timing={self.spike_timing}"

@@ -1,10 +1,5 @@
-"""A run's record (``RunResult``) and the result cache it is kept in.
-
-Each run's result is one JSON file under the results folder, named by the config hash
-and by the data and ``RESULTS_VERSION`` it was trained with, and written atomically (a
-temporary file, then ``os.replace``): an interrupted write leaves only whole files. A
-file that cannot be read back is reported and recomputed, never used.
-"""
+"""A run's record (``RunResult``) and the result cache: one JSON file per run, named by the config hash, the data
+and ``RESULTS_VERSION``, written atomically beside its weights; one that cannot be read back is recomputed."""
 
 from __future__ import annotations
 
@@ -25,10 +20,9 @@ from labsnn.config import RunConfig
 from labsnn.data import MNISTData
 from labsnn.log import log
 
-#: Part of every result's file name: bump it when a change to training changes results,
-#: so that old cached results are recomputed rather than reused
-#: (``tests/test_results_version.py`` fails when the numbers change without a bump).
-#: CHANGELOG.md says what changed at each version.
+#: Part of every result's file name: bump it when a change to training changes results, so that old cached
+#: results are recomputed rather than reused (``tests/test_results_version.py`` fails when the numbers change
+#: without a bump). CHANGELOG.md says what changed at each version.
 RESULTS_VERSION = 7
 
 
@@ -36,11 +30,14 @@ RESULTS_VERSION = 7
 class RunResult:
     """One run's outcome: its config, the data it saw, its status and one dict per epoch.
 
-    ``test_step_rates[l][t]``: the last completed epoch's mean value of layer ``l``'s
-    input at step ``t`` on the test set (the firing rate for spikes; the mean pixel value
-    for the repeat and threshold encoders' first layer): the F of the FLOPs formula.
-    ``state``: the network's final weights (``SNN.stack``'s state dict), kept beside the
-    JSON in the cache rather than in it.
+    Attributes:
+        config, data: the run's settings and its data's record (``MNISTData.describe``).
+        status, diverged_epoch: ``ok``, or ``diverged`` and the epoch its loss or membrane stopped being finite.
+        epochs: one row per epoch (``labsnn.train_records.record_epoch``).
+        test_step_rates: ``[layers][T]``, the FLOPs formula's F: layer ``l``'s mean input at step ``t`` on the test
+            set in the last epoch that did not diverge (the rate for spikes, the mean pixel for dense encoders).
+        state: final weights (``SNN.stack``'s state dict less the network axis), kept beside the JSON, not in it.
+        environment, weights_sha256: what the run trained on (``labsnn.provenance``); its weights file's SHA-256.
     """
 
     config: RunConfig
@@ -54,7 +51,7 @@ class RunResult:
     weights_sha256: str | None = field(default=None, repr=False, compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Tidy rows: one per epoch, with every config field, the data and the status."""
+        """Tidy rows: one per epoch, with every config field (``sizes`` as ``784-10-10``), the data and the status."""
         fixed = {**self.config.to_dict(), "sizes": "-".join(map(str, self.config.sizes))}
         fixed.update(
             self.data, config_hash=self.config.config_hash, status=self.status, diverged_epoch=self.diverged_epoch
@@ -62,11 +59,13 @@ class RunResult:
         return [{**fixed, **epoch} for epoch in self.epochs]
 
     def frame(self):
+        """``rows()`` as a pandas DataFrame."""
         import pandas as pd
 
         return pd.DataFrame(self.rows())
 
     def to_json(self) -> dict[str, Any]:
+        """The result file's payload: everything but ``state``, whose file lies beside it."""
         return {
             "config": self.config.to_dict(),
             "data": self.data,
@@ -80,6 +79,7 @@ class RunResult:
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> RunResult:
+        """Returns the result whose ``to_json`` is ``payload``; ``environment`` and ``weights_sha256`` may be absent."""
         return cls(
             RunConfig.from_dict(payload["config"]),
             dict(payload["data"]),
@@ -97,19 +97,28 @@ class ResultError(ValueError):
 
 
 def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
-    """``<results_dir>/<config hash>-<data and results-version hash>.json``."""
+    """Returns ``<results_dir>/<config hash>-<hash of the data's fingerprint and RESULTS_VERSION>.json``.
+
+    Args:
+        results_dir, config, data: the results folder, the run and the data it trains on.
+    """
     data_hash = hashlib.sha256(f"{data.fingerprint}-v{RESULTS_VERSION}".encode()).hexdigest()[:8]
     return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
 
 
 def weights_path(path: Path) -> Path:
-    """Where the weights of the result at ``path`` are kept: ``<path without .json>.pt``."""
+    """Returns where the weights of the result file ``path`` are kept: ``<path without .json>.pt``."""
     return Path(path).with_suffix(".pt")
 
 
 def write_result(path: Path, result: RunResult) -> None:
-    """Write ``result`` to ``path`` and its weights beside it, each atomically; the weights
-    first, so that a result file always has its weights, and their SHA-256 in the result."""
+    """Writes ``result`` to ``path`` and its ``state`` beside it (``weights_path``), each atomically.
+
+    Args:
+        path: the result file (``result_path``); its folder is created.
+        result: the run; where it has a ``state``, the weights are written first and their SHA-256 set in it, so
+            that a result file always has its weights.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if result.state is not None:
         buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError, not torch's
@@ -120,8 +129,7 @@ def write_result(path: Path, result: RunResult) -> None:
 
 
 def _weights_bytes(path: Path, result: RunResult) -> bytes:
-    """The bytes of the weights beside the result at ``path``, checked against the
-    result's recorded SHA-256 where it has one."""
+    """The bytes of the weights beside the result at ``path``, checked against its recorded SHA-256 if any."""
     weights = weights_path(path)
     if not weights.is_file():
         raise ResultError(f"its weights file {weights.name} is missing")
@@ -143,15 +151,16 @@ def _read_weights(path: Path, result: RunResult) -> dict[str, Tensor]:
 
 
 def load_model(path: str | os.PathLike):
-    """The trained network of a result file, with the run's neuron settings and its final
-    weights (no retraining).
+    """The trained network of a result file, with the run's neuron settings and its final weights (no retraining).
 
     Args:
         path: a result's JSON file (its weights lie beside it, ``<result>.pt``).
 
     Returns:
-        An ``SNN`` in eval mode. Raises ``ResultError`` naming the file when the result or
-        its weights are missing or damaged.
+        An ``SNN`` in eval mode: inputs ``[T, B, M]`` to output spikes ``[T, B, C]``.
+
+    Raises:
+        ResultError: (a ``ValueError``) naming the file, when the result or its weights are missing or damaged.
     """
     from labsnn.model import SNN
 
@@ -176,20 +185,30 @@ def load_model(path: str | os.PathLike):
         surrogate=config.surrogate,
         spike_timing=config.spike_timing,
     )
-    model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
+    try:
+        model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
+    except RuntimeError as error:  # weights of another network's shape
+        raise ResultError(
+            f"result file {path}: its weights do not fit its network ({str(error).splitlines()[0]})"
+        ) from None
     return model.eval()
 
 
 def run_lock(path: Path) -> FileLock:
-    """The lock of the run whose result is ``path``: held while the run trains and is
-    written, so that sweeps sharing a results folder train each run once. The operating
-    system releases it when its process dies, so a killed sweep leaves no stale lock."""
+    """Returns the lock of the run whose result file is ``path`` (``.<stem>.lock`` beside it), not yet held.
+
+    It is held while the run trains and is written, so that sweeps sharing a results folder train each run
+    once. The operating system releases it when its process dies, so a killed sweep leaves no stale lock.
+    """
     return FileLock(path.parent / f".{path.stem}.lock")
 
 
 def remove_stale_temporaries(results_dir: Path) -> int:
-    """Delete the temporary files that interrupted writes left in ``results_dir`` (those of
-    runs no process holds the lock of); returns how many."""
+    """Deletes the temporary files that interrupted writes left in ``results_dir``; returns how many.
+
+    Args:
+        results_dir: the results folder; a temporary whose run's lock another process holds is kept.
+    """
     removed = 0
     for temporary in Path(results_dir).glob(".*.tmp"):
         lock = FileLock(temporary.parent / f".{temporary.name[1:].split('.')[0]}.lock")
@@ -203,8 +222,13 @@ def remove_stale_temporaries(results_dir: Path) -> int:
 
 
 def read_result(path: Path, config: RunConfig, report: bool = True) -> RunResult | None:
-    """The cached result at ``path``, or None when it is missing, unreadable or its weights
-    are missing or damaged (said in one line unless ``report`` is False)."""
+    """The cached result at ``path``, or None (to recompute it) when it is missing or unusable.
+
+    Args:
+        path: the result file (``result_path``).
+        config: the run it must hold, with all of its epochs unless it diverged.
+        report: log why a file that exists is unusable (unreadable, another config, too few epochs, bad weights).
+    """
     if not path.exists():
         return None
     try:

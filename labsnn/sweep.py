@@ -1,7 +1,7 @@
-"""Sweeps over the result cache (``labsnn.results``): a rerun computes only the runs
-whose files are missing, runs that share their input (same everything but
-``STACKABLE_FIELDS``) train together as one stacked model, and sweeps sharing a results
-folder train each run once.
+"""Sweeps over the result cache (``labsnn.results``): a rerun computes only the runs whose files are missing,
+runs that share their input (same everything but ``STACKABLE_FIELDS``) train together as one stacked model, whose
+results are written as it finishes, and sweeps sharing a results folder train each run once: each run trains under
+its lock, and a run that another sweep into the same folder is training is waited for and read back.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from filelock import Timeout
 
-from labsnn.config import RunConfig, field_names
+from labsnn.config import EXECUTION_FIELDS, RunConfig, field_names
 from labsnn.data import MNISTData, load_mnist
 from labsnn.log import log
 from labsnn.paths import check_writable_folder
@@ -31,11 +31,11 @@ def run_configs(
     progress: bool = True,
     scheduler: str | None = None,
 ) -> list[RunResult]:
-    """Results of ``configs`` in order: cached ones read back, missing ones trained
-    (stacked where they share their input; with ``scheduler``, one Dask task per stack,
-    see ``labsnn.distributed``) and written as each stack finishes. Each run trains under
-    its lock: a run that another sweep into the same folder is training is waited for
-    and read back, not trained twice."""
+    """Returns the results of ``configs`` in order: cached ones read back, missing ones trained and written.
+
+    Args:
+        configs: the runs; results_dir (unwritable: a ValueError), data, progress, scheduler: as in ``sweeps``.
+    """
     results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
     found, missing = _scan(configs, results_dir, data)
@@ -115,7 +115,15 @@ def _claim(groups: list[list[RunConfig]], results_dir: Path, data: MNISTData, fo
 
 
 def seed_list(base: RunConfig, seeds: int | Iterable[int]) -> list[int]:
-    """``seeds`` as a list: an int ``n`` means ``base.seed, ..., base.seed + n - 1``."""
+    """Returns the seeds a sweep runs each value with, as a list of ints.
+
+    Args:
+        base: the config whose ``seed`` an int count starts from.
+        seeds: an int ``n``, meaning ``base.seed, ..., base.seed + n - 1``, or the seeds themselves.
+
+    Raises:
+        ValueError: an int ``seeds`` below 1.
+    """
     if isinstance(seeds, int):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
@@ -126,11 +134,19 @@ def seed_list(base: RunConfig, seeds: int | Iterable[int]) -> list[int]:
 def sweep_configs(
     base: RunConfig, param: str, values: Iterable[Any], seeds: int | Iterable[int] = 1
 ) -> list[RunConfig]:
-    """One config per value of ``param`` and seed, everything else as in ``base``."""
-    if param not in field_names() or param in ("seed", "device"):
-        raise ValueError(
-            f"cannot sweep {param!r}; choose a config field: {', '.join(f for f in field_names() if f not in ('seed', 'device'))}"
-        )
+    """Returns one config per value of ``param`` and seed (value-major), everything else as in ``base``.
+
+    Args:
+        base: the config the sweep starts from.
+        param: the config field varied (any but ``seed`` and ``device``).
+        values, seeds: the values it takes; the seeds of each, as in ``seed_list``.
+
+    Raises:
+        ValueError: a ``param`` that cannot be swept, a value the config rejects, or ``seeds`` below 1.
+    """
+    if param not in field_names() or param in ("seed", *EXECUTION_FIELDS):  # those do not key a result
+        swept = ", ".join(f for f in field_names() if f not in ("seed", *EXECUTION_FIELDS))
+        raise ValueError(f"cannot sweep {param!r}; choose a config field: {swept}")
     return [base.replace(**{param: value, "seed": seed}) for value in values for seed in seed_list(base, seeds)]
 
 
@@ -143,9 +159,25 @@ def sweeps(
     progress: bool = True,
     scheduler: str | None = None,
 ) -> pd.DataFrame:
-    """One-at-a-time sweeps of every ``param: values`` in ``grid`` around ``base``, run
-    as one batch (shared runs such as the baseline train once). Tidy frame: one row per
-    run and epoch, with ``sweep`` (the parameter varied) and ``value`` columns."""
+    """One-at-a-time sweeps of every ``param: values`` in ``grid`` around ``base``, run as one batch.
+
+    Args:
+        base: the config every sweep starts from; a run that several sweeps share (such as ``base``) trains once.
+        grid: each config field to vary (not ``seed`` or ``device``), with the values it takes.
+        seeds: seeds per value: an int ``n`` means ``base.seed .. base.seed + n - 1``; or the seeds themselves.
+        results_dir: the result cache's folder, created where missing.
+        data: the data to train on; None means ``load_mnist()``.
+        progress: log what is cached, and show progress bars and each epoch's test accuracy.
+        scheduler: a Dask scheduler to train on, one task per stack (``labsnn.distributed.resolve_scheduler``:
+            ``tcp://host:8786``, ``local:N``, a scheduler file or a ``Client``); None trains in this process.
+
+    Returns:
+        A tidy frame: one row per run and epoch (``RunResult.rows``), led by ``sweep`` (the parameter varied)
+        and ``value`` columns (``sizes`` values as ``784-10-10``).
+
+    Raises:
+        ValueError: a field that cannot be swept, a value the config rejects, ``seeds`` below 1, an unwritable folder.
+    """
     plan = {param: sweep_configs(base, param, values, seeds) for param, values in grid.items()}
     results = run_configs([c for configs in plan.values() for c in configs], results_dir, data, progress, scheduler)
     by_hash = {r.config.config_hash: r for r in results}
@@ -170,22 +202,35 @@ def sweep(
     progress: bool = True,
     scheduler: str | None = None,
 ) -> pd.DataFrame:
-    """Sweep one parameter: ``sweeps(base, {param: values}, ...)``."""
+    """Sweeps one parameter: ``sweeps(base, {param: values}, ...)``, with its frame and ValueErrors.
+
+    Args:
+        base, param, values: the config the sweep starts from, the field varied and its values.
+        seeds, results_dir, data, progress, scheduler: as in ``sweeps``.
+    """
     return sweeps(base, {param: values}, seeds, results_dir, data, progress, scheduler)
 
 
 def value_key(value: Any) -> tuple[bool, Any]:
-    """Sort key for a sweep's values: numbers ascending, then names alphabetically."""
+    """Returns the sort key ``(is a name, value)`` of a sweep's ``value``: numbers ascending, then names A-Z."""
     return isinstance(value, str), value
 
 
 def final_epochs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each run's last recorded epoch: one row per sweep, value and seed."""
+    """Returns each run's last recorded epoch of ``frame``, a tidy frame of ``sweeps``: a row per sweep, value, seed."""
     return frame[frame["epoch"] == frame.groupby(["sweep", "value", "seed"])["epoch"].transform("max")]
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Final-epoch test accuracy per sweep value: mean and std over seeds, runs, diverged runs."""
+    """Final-epoch test accuracy per sweep value, over its seeds.
+
+    Args:
+        frame: a tidy frame of ``sweeps``.
+
+    Returns:
+        A row per sweep and value (sweeps in ``frame``'s order, values by ``value_key``): ``test_acc_mean`` and
+        ``test_acc_std`` (skipping diverged runs' NaN), ``runs``, ``diverged`` (how many) and ``epochs`` (the last).
+    """
     table = (
         final_epochs(frame)
         .groupby(["sweep", "value"], sort=False)

@@ -1,20 +1,16 @@
-"""Training: ``train(config)`` for one run, ``train_stack(configs)`` for runs that share
-their input and train together as one stacked model (``labsnn.model.SNNStack``).
+"""Training: ``train(config)`` for one run, ``train_stack(configs)`` for runs that share their input and train
+together as one stacked model (``labsnn.model.SNNStack``).
 
-Randomness comes from explicit generators seeded by ``config.seed``: initial weights,
-the training order, the training input spikes and the (per-epoch identical) test input
-spikes. The same config and seed give the same history on the same machine, whether a
-run trains alone or stacked with others.
-
-A run whose loss or membrane becomes NaN or infinite stops: it is recorded as
-``diverged`` at that epoch (that epoch's metrics are NaN), never raised.
+Randomness comes from explicit generators seeded by ``config.seed``: initial weights, the training order, the
+training input spikes and the (per-epoch identical) test input spikes. The same config and seed give the same
+history on the same machine, whether a run trains alone or stacked with others. A run whose loss or membrane
+becomes NaN or infinite stops: it is recorded as ``diverged`` at that epoch (its scores NaN), never raised.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -23,12 +19,10 @@ from tqdm.auto import tqdm
 from labsnn import backend, fused, measure, provenance
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, run_subset
-from labsnn.encoders import get_encoder
+from labsnn.engine import Engine, batch_view, nonblank_columns  # noqa: F401 (re-exported)
 from labsnn.flops import FlopsMeter
-from labsnn.losses import get_loss
 from labsnn.model import SNNStack
 from labsnn.results import RunResult
-from labsnn.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.train_records import EpochStats, TestStats, record_epoch
 
 EVAL_BATCH = 256
@@ -36,7 +30,14 @@ _ORDER_STREAM, _TRAIN_SPIKE_STREAM, _TEST_SPIKE_STREAM = 1, 2, 3
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when present, else CPU. ``cuda`` without CUDA is a ``ValueError``."""
+    """Returns the ``torch.device`` a run's ``device`` field names.
+
+    Args:
+        name: ``auto`` (CUDA when present, else the CPU), ``cpu`` or ``cuda``.
+
+    Raises:
+        ValueError: ``cuda`` on a machine without CUDA.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -49,71 +50,22 @@ def _generator(seed: int, stream: int, device: torch.device) -> torch.Generator:
 
 
 def make_optimizer(config: RunConfig, parameters) -> torch.optim.Optimizer:
-    """``adam``: ``torch.optim.Adam(lr)``; ``sgd``: ``torch.optim.SGD(lr, momentum)``; each
-    with torch's fused implementation (one kernel per parameter: the same update, elementwise)."""
+    """Returns the run's optimizer, in torch's fused implementation (the same update, elementwise).
+
+    Args:
+        config: the run: ``optimizer`` ``adam`` (``Adam(lr)``) or ``sgd`` (``SGD(lr, momentum)``).
+        parameters: the model's parameters.
+    """
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, fused=True)
     return torch.optim.Adam(parameters, lr=config.lr, fused=True)
 
 
-def batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
-    """The first ``T * images.numel()`` elements of ``buffer`` as a ``[T, *images.shape]`` tensor."""
-    return buffer[: T * images.numel()].view(T, *images.shape)
-
-
-def nonblank_columns(images: Tensor) -> tuple[Tensor, Tensor]:
-    """``(images[:, columns], columns)``: the batch without the pixels that are 0 in all its
-    images. Every encoder turns a 0 pixel into no input at any step, so the first layer
-    can skip them."""
-    columns = images.ne(0).any(dim=0).nonzero().squeeze(1)
-    return images[:, columns], columns
-
-
-@dataclass
-class _Stack:
-    """What one stacked training keeps across epochs."""
-
-    base: RunConfig
-    model: SNNStack
-    loss_names: list[str]
-    device: torch.device
-    buffer: Tensor  # one batch of dense input, reused batch after batch (fresh tensors cost page faults on CPU)
-
-    @property
-    def events(self) -> bool:
-        """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
-        return self.base.encoder == "bernoulli" and fused.usable(self.device)
-
-    def encode(
-        self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
-    ) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
-        """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
-        columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
-        if self.events:
-            return bernoulli_events(images, self.base.T, generator, rows), None
-        x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
-        encode = get_encoder(self.base.encoder)
-        inputs = encode(
-            x,
-            self.base.T,
-            generator=generator,
-            threshold=self.base.threshold,
-            out=batch_view(self.buffer, self.base.T, x),
-        )
-        return inputs, columns
-
-    def forward(self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None):
-        """Encode ``images`` (or ``images[rows]``) and run the stack: ``(inputs, out)``."""
-        inputs, columns = self.encode(images, generator, rows)
-        return inputs, self.model(inputs, columns)
-
-    def losses(self, rates: Tensor, targets: Tensor) -> Tensor:
-        """Loss of network k under its own loss function, ``[K]``, from its rates ``rates[k]``."""
-        return torch.stack([get_loss(name)(rates[k], targets, self.base.T) for k, name in enumerate(self.loss_names)])
+_Stack = Engine  # the name benchmarks/profile_batch.py knows it by
 
 
 def _train_epoch(
-    stack: _Stack,
+    stack: Engine,
     optimizer,
     images: Tensor,
     labels: Tensor,
@@ -152,7 +104,7 @@ def _train_epoch(
     return stats
 
 
-def _evaluate(stack: _Stack, images: Tensor, labels: Tensor) -> TestStats:
+def _evaluate(stack: Engine, images: Tensor, labels: Tensor) -> TestStats:
     """Test loss, accuracy, the FLOPs meter (with nonzero fractions), finiteness and the
     diagnostics, per network."""
     generator = _generator(stack.base.seed, _TEST_SPIKE_STREAM, stack.device)
@@ -195,9 +147,19 @@ def _stacked_model(configs: Sequence[RunConfig]) -> SNNStack:
 
 
 def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, progress: bool = True) -> list[RunResult]:
-    """Train runs that differ only in ``STACKABLE_FIELDS`` (z, beta, v_th, loss, surrogate)
-    as one stacked model, under the backend their config asks for (``labsnn.backend``,
-    resolved once); returns one ``RunResult`` per config, in order."""
+    """Trains runs that differ only in ``STACKABLE_FIELDS`` (z, beta, v_th, loss, surrogate) as one stacked model.
+
+    Args:
+        configs: the runs; the backend their config asks for (``labsnn.backend``) is resolved once for all.
+        data: MNIST (None: ``load_mnist()``), cut to the runs' ``n_train`` and ``n_test``.
+        progress: show progress bars and each epoch's test accuracy.
+
+    Returns:
+        One ``RunResult`` per config, in order.
+
+    Raises:
+        ValueError: configs that differ in other fields, ``cuda`` without CUDA, ``compiled`` off the CPU.
+    """
     configs = list(configs)
     if not configs:
         return []
@@ -216,7 +178,7 @@ def _train_stack(
     base = configs[0]
     data = run_subset(data if data is not None else load_mnist(), base.n_train, base.n_test)
     model = _stacked_model(configs).to(device)
-    stack = _Stack(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
+    stack = Engine(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
     if not stack.events:
         stack.buffer = torch.empty(
             base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device
@@ -251,5 +213,9 @@ def _train_stack(
 
 
 def train(config: RunConfig, data: MNISTData | None = None, progress: bool = True) -> RunResult:
-    """Train one run; see ``RunResult`` for what it records."""
+    """Trains one run, ``train_stack([config], data, progress)[0]``; see ``RunResult`` for what it records.
+
+    Args:
+        config: the run; ``data`` and ``progress`` as in ``train_stack``, which raises the same ValueErrors.
+    """
     return train_stack([config], data, progress)[0]

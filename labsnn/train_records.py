@@ -16,8 +16,14 @@ from labsnn.results import RunResult
 
 @dataclass
 class EpochStats:
-    """Training pass, per network: the FLOPs meter, summed loss and correct count, and
-    which networks diverged during it."""
+    """What one training pass measured, per network.
+
+    Attributes:
+        meter: the FLOPs meter of the pass (input rates, no nonzero fractions).
+        loss_sum: ``[K]`` float64, the loss summed over the images trained on.
+        correct: ``[K]`` float64, the images classified correctly.
+        diverged: ``[K]`` bool, the networks that diverged during the pass.
+    """
 
     meter: FlopsMeter
     loss_sum: Tensor
@@ -27,9 +33,16 @@ class EpochStats:
 
 @dataclass
 class TestStats:
-    """Test pass, per network: the FLOPs meter, summed loss and correct count, whether
-    every membrane stayed finite, the diagnostics of a stuck network and the largest
-    |weight| of each layer ``[layers, K]``."""
+    """What one test pass measured, per network.
+
+    Attributes:
+        meter: the FLOPs meter of the pass, with nonzero fractions.
+        loss_sum: ``[K]`` float64, the loss summed over the test images.
+        correct: ``[K]`` float64, the test images classified correctly.
+        finite: ``[K]`` bool, whether every membrane stayed finite.
+        diagnostics: the diagnostics of a stuck network.
+        max_abs_weights: ``[layers, K]``, the largest |weight| of each layer.
+    """
 
     meter: FlopsMeter
     loss_sum: Tensor
@@ -39,6 +52,7 @@ class TestStats:
     max_abs_weights: Tensor
 
     def accuracy(self) -> Tensor:
+        """Test accuracy of each network, ``[K]``."""
         return self.correct / self.meter.count
 
 
@@ -92,10 +106,20 @@ def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
 def record_epoch(
     results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float, compiled: bool
 ) -> None:
-    """Append epoch ``epoch``'s row to each run still going; a run that diverged in it is
-    marked ``diverged`` with NaN scores, and later epochs add nothing to it. ``compiled``:
-    the compiled kernels ran (``compiled_kernels`` 1), else the torch loops (0); the two
-    agree up to float rounding, so a rerun compares like with like only on the same path."""
+    """Appends epoch ``epoch``'s row to each run still going.
+
+    A run that diverged in this epoch is marked ``diverged`` and its scores are NaN (its rates, FLOPs and
+    diagnostics are still recorded); later epochs add nothing to it.
+
+    Args:
+        results: the stack's runs, one per network, in the stack's order (updated in place).
+        epoch: the epoch number, from 1.
+        stats: the epoch's training pass.
+        test: the epoch's test pass.
+        seconds: the epoch's wall-clock time.
+        compiled: the compiled kernels ran (``compiled_kernels`` 1), else the torch loops (0); the two agree
+            up to float rounding, so a rerun compares like with like only on the same path.
+    """
     base = results[0].config
     K = len(results)
     measured = _rates_and_flops(stats, test, base.sizes, base.T, K)

@@ -97,7 +97,7 @@ def test_results_cached_before_the_options_keep_their_hash():
     legacy = {
         k: v
         for k, v in RunConfig().to_dict().items()
-        if k not in ("device", "optimizer", "momentum", "surrogate", "spike_timing")
+        if k not in ("device", "backend", "optimizer", "momentum", "surrogate", "spike_timing")
     }
     expected = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=list).encode()).hexdigest()[:16]
     assert RunConfig().config_hash == expected
@@ -152,7 +152,8 @@ def test_a_nan_network_scores_the_share_of_the_first_class(subset):
     """What code without a divergence check reports for a diverged network: NaN membranes
     never cross the threshold, all outputs tie at 0 and the first class wins."""
     from labsnn.lab.seed_setup import first_class_share
-    from labsnn.train import _evaluate, _Stack
+    from labsnn.train import Engine as _Stack
+    from labsnn.train import _evaluate
 
     model = SNNStack()
     with torch.no_grad():

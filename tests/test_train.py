@@ -94,7 +94,8 @@ def test_stored_weights_give_back_the_recorded_test_accuracy(tmp_path, subset):
     test spikes it scores exactly what its last epoch recorded."""
     from labsnn.results import load_model, result_path, weights_path
     from labsnn.sweep import run_configs
-    from labsnn.train import _evaluate, _Stack
+    from labsnn.train import Engine as _Stack
+    from labsnn.train import _evaluate
 
     config = SMOKE.replace(beta=0.5, z=5.0)
     (result,) = run_configs([config], tmp_path, subset, progress=False)

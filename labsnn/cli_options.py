@@ -1,0 +1,88 @@
+"""The command line's options: one per ``RunConfig`` field (its help and default from the
+field), the scheduler options, and parsing their text into a checked config."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any
+
+from labsnn.config import RunConfig, describe_fields
+
+
+def _field_type(name: str) -> Any:
+    """The field's type, ``None`` taken out of an optional one (``int | None`` is ``int``)."""
+    hint = typing.get_type_hints(RunConfig)[name]
+    if typing.get_origin(hint) is tuple:
+        return tuple
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def convert(name: str, text: str) -> Any:
+    """Parse ``text`` as a value of config field ``name``; sizes are written ``784-20-10``."""
+    kind = _field_type(name)
+    try:
+        if kind is tuple:
+            return tuple(int(part) for part in text.split("-"))
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        return text
+    except ValueError:
+        if kind is tuple:
+            raise ValueError(
+                f"{name} must be two or more positive integers joined by '-', e.g. 784-20-10, got {text!r}"
+            ) from None
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run configuration (defaults are the lab's)")
+    helps = describe_fields()
+    for field in dataclasses.fields(RunConfig):
+        flags = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
+        default = field.default
+        shown = "-".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(
+            *flags,
+            dest=field.name,
+            metavar=field.name.upper(),
+            default=None,
+            help=f"{helps[field.name]} (default: {shown})",
+        )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="folder with MNIST/raw/... (default: $LABSNN_DATA, ./data, download, packaged subset)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
+        "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
+        "configured scheduler-address, else in-process)",
+    )
+    where.add_argument(
+        "--scheduler-file",
+        default=None,
+        metavar="PATH",
+        help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)",
+    )
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    changes = {
+        f.name: convert(f.name, getattr(args, f.name))
+        for f in dataclasses.fields(RunConfig)
+        if getattr(args, f.name) is not None
+    }
+    return RunConfig(**changes)

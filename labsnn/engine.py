@@ -1,0 +1,89 @@
+"""The engine behind a stacked training: how a batch of images becomes the stack's input
+(events for the compiled path, or dense and without blank pixels) and its losses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from labsnn import fused
+from labsnn.config import RunConfig
+from labsnn.encoders import get_encoder
+from labsnn.losses import get_loss
+from labsnn.model import SNNStack
+from labsnn.spike_events import BernoulliSpikes, bernoulli_events
+
+
+def batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
+    """Returns the first ``T * images.numel()`` elements of ``buffer`` as a ``[T, *images.shape]`` tensor.
+
+    Args:
+        buffer, T, images: a flat scratch tensor at least that long, time steps and the batch ``[B, U]``.
+    """
+    return buffer[: T * images.numel()].view(T, *images.shape)
+
+
+def nonblank_columns(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Returns ``(images[:, columns] [B, U], columns [U])``: the batch without the pixels that are 0 in all of it.
+
+    Every encoder turns a 0 pixel into no input at any step, so the first layer can skip them.
+
+    Args:
+        images: the batch ``[B, M]``; ``columns`` are the kept pixels' ascending int64 indices.
+    """
+    columns = images.ne(0).any(dim=0).nonzero().squeeze(1)
+    return images[:, columns], columns
+
+
+@dataclass
+class Engine:
+    """How one stacked training encodes a batch and runs it: Bernoulli input as events
+    through the compiled stack where the backend allows, else dense input in a reused
+    buffer without the batch's blank pixels. The model and the training loop know
+    nothing of these paths.
+
+    Args:
+        base: the stack's config (encoder, T, threshold); model: the ``SNNStack``;
+        loss_names: one loss per network; device: where it runs; buffer: a flat scratch
+        tensor for dense input (``T * batch * 784`` floats; empty on the events path).
+    """
+
+    base: RunConfig
+    model: SNNStack
+    loss_names: list[str]
+    device: torch.device
+    buffer: Tensor  # one batch of dense input, reused batch after batch (fresh tensors cost page faults on CPU)
+
+    @property
+    def events(self) -> bool:
+        """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
+        return self.base.encoder == "bernoulli" and fused.usable(self.device)
+
+    def encode(
+        self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
+    ) -> tuple[Tensor | BernoulliSpikes, Tensor | None]:
+        """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
+        columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
+        if self.events:
+            return bernoulli_events(images, self.base.T, generator, rows), None
+        x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
+        encode = get_encoder(self.base.encoder)
+        inputs = encode(
+            x,
+            self.base.T,
+            generator=generator,
+            threshold=self.base.threshold,
+            out=batch_view(self.buffer, self.base.T, x),
+        )
+        return inputs, columns
+
+    def forward(self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None):
+        """Encode ``images`` (or ``images[rows]``) and run the stack: ``(inputs, out)``."""
+        inputs, columns = self.encode(images, generator, rows)
+        return inputs, self.model(inputs, columns)
+
+    def losses(self, rates: Tensor, targets: Tensor) -> Tensor:
+        """Loss of network k under its own loss function, ``[K]``, from its rates ``rates[k]``."""
+        return torch.stack([get_loss(name)(rates[k], targets, self.base.T) for k, name in enumerate(self.loss_names)])
