@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -85,7 +86,9 @@ def compiler_version(command: str) -> str:
     does not run or says nothing.
     """
     try:
-        done = subprocess.run([command, "--version"], check=False, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [*shlex.split(command), "--version"], check=False, capture_output=True, text=True, timeout=120
+        )
     except (OSError, subprocess.SubprocessError) as error:
         raise RuntimeError(f"the C compiler {command} does not run: {error}") from error
     lines = (done.stdout or done.stderr).strip().splitlines()
@@ -103,7 +106,8 @@ def _compiler() -> tuple[str, str]:
     command = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if command is None:
         raise RuntimeError("no C compiler found (cc or gcc; set CC to name one)")
-    return command, f"{os.path.realpath(shutil.which(command) or command)} ({compiler_version(command)})"
+    program = shlex.split(command)[-1]  # CC may be a launcher and a compiler, e.g. "ccache gcc"
+    return command, f"{os.path.realpath(shutil.which(program) or program)} ({compiler_version(command)})"
 
 
 def library_path(flags: list[str] | None = None, compiler: str | None = None) -> Path:
@@ -132,7 +136,10 @@ def compile_library(command: str, flags: list[str], target: Path, opener: Callab
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as scratch:
         built = Path(scratch) / target.name
         done = subprocess.run(
-            [command, *flags, *map(str, SOURCES), "-o", str(built), "-lm"], check=False, capture_output=True, text=True
+            [*shlex.split(command), *flags, *map(str, SOURCES), "-o", str(built), "-lm"],
+            check=False,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             error_type = CompileError if done.returncode > 0 else RuntimeError  # a signal is no verdict on flags

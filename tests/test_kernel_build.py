@@ -267,3 +267,11 @@ def test_build_info_without_a_compiler(cache, monkeypatch, tmp_path):
     info = kernels.build_info()
     assert set(info) == INFO_KEYS and info["backend_build"] == "torch loops"
     assert "no-such-compiler" in info["reason"] and info["library"] == ""
+
+
+def test_cc_may_name_a_launcher_and_a_compiler(cache, monkeypatch):
+    if shutil.which("env") is None or shutil.which("gcc") is None:
+        pytest.skip("needs env and gcc")
+    monkeypatch.setenv("CC", "env gcc")  # as "ccache gcc" would be written
+    assert kernels.load() is not None
+    assert kernels.build_info()["compiler"].startswith(os.path.realpath(shutil.which("gcc")))
