@@ -27,7 +27,8 @@ def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path
 
 def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
     """The result file of every run the profile plans, sorted."""
-    return sorted({result_path(results_dir, config, data) for config in lab.plan(profile)})
+    configs = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
+    return sorted({result_path(results_dir, config, data) for config in configs})
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:

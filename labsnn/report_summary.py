@@ -14,7 +14,8 @@ from labsnn.results import read_result, result_path
 
 
 def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
-    configs = {config.config_hash: config for config in lab.plan(profile)}.values()  # a run two chapters share once
+    planned = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
+    configs = {config.config_hash: config for config in planned}.values()  # a run two chapters share once
     return [read_result(result_path(results_dir, config, data), config) for config in configs]
 
 

@@ -28,27 +28,16 @@ from pathlib import Path
 
 import nbformat
 
+from labsnn.nbcells import CHECK_MARKER, CHECK_TAG, is_checked  # noqa: F401 (one rule for the report and this tool)
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 COMMAND = "python tools/strip_notebooks.py"
-CHECK_MARKER = "NBVAL_CHECK_OUTPUT"
-CHECK_TAG = "nbval-check-output"
+
 #: Notebook metadata that a run rewrites (papermill's parameters and timings, widget state).
 TRANSIENT_NOTEBOOK_METADATA = ("papermill", "execution", "widgets")
 #: Cell metadata that a run rewrites (nbclient's iopub timestamps, papermill's, the ExecuteTime extension's).
 TRANSIENT_CELL_METADATA = ("execution", "papermill", "ExecuteTime")
 INJECTED_TAG = "injected-parameters"  # the cell papermill adds after the parameters cell
-
-
-def is_checked(cell) -> bool:
-    """True for a code cell whose outputs nbval compares: a comment line that is exactly
-    the marker (as nbval reads it) or nbval's tag."""
-    if cell.cell_type != "code":
-        return False
-    for line in cell.source.splitlines():
-        line = line.strip()
-        if line.startswith("#") and line.lstrip("#").strip() == CHECK_MARKER:
-            return True
-    return CHECK_TAG in cell.metadata.get("tags", [])
 
 
 def _is_image(mimetype: str) -> bool:

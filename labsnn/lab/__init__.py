@@ -1,8 +1,11 @@
 """The lab's experiments, as the notebooks use them (``from labsnn import lab``):
 profiles and run planning (``profiles``), findings and tables read from results
 (``findings``), the seed's claims (``claims``), figures (``figures``) and section 4.4's
-search for the seed's training setup (``seed_setup``, and ``seed_findings`` for reading it). They hold no
-training logic; the notebooks hold none either."""
+search for the seed's training setup: its declared grid and budget (``seed_grid``), the
+runs and scores (``seed_setup``), the calibrated screening and its winner
+(``seed_screening``), the winner's 4.1-4.3 beside labsnn's (``seed_study``) and the text
+(``seed_findings``, ``seed_explain``). They hold no training logic; the notebooks hold
+none either."""
 
 from labsnn.lab.claims import (
     CLAIMS,
@@ -19,6 +22,7 @@ from labsnn.lab.figures import (
     plot_setup_diagnostics,
     plot_sweep,
     plot_sweep_diagnostics,
+    plot_sweep_pair,
     save_figure,
 )
 from labsnn.lab.findings import (
@@ -97,6 +101,7 @@ __all__ = [
     "plot_setup_accuracy",
     "plot_setup_diagnostics",
     "plot_sweep",
+    "plot_sweep_pair",
     "prepare",
     "profile",
     "reproduction_table",

@@ -21,7 +21,8 @@ LAB_ANN_FLOPS = ann_flops(LAB_SIZES)
 @dataclass(frozen=True)
 class Claim:
     """One claim of the seed: how to measure it on the frames, when it holds, how to show
-    the measured value, and (for a "best" claim) when it is a tie within seed noise."""
+    the measured value, (for a "best" claim) when it is a tie within seed noise, and the
+    run it is about, ``(frame, sweep, value)``, whose diagnostics explain it (None: a formula)."""
 
     section: str
     claim: str
@@ -29,6 +30,7 @@ class Claim:
     holds: Callable[[Any], bool]
     fmt: Callable[[Any], str]
     tie: Callable[[Any], bool] | None = None
+    run: tuple[str, str, Any] | None = None
 
 
 def _acc(sweep: str, value: Any, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], float]:
@@ -81,7 +83,15 @@ def percent(value: float) -> str:
 
 def _best_claim(section: str, text: str, sweep: str, claimed: Any, near: bool, shown: str, at: str = "4.1") -> Claim:
     holds = _near(claimed) if near else (lambda ranking: ranking[0] == claimed)
-    return Claim(section, text, _ranking(sweep, claimed, at), holds, lambda v: f"best {shown} = {v[0]}", _tied(claimed))
+
+    def show(ranking: tuple) -> str:
+        return f"best {shown} = {ranking[0]}"
+
+    return Claim(section, text, _ranking(sweep, claimed, at), holds, show, _tied(claimed), (at, sweep, claimed))
+
+
+def _value_claim(section: str, text: str, sweep: str, value: Any, holds: Callable[[float], bool]) -> Claim:
+    return Claim(section, text, _acc(sweep, value), holds, percent, run=("4.1", sweep, value))
 
 
 def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
@@ -92,17 +102,17 @@ def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
 # The numbers in the claims are the seed's own (what it claims); labsnn's are measured.
 CLAIMS: list[Claim] = [
     _best_claim("4.1.1", "z: best near z = 2", "z", 2.0, near=True, shown="z"),
-    Claim("4.1.1", "z = 10 below 20%", _acc("z", 10.0), lambda v: v < 0.20, percent),
+    _value_claim("4.1.1", "z = 10 below 20%", "z", 10.0, lambda v: v < 0.20),
     _best_claim("4.1.2", "beta: best near 0.1", "beta", 0.1, near=True, shown="beta"),
-    Claim("4.1.2", "beta = 2 about 18-20%", _acc("beta", 2.0), lambda v: 0.15 <= v <= 0.23, percent),
-    Claim("4.1.2", "beta = 5 at 9.8%", _acc("beta", 5.0), lambda v: abs(v - 0.098) <= 0.01, percent),
+    _value_claim("4.1.2", "beta = 2 about 18-20%", "beta", 2.0, lambda v: 0.15 <= v <= 0.23),
+    _value_claim("4.1.2", "beta = 5 at 9.8%", "beta", 5.0, lambda v: abs(v - 0.098) <= 0.01),
     _best_claim("4.1.3", "V_th: best near 1", "v_th", 1.0, near=True, shown="V_th"),
-    Claim("4.1.3", "V_th = 5 below 80%", _acc("v_th", 5.0), lambda v: v < 0.80, percent),
-    Claim("4.1.3", "V_th = 10 at 10%", _acc("v_th", 10.0), lambda v: abs(v - 0.10) <= 0.015, percent),
-    Claim("4.1.4", "T = 2 below 10%", _acc("T", 2), lambda v: v < 0.10, percent),
+    _value_claim("4.1.3", "V_th = 5 below 80%", "v_th", 5.0, lambda v: v < 0.80),
+    _value_claim("4.1.3", "V_th = 10 at 10%", "v_th", 10.0, lambda v: abs(v - 0.10) <= 0.015),
+    _value_claim("4.1.4", "T = 2 below 10%", "T", 2, lambda v: v < 0.10),
     _best_claim("4.1.4", "T = 50 best", "T", 50, near=False, shown="T"),
-    Claim("4.1.4", "T = 50 about 93%", _acc("T", 50), lambda v: abs(v - 0.93) <= 0.02, percent),
-    Claim("4.1.4", "T = 100 about 92%", _acc("T", 100), lambda v: abs(v - 0.92) <= 0.02, percent),
+    _value_claim("4.1.4", "T = 50 about 93%", "T", 50, lambda v: abs(v - 0.93) <= 0.02),
+    _value_claim("4.1.4", "T = 100 about 92%", "T", 100, lambda v: abs(v - 0.92) <= 0.02),
     _best_claim("4.1.5", "Bernoulli is the best encoding", "encoder", "bernoulli", near=False, shown="encoding"),
     _best_claim("4.2", "MSE better than cross-entropy", "loss", "mse_rate", near=False, shown="loss", at="4.2"),
     Claim("4.3", "ANN 15,900 FLOPs", lambda frames: float(LAB_ANN_FLOPS), lambda v: v == 15900, lambda v: f"{v:,.0f}"),
@@ -112,6 +122,7 @@ CLAIMS: list[Claim] = [
         _flops_t5,
         lambda v: abs(v - 10945) <= 0.1 * 10945,
         lambda v: f"{v:,.0f}",
+        run=("4.3", "T", 5),
     ),
     Claim(
         "4.3",
@@ -119,6 +130,7 @@ CLAIMS: list[Claim] = [
         lambda frames: 1 - _flops_t5(frames) / LAB_ANN_FLOPS,
         lambda v: abs(v - 0.31) <= 0.05,
         percent,
+        run=("4.3", "T", 5),
     ),
 ]
 
@@ -149,15 +161,17 @@ def reproduction_table(
     frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
     """Each of the seed's claims beside this run's value and whether it reproduced; with
-    ``seed_like`` (section 4.4's best seed-like setup, as frames), two more columns for it.
+    ``seed_like`` (section 4.4's seed-like winner's runs of 4.1-4.3, as frames), two more
+    columns for it.
 
-    Claims whose value is not in this run's grid read "not measured"."""
+    Claims whose value is not in this run's grid read "not measured" (in the seed-like
+    columns, "-")."""
     rows = []
     for claim in CLAIMS:
         shown, verdict = _verdict(claim, frames)
         row = {"section": claim.section, "seed's claim": claim.claim, "this run": shown, "reproduced": verdict}
-        if seed_like is not None:  # 4.4 trains the seed's 4.1 runs only
-            shown, verdict = _verdict(claim, seed_like) if claim.section.startswith("4.1") else ("-", "n/a")
+        if seed_like is not None:
+            shown, verdict = _verdict(claim, seed_like)
             row["4.4 seed-like"], row["there"] = ("-", "-") if verdict == "n/a" else (shown, verdict)
         rows.append(row)
     return pd.DataFrame(rows)

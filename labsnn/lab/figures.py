@@ -127,6 +127,11 @@ def _heatmap(ax, table: pd.DataFrame, labels: pd.DataFrame, title: str, **style)
     ax.tick_params(axis="x", rotation=30)
 
 
+def _rows_height(rows: int) -> float:
+    """A heatmap's height in inches: rows narrower when there are many, so a grid fits a page."""
+    return (0.45 if rows <= 12 else 0.3) * rows + 1.6
+
+
 def plot_setup_accuracy(
     table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path, name: str = "figure8_setup_accuracy"
 ):
@@ -135,7 +140,7 @@ def plot_setup_accuracy(
     import matplotlib.pyplot as plt
 
     labels = table.map(lambda v: f"{v:.0%}").where(~diverged, "div")
-    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(table) + 1.6))
+    fig, ax = plt.subplots(figsize=(8.5, _rows_height(len(table))))
     _heatmap(ax, table, labels, "Final test accuracy per run and setup", vmin=0, vmax=1, cmap="viridis")
     save_figure(fig, figures_dir, name)
     return fig
@@ -153,7 +158,7 @@ def plot_setup_diagnostics(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(silent) + 1.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(14, _rows_height(len(silent))), sharey=True)
     _heatmap(
         axes[0],
         silent,
@@ -173,3 +178,59 @@ def plot_setup_diagnostics(
     )
     save_figure(fig, figures_dir, name)
     return fig
+
+
+def plot_sweep_pair(
+    ours: pd.DataFrame, theirs: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str
+):
+    """One sweep of 4.1 under labsnn's setup (``ours``) and the seed-like one (``theirs``):
+    test accuracy against epoch for each (same y-range, one line per value, sd over seeds
+    shaded), and against the swept value the final accuracy (solid) and the fraction of
+    test images with silent outputs (dashed) of both."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    rows = {"labsnn": ours[ours["sweep"] == sweep].copy(), "seed-like": theirs[theirs["sweep"] == sweep].copy()}
+    order = [str(v) for v in sorted(rows["labsnn"]["value"].unique(), key=value_key)]
+    limits = [_curve_limits(r) for r in rows.values() if r["test_acc"].notna().any()] or [(0.0, 1.0)]
+    low, high = zip(*limits)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8), gridspec_kw={"width_ratios": [1, 1, 1]})
+    for ax, (label, frame) in zip(axes[:2], rows.items()):
+        frame["value"] = frame["value"].astype(str)
+        sns.lineplot(
+            data=frame, x="epoch", y="test_acc", hue="value", hue_order=order, errorbar="sd", marker="o", ax=ax
+        )
+        ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(min(low), max(high)), title=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(title=sweep, fontsize=7, title_fontsize=7, loc="best")
+    for (label, frame), colour in zip({"labsnn": ours, "seed-like": theirs}.items(), ("C0", "C3")):
+        stats = final_stats(frame, sweep)
+        x = _positions(stats.index)
+        axes[2].plot(x, stats["acc"], marker="o", color=colour, label=f"{label}: accuracy")
+        axes[2].plot(x, stats["silent_frac_test"], marker="s", linestyle="--", color=colour, label=f"{label}: silent")
+    _value_axis(axes[2], list(final_stats(ours, sweep).index), sweep)
+    axes[2].set(ylim=(-0.05, 1.05), ylabel="final accuracy / silent share", title="last epoch, mean over seeds")
+    axes[2].legend(fontsize=7, loc="best")
+    fig.suptitle(title, y=1.03)
+    save_figure(fig, figures_dir, name)
+    return fig
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and v > 0 for v in values)
+
+
+def _positions(values) -> list:
+    values = list(values)
+    return values if _numeric(values) else list(range(len(values)))
+
+
+def _value_axis(ax, values: list, sweep: str) -> None:
+    """Log x with one tick per value for numbers, one tick per name otherwise."""
+    if _numeric(values):
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    else:
+        ax.set_xticks(range(len(values)), [str(v) for v in values])
+    ax.set(xlabel=sweep)

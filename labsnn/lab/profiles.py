@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist, load_subset
 from labsnn.encoders import ENCODERS
-from labsnn.lab import seed_setup
+from labsnn.lab import seed_screening
+from labsnn.log import log
 from labsnn.paths import check_writable_folder, default_folder
 from labsnn.preflight import PROFILES, check_data_root, profile  # noqa: F401 (PROFILES: re-exported by labsnn.lab)
 from labsnn.results import read_result, result_path
@@ -58,28 +60,56 @@ def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dic
     }
 
 
-def chapter_plans(profile_name: str, seeds: int | None = None, device: str = "auto") -> dict[str, list[RunConfig]]:
-    """The runs of each chapter, 4.1 to 4.4; a run two chapters share is listed once, in the first."""
+def chapter_plans(
+    profile_name: str,
+    seeds: int | None = None,
+    device: str = "auto",
+    data: MNISTData | None = None,
+    results_dir: str | Path | None = None,
+) -> dict[str, list[RunConfig]]:
+    """The runs of each chapter, 4.1 to 4.4; a run two chapters share is listed once, in the first.
+
+    4.4 screens the seed-like setups; what it decides (a fallback screening, the winner)
+    is known only once the screening has trained: with ``data`` and ``results_dir`` the
+    plan adds what the cache decides, 4.4's further screening and the winner's runs of
+    4.1-4.3 (chapter "4.4 winner")."""
     base = base_config(profile_name, device=device)
     seeds = seeds or profile(profile_name)["seeds"]
-    plans, seen = {}, set()
+    seen: set[str] = set()
+
+    def new(configs: list[RunConfig]) -> list[RunConfig]:
+        return [c for c in configs if not (c.config_hash in seen or seen.add(c.config_hash))]
+
+    plans = {}
     for section, grids in section_grids(profile_name).items():
-        configs = [c for param, values in grids.items() for c in sweep_configs(base, param, values, seeds)]
-        plans[section] = [c for c in configs if not (c.config_hash in seen or seen.add(c.config_hash))]
-    plans["4.4"] = seed_setup.plan(profile_name, device)
+        plans[section] = new([c for param, values in grids.items() for c in sweep_configs(base, param, values, seeds)])
+    ours = [c for section in ("4.1", "4.2", "4.3") for c in plans[section]]
+    plans["4.4"] = new(seed_screening.first_plan(profile_name, device))
+    if data is not None and results_dir is not None:
+        decision = seed_screening.decide(profile_name, data, results_dir)
+        plans["4.4"] += new(seed_screening.screening_plan(decision, device))
+        if decision.fields is not None:
+            plans["4.4 winner"] = new([c.replace(**decision.fields) for c in ours])
     return plans
 
 
-def plan(profile_name: str, seeds: int | None = None, device: str = "auto") -> list[RunConfig]:
-    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal stacking)."""
-    return [c for configs in chapter_plans(profile_name, seeds, device).values() for c in configs]
+def plan(
+    profile_name: str,
+    seeds: int | None = None,
+    device: str = "auto",
+    data: MNISTData | None = None,
+    results_dir: str | Path | None = None,
+) -> list[RunConfig]:
+    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal
+    stacking); with ``data`` and ``results_dir``, also what the cache has decided (``chapter_plans``)."""
+    return [c for configs in chapter_plans(profile_name, seeds, device, data, results_dir).values() for c in configs]
 
 
 def training_seconds(profile_name: str, data: MNISTData, results_dir: str | Path) -> dict[str, float]:
     """Per chapter, the seconds its runs trained (whenever that was), from their recorded
     epoch times: a stack's epoch time is shared equally by the runs stacked in it."""
     times = {}
-    for chapter, configs in chapter_plans(profile_name).items():
+    for chapter, configs in chapter_plans(profile_name, data=data, results_dir=results_dir).items():
         seconds = 0.0
         for config in configs:
             result = read_result(result_path(Path(results_dir), config, data), config)
@@ -99,12 +129,14 @@ def run_section(
     device: str = "auto",
     progress: bool = True,
     scheduler: str | None = None,
+    setup: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """The tidy results of one section's sweeps (cached runs are read back). Only 4.1
-    sweeps a ``grid``; one given to another section is an error, not silently dropped."""
+    """The tidy results of one section's sweeps (cached runs are read back), under labsnn's
+    setup or the config fields ``setup`` sets (4.4's seed-like winner). Only 4.1 sweeps a
+    ``grid``; one given to another section is an error, not silently dropped."""
     if grid is not None and section != "4.1":
         raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
-    base = base_config(profile_name, epochs, device)
+    base = base_config(profile_name, epochs, device).replace(**(setup or {}))
     seeds = seeds or profile(profile_name)["seeds"]
     return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress, scheduler)
 
@@ -112,8 +144,15 @@ def run_section(
 def prepare(
     profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True, scheduler: str | None = None
 ) -> None:
-    """Train every run of the report in one batch; the notebooks then read the cache."""
-    run_configs(plan(profile_name), results_dir, data, progress, scheduler)
+    """Train every run of the report; the notebooks then read the cache. The runs planned
+    beforehand train in one batch; then what they decide (4.4's fallback screening, the
+    winner's runs of 4.1-4.3), until the plan stops growing."""
+    configs, trained = plan(profile_name), -1
+    while len(configs) != trained:
+        if trained >= 0:
+            log.info(f"{len(configs) - trained} more run(s) planned from what 4.4's screening decided")
+        run_configs(configs, results_dir, data, progress, scheduler)
+        configs, trained = plan(profile_name, data=data, results_dir=results_dir), len(configs)
 
 
 def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:

@@ -1,0 +1,145 @@
+"""Section 4.4's screening, checked before it ranks: labsnn's own setup must get the same
+verdicts on the seed's six failure claims under the screening as under 4.1's full
+protocol (the calibration); a screening that disagrees ranks nothing, and the setups
+are screened again on the next budget (4.1's own protocol, which agrees by construction:
+labsnn's runs there are 4.1's). The winner of the screening that ranks is retrained on
+all of 4.1-4.3 (``labsnn.lab.profiles`` plans those runs once the winner is known)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labsnn.config import RunConfig
+from labsnn.data import MNISTData
+from labsnn.lab import seed_setup
+from labsnn.lab.seed_grid import LABSNN_SETUP, SETUP_PROFILES, screenings, setups
+
+
+@dataclass
+class Screening:
+    """One screening: its budget, the final runs, the setups' scores and the calibration."""
+
+    budget: dict[str, Any]
+    last: pd.DataFrame
+    scores: pd.DataFrame
+    calibration: pd.DataFrame
+
+    @property
+    def agrees(self) -> bool:
+        return bool(self.calibration["same verdict"].all())
+
+
+@dataclass
+class Decision:
+    """What the cache decides: the screenings tried in order, the one that ranks (the first
+    whose calibration agrees), the winner and the fields it sets; ``needed``: every budget
+    the decision has used or needs next (a missing one ends it early)."""
+
+    profile: str
+    reference: pd.DataFrame | None = None
+    tried: list[Screening] = field(default_factory=list)
+    needed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ranking(self) -> Screening | None:
+        return next((s for s in self.tried if s.agrees), None)
+
+    @property
+    def shown(self) -> Screening | None:
+        """The screening the chapter's scores and figures show: the one that ranks, else the last tried."""
+        return self.ranking or (self.tried[-1] if self.tried else None)
+
+    @property
+    def winner(self) -> str | None:
+        return None if self.ranking is None else seed_setup.best_setup(self.ranking.scores)
+
+    @property
+    def fields(self) -> dict[str, Any] | None:
+        return None if self.winner is None else setups(self.profile)[self.winner]
+
+
+def calibration(screened: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Per failure claim: labsnn's value and verdict under the screening (``screened``: its
+    final runs) and under 4.1's protocol (``reference``), and whether the verdicts agree."""
+    under, full = seed_setup.claim_values(screened), seed_setup.claim_values(reference)
+    rows = []
+    for claim in seed_setup.FAILURE_CLAIMS:
+        first, second = seed_setup.holds(claim, under[claim]), seed_setup.holds(claim, full[claim])
+        rows.append(
+            {
+                "seed's claim": claim,
+                "screening": under[claim],
+                "reproduced (screening)": first,
+                "4.1 protocol": full[claim],
+                "reproduced (4.1 protocol)": second,
+                "same verdict": first == second,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def screen(
+    last: pd.DataFrame, reference: pd.DataFrame, budget: dict[str, Any], learns: float = seed_setup.DEFAULT_LEARNS
+) -> Screening:
+    """A ``Screening`` from its final runs and the reference (labsnn's under 4.1's protocol);
+    ``learns``: the accuracy at which a default run counts as learning."""
+    own = last[last["setup"] == LABSNN_SETUP]
+    return Screening(budget, last, seed_setup.score(last, learns), calibration(own, reference))
+
+
+def reference_grid(profile_name: str) -> dict[str, dict[str, Any]]:
+    return {LABSNN_SETUP: setups(profile_name)[LABSNN_SETUP]}
+
+
+def first_plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
+    """The runs 4.4 needs before anything is decided: labsnn's diagnostic runs under 4.1's
+    protocol (4.1's own runs, where its grid has them) and the declared screening."""
+    protocol = screenings(profile_name)[-1]
+    reference = [
+        c for *_, c in seed_setup.labelled_configs(profile_name, protocol, device, reference_grid(profile_name))
+    ]
+    return reference + seed_setup.plan(profile_name, device)
+
+
+def decide(
+    profile_name: str,
+    data: MNISTData,
+    results_dir: str | Path,
+    train: bool = False,
+    device: str = "auto",
+    progress: bool = False,
+    scheduler: str | None = None,
+) -> Decision:
+    """Screen until a screening's calibration agrees: from the cache only, stopping at the
+    first missing run (``train=False``), or training what is missing (``train=True``)."""
+
+    def frame(budget: dict, grid: dict | None = None) -> pd.DataFrame | None:
+        if train:
+            return seed_setup.run_setups(profile_name, data, results_dir, device, progress, scheduler, budget, grid)
+        return seed_setup.read_setups(profile_name, data, results_dir, budget, grid)
+
+    decision = Decision(profile_name)
+    budgets = screenings(profile_name)
+    reference = frame(budgets[-1], reference_grid(profile_name))
+    if reference is None:
+        return decision
+    decision.reference = seed_setup.final_runs(reference, seed_setup.first_class_share(data, budgets[-1]["n_test"]))
+    for budget in budgets:
+        decision.needed.append(budget)
+        screened = frame(budget)
+        if screened is None:
+            break
+        last = seed_setup.final_runs(screened, seed_setup.first_class_share(data, budget["n_test"]))
+        decision.tried.append(screen(last, decision.reference, budget, SETUP_PROFILES[profile_name]["default_learns"]))
+        if decision.tried[-1].agrees:
+            break
+    return decision
+
+
+def screening_plan(decision: Decision, device: str = "auto") -> list[RunConfig]:
+    """Every run of the screenings ``decision`` has used or needs next."""
+    return [c for budget in decision.needed for c in seed_setup.plan(decision.profile, device, budget)]

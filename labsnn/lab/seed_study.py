@@ -1,0 +1,83 @@
+"""Section 4.4 as one object for the notebook and the report: the screening's decision,
+labsnn's runs of 4.1-4.3 and the seed-like winner's runs of the same, and the
+reproduction table that scores the seed's claims under both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from labsnn.data import MNISTData
+from labsnn.lab import profiles, seed_screening
+from labsnn.lab.claims import reproduction_table
+from labsnn.lab.seed_setup import first_class_share
+
+SECTIONS = ("4.1", "4.2", "4.3")
+
+
+@dataclass
+class Study:
+    """What 4.4 found: ``decision`` (the screenings, the calibration, the winner), the raw
+    frames of 4.1-4.3 under labsnn's setup and under the winner (None without one), and
+    ``tie``, the accuracy a diverged run of 4.1-4.3 is scored at."""
+
+    decision: seed_screening.Decision
+    labsnn: dict[str, pd.DataFrame]
+    seed_like: dict[str, pd.DataFrame] | None
+    tie: float
+
+    @property
+    def winner(self) -> str | None:
+        return self.decision.winner
+
+    def scored_seed_like(self) -> dict[str, pd.DataFrame] | None:
+        """The winner's frames as the reproduction table reads them (``scored``)."""
+        return None if self.seed_like is None else {k: scored(f, self.tie) for k, f in self.seed_like.items()}
+
+    def table(self) -> pd.DataFrame:
+        """The reproduction table: every claim under labsnn's setup and under the winner's."""
+        return reproduction_table(self.labsnn, self.scored_seed_like())
+
+
+def scored(frame: pd.DataFrame, tie: float) -> pd.DataFrame:
+    """``frame`` with a diverged run's NaN accuracy at ``tie``: its NaN network leaves every
+    output silent, and code without a divergence check reads the first class's share."""
+    lost = frame["status"].eq("diverged") & frame["test_acc"].isna()
+    return frame.assign(test_acc=frame["test_acc"].where(~lost, tie))
+
+
+def study(
+    profile_name: str,
+    data: MNISTData,
+    results_dir: str | Path,
+    device: str = "auto",
+    progress: bool = False,
+    scheduler: str | None = None,
+    labsnn: dict[str, pd.DataFrame] | None = None,
+) -> Study:
+    """Section 4.4's study, training what the cache lacks in the order it is decided: the
+    screening (and its fallback when the calibration disagrees), then the winner's runs of
+    4.1-4.3 (``labsnn.lab.prepare`` trains all of it beforehand for the report).
+    ``labsnn``: 4.1-4.3's frames under labsnn's setup when the caller has them already."""
+    decision = seed_screening.decide(profile_name, data, results_dir, True, device, progress, scheduler)
+
+    def frames(setup: dict | None) -> dict[str, pd.DataFrame]:
+        return {
+            section: profiles.run_section(
+                section,
+                profile_name,
+                data,
+                results_dir,
+                device=device,
+                progress=progress,
+                scheduler=scheduler,
+                setup=setup,
+            )
+            for section in SECTIONS
+        }
+
+    seed_like = None if decision.fields is None else frames(decision.fields)
+    tie = first_class_share(data, profiles.profile(profile_name)["n_test"])
+    return Study(decision, labsnn if labsnn is not None else frames(None), seed_like, tie)
