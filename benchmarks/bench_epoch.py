@@ -33,8 +33,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from labsnn import kernels
 from labsnn.config import RunConfig
 from labsnn.data import MNISTData, load_mnist
+from labsnn.provenance import cpu_model
 from labsnn.train import train
 
 BATCH, BETA, V_TH, SLOPE = 128, 0.1, 1.0, 2.0
@@ -164,6 +166,8 @@ def main() -> None:
     args = parser.parse_args()
     data = load_mnist()
     devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    build = kernels.build_info()
+    print(f"kernels: {build['backend_build']}, -march={build['march']} ({build['compiler']}); cpu: {cpu_model()}")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.source}; one epoch each "
         f"(60,000 training images, then the test set){'' if len(devices) > 1 else '; no CUDA here'}"

@@ -1,7 +1,8 @@
 """Where one training batch of ``labsnn.train`` spends its time, by phase.
 
-The lab's 784-10-10 network, one run, Bernoulli input, rate MSE, Adam, batch 128, at
-T = 25 and 100, on the training loop's own path (``labsnn.train._Stack``): with the
+The lab's 784-10-10 network, one run (or a stack of K, ``--networks``: the report trains
+stacks of 17 and 12), Bernoulli input, rate MSE, Adam, batch 128, at T = 25 and 100, on
+the training loop's own path (``labsnn.train._Stack``): with the
 compiled kernels, the encoder makes events and the whole stack is one autograd node
 (``labsnn.fused``), whose pieces are timed by wrapping them:
 
@@ -19,7 +20,10 @@ compiled kernels, the encoder makes events and the whole stack is one autograd n
 Milliseconds per batch, the median over ``--batches`` batches after 10 untimed ones; the
 batches are drawn in a random order from the training set, as in training.
 
-    python benchmarks/profile_batch.py [--batches 200] [--steps 25 100]
+    python benchmarks/profile_batch.py [--batches 200] [--steps 25 100] [--networks 1 17]
+
+The first line names the kernels' build (``labsnn.kernels.build_info()``: the ``-march``
+target, ``LABSNN_MARCH``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from collections import defaultdict
 
 import torch
 
-from labsnn import fused, measure
+from labsnn import fused, kernels, measure
 from labsnn.config import RunConfig
 from labsnn.data import load_mnist
 from labsnn.flops import FlopsMeter
@@ -39,13 +43,13 @@ from labsnn.model import SNNStack
 from labsnn.train import _Stack, make_optimizer
 
 PIECES = {
-    "_event_currents": "first layer fwd",
-    "_event_weight_grad": "first layer bwd",
+    "event_currents": "first layer fwd",
+    "event_weight_grad": "first layer bwd",
     "_lif_forward": "LIF fwd",
     "_lif_backward": "LIF bwd",
     "_hidden_currents": "hidden layer fwd+bwd",
     "_hidden_backward": "hidden layer fwd+bwd",
-    "_row_sums": "bias gradients",
+    "row_sums": "bias gradients",
 }
 PHASES = (
     "encode",
@@ -115,19 +119,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=200, help="timed batches per T (default: 200)")
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 100], help="values of T (default: 25 100)")
+    parser.add_argument(
+        "--networks", type=int, nargs="+", default=[1], help="networks stacked, K (default: 1; the report: 17, 12)"
+    )
     args = parser.parse_args()
     data = load_mnist()
     spent: dict[str, float] = defaultdict(float)
     timed_pieces(spent)
+    info = kernels.build_info()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
-        f"{'on' if fused.usable(torch.device('cpu')) else 'off'}; ms per batch of 128, median of {args.batches}"
+        f"{'on' if fused.usable(torch.device('cpu')) else 'off'} (march {info['march']}, {info['backend_build']}); "
+        f"ms per batch of 128, median of {args.batches}"
     )
     rows = {}
-    for T in args.steps:
+    runs = [(K, T) for K in args.networks for T in args.steps]
+    for K, T in runs:
         base = RunConfig(T=T, device="cpu")
-        model = SNNStack(base.sizes)
-        stack = _Stack(base, model, [base.loss], torch.device("cpu"), torch.empty(T * 128 * base.sizes[0]))
+        model = SNNStack(base.sizes, beta=[0.1] * K, v_th=[1.0] * K, z=[2.0] * K, seeds=list(range(K)))
+        stack = _Stack(base, model, [base.loss] * K, torch.device("cpu"), torch.empty(T * 128 * base.sizes[0]))
         optimizer, meter = make_optimizer(base, model.parameters()), FlopsMeter(base.sizes)
         generator, order = torch.Generator().manual_seed(0), torch.randperm(len(data.train_labels))
         seconds: dict[str, list[float]] = defaultdict(list)
@@ -136,10 +146,10 @@ def main() -> None:
             for name, value in phases.items():
                 if b >= 10:
                     seconds[name].append(value)
-        rows[T] = {name: 1000 * statistics.median(values) for name, values in seconds.items()}
-    print(f"{'phase':<22}" + "".join(f"{'T = ' + str(T):>12}" for T in args.steps))
+        rows[K, T] = {name: 1000 * statistics.median(values) for name, values in seconds.items()}
+    print(f"{'phase':<22}" + "".join(f"{f'K {K}, T {T}':>14}" for K, T in runs))
     for name in (*PHASES, "total"):
-        print(f"{name:<22}" + "".join(f"{rows[T][name]:>12.3f}" for T in args.steps))
+        print(f"{name:<22}" + "".join(f"{rows[run][name]:>14.3f}" for run in runs))
 
 
 if __name__ == "__main__":

@@ -85,86 +85,162 @@ int bernoulli_mask(uint64_t seed, const int16_t *restrict limits, int64_t n, int
     return failed;
 }
 
-/* Event kernels work on vectors of LANES floats (GCC/Clang vector extensions; one AVX-512
- * register, two AVX2 ones): weight_t and the accumulators have KNp = KN rounded up to a
- * multiple of LANES columns (the padding is 0). */
+/* Event kernels work on blocks of LANES = 16 floats: weight_t and the accumulators have KNp =
+ * KN rounded up to a multiple of LANES columns (the padding is 0). A block is PER_BLOCK
+ * vectors (kernels.h: one AVX-512 register, two AVX ones, four SSE or NEON ones). The first
+ * layer keeps a tile of up to TILE_STEPS steps x one block of sums in registers, its weight
+ * gradient one of up to TILE_PIXELS pixels x one block, each sum split in two (even and odd
+ * steps): TILE vectors either way. */
 #define LANES 16
-typedef float vec __attribute__((vector_size(LANES * sizeof(float)), aligned(sizeof(float))));
+#define PER_BLOCK (LANES / WIDTH)
+#define TILE_STEPS (TILE / PER_BLOCK)
+#define TILE_PIXELS (TILE / PER_BLOCK / 2 > 0 ? TILE / PER_BLOCK / 2 : 1)
+
+/* spikes[t * nb + p] = mask[t, j0 + p] as a float (0 or 1), p < nb: the rows of one image's
+ * pixels, compact, so that the loops below read them in order, not a byte at a stride of n. */
+static void image_spikes(const uint8_t *restrict mask, int64_t n, int64_t T, int64_t j0, int64_t nb,
+                         float *restrict spikes) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t p = 0; p < nb; p++) spikes[t * nb + p] = (float)mask[t * n + j0 + p];
+}
+
+/* The most pixels an image has (the size of image_spikes' rows). */
+static int64_t most_pixels(const int64_t *restrict starts, int64_t B) {
+    int64_t most = 0;
+    for (int64_t b = 0; b < B; b++) most = starts[b + 1] - starts[b] > most ? starts[b + 1] - starts[b] : most;
+    return most;
+}
+
+/* sums[t, c .. c+LANES) for steps t0 <= t < t0 + steps (a constant where inlined: the sums
+ * stay in registers) = the sum over the image's pixels p (ascending) of spikes[t, p] *
+ * weight_t[columns[p], c ..]. */
+INLINE void currents_tile(const float *restrict spikes, int64_t nb, int64_t t0, const int steps,
+                          const int64_t *restrict columns, const float *restrict weight_t, int64_t KNp, int64_t c,
+                          float *restrict sums) {
+    vec acc[TILE][PER_BLOCK]; /* sized for every case of the switch below */
+    for (int s = 0; s < steps; s++)
+        for (int v = 0; v < PER_BLOCK; v++) acc[s][v] = (vec){0};
+    for (int64_t p = 0; p < nb; p++) {
+        const vec *row = (const vec *)(weight_t + columns[p] * KNp + c);
+        vec w[PER_BLOCK];
+        for (int v = 0; v < PER_BLOCK; v++) w[v] = row[v];
+        for (int s = 0; s < steps; s++) {
+            const float spike = spikes[(t0 + s) * nb + p];
+            for (int v = 0; v < PER_BLOCK; v++) acc[s][v] += w[v] * spike;
+        }
+    }
+    for (int s = 0; s < steps; s++)
+        for (int v = 0; v < PER_BLOCK; v++) *(vec *)(sums + (t0 + s) * KNp + c + v * WIDTH) = acc[s][v];
+}
+
+/* sums [T, KNp] of one image: its steps in tiles, each over every block. */
+static void image_currents(const float *restrict spikes, int64_t nb, int64_t T, const int64_t *restrict columns,
+                           const float *restrict weight_t, int64_t KNp, float *restrict sums) {
+    const int64_t tiles = tile_count(T, TILE_STEPS);
+    for (int64_t tile = 0, t = 0, steps; tile < tiles; tile++, t += steps) {
+        steps = tile_size(T, t, tile, tiles);
+        for (int64_t c = 0; c < KNp; c += LANES) {
+            switch (steps) {  /* the unused sizes (above TILE_STEPS) are never called */
+            case 1: currents_tile(spikes, nb, t, 1, columns, weight_t, KNp, c, sums); break;
+            case 2: currents_tile(spikes, nb, t, 2, columns, weight_t, KNp, c, sums); break;
+            case 3: currents_tile(spikes, nb, t, 3, columns, weight_t, KNp, c, sums); break;
+            case 4: currents_tile(spikes, nb, t, 4, columns, weight_t, KNp, c, sums); break;
+            case 5: currents_tile(spikes, nb, t, 5, columns, weight_t, KNp, c, sums); break;
+            case 6: currents_tile(spikes, nb, t, 6, columns, weight_t, KNp, c, sums); break;
+            case 7: currents_tile(spikes, nb, t, 7, columns, weight_t, KNp, c, sums); break;
+            default: currents_tile(spikes, nb, t, 8, columns, weight_t, KNp, c, sums); break;
+            }
+        }
+    }
+}
 
 /* currents[k, t, b, i] = sum over j of image b (ascending) of mask[t, j] * weight_t[columns[j], q],
  * plus bias[q], q = k * N + i; weight_t is [M, KNp]. Images are independent: split among threads. */
 int event_currents(const uint8_t *restrict mask, int64_t n, int64_t T, const int64_t *restrict starts, int64_t B,
                    const int64_t *restrict columns, const float *restrict weight_t, int64_t KNp,
                    const float *restrict bias, int64_t K, int64_t N, float *restrict currents, int threads) {
-    const int64_t V = KNp / LANES;
+    const int64_t most = most_pixels(starts, B);
     int failed = 0;
     #pragma omp parallel num_threads(threads) reduction(|: failed)
     {
-        vec *acc = aligned_alloc(64, sizeof(vec) * (size_t)(T * V));
-        failed = acc == NULL;
+        float *sums = aligned_alloc(64, sizeof(float) * (size_t)(T * KNp));
+        float *spikes = malloc(sizeof(float) * (size_t)(T * most + 1));
+        failed = sums == NULL || spikes == NULL;
         #pragma omp for schedule(dynamic, 8)
         for (int64_t b = 0; b < B; b++) {
             if (failed) continue;
-            memset(acc, 0, sizeof(vec) * (size_t)(T * V));
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {
-                const vec *w = (const vec *)(weight_t + columns[j] * KNp);
-                const uint8_t *spikes = mask + j;
-                if (V == 1) {  /* one vector per step (up to LANES columns): w stays in a register */
-                    const vec w0 = w[0];
-                    for (int64_t t = 0; t < T; t++) acc[t] += w0 * (float)spikes[t * n];
-                } else {
-                    for (int64_t t = 0; t < T; t++) {
-                        const float s = (float)spikes[t * n];
-                        vec *a = acc + t * V;
-                        for (int64_t v = 0; v < V; v++) a[v] += w[v] * s;
-                    }
-                }
-            }
-            const float *sums = (const float *)acc;
+            const int64_t j0 = starts[b], nb = starts[b + 1] - j0;
+            image_spikes(mask, n, T, j0, nb, spikes);
+            image_currents(spikes, nb, T, columns + j0, weight_t, KNp, sums);
             for (int64_t k = 0; k < K; k++)
                 for (int64_t t = 0; t < T; t++)
                     for (int64_t i = 0; i < N; i++)
                         currents[((k * T + t) * B + b) * N + i] = sums[t * KNp + k * N + i] + bias[k * N + i];
         }
-        free(acc);
+        free(sums);
+        free(spikes);
     }
     return failed;
+}
+
+/* partial[columns[p], c .. c+LANES) += even + odd for pixels p0 <= p < p0 + pixels (a constant
+ * where inlined), even and odd the sums over the even and the odd steps t (each ascending)
+ * of spikes[t, p] * g[t, c ..]. */
+INLINE void grad_tile(const float *restrict spikes, int64_t nb, int64_t T, int64_t p0, const int pixels,
+                      const int64_t *restrict columns, const float *restrict g, int64_t KNp, int64_t c,
+                      float *restrict partial) {
+    vec even[TILE][PER_BLOCK], odd[TILE][PER_BLOCK]; /* sized for every case of the switch below */
+    for (int p = 0; p < pixels; p++)
+        for (int v = 0; v < PER_BLOCK; v++) even[p][v] = odd[p][v] = (vec){0};
+    int64_t t = 0;
+    for (; t + 1 < T; t += 2) {
+        const vec *g0 = (const vec *)(g + t * KNp + c), *g1 = (const vec *)(g + (t + 1) * KNp + c);
+        for (int p = 0; p < pixels; p++) {
+            const float spike = spikes[t * nb + p0 + p];
+            for (int v = 0; v < PER_BLOCK; v++) even[p][v] += g0[v] * spike;
+        }
+        for (int p = 0; p < pixels; p++) {
+            const float spike = spikes[(t + 1) * nb + p0 + p];
+            for (int v = 0; v < PER_BLOCK; v++) odd[p][v] += g1[v] * spike;
+        }
+    }
+    if (t < T) {
+        const vec *g0 = (const vec *)(g + t * KNp + c);
+        for (int p = 0; p < pixels; p++) {
+            const float spike = spikes[t * nb + p0 + p];
+            for (int v = 0; v < PER_BLOCK; v++) even[p][v] += g0[v] * spike;
+        }
+    }
+    for (int p = 0; p < pixels; p++) {
+        vec *w = (vec *)(partial + columns[p0 + p] * KNp + c);
+        for (int v = 0; v < PER_BLOCK; v++) w[v] += even[p][v] + odd[p][v];
+    }
 }
 
 /* The weight gradient of image b's pixels: partial[columns[j], q] += sum over t of
  * mask[t, j] * grad[k, t, b, i], the sum over t in two halves (even and odd steps). */
 static void image_weight_grad(const uint8_t *restrict mask, int64_t n, int64_t T, int64_t j0, int64_t j1, int64_t b,
                               int64_t B, const int64_t *restrict columns, const float *restrict grad, int64_t K,
-                              int64_t N, int64_t V, vec *restrict g, vec *restrict even, vec *restrict odd,
+                              int64_t N, int64_t KNp, float *restrict g, float *restrict spikes,
                               float *restrict partial) {
-    const int64_t KNp = V * LANES;
-    float *rows = (float *)g;
-    memset(g, 0, sizeof(vec) * (size_t)(T * V));
+    const int64_t nb = j1 - j0;
+    const int64_t *cols = columns + j0;
+    memset(g, 0, sizeof(float) * (size_t)(T * KNp));
     for (int64_t k = 0; k < K; k++)
         for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < N; i++) rows[t * KNp + k * N + i] = grad[((k * T + t) * B + b) * N + i];
-    for (int64_t j = j0; j < j1; j++) {
-        const uint8_t *spikes = mask + j;
-        vec *w = (vec *)(partial + columns[j] * KNp);
-        if (V == 1) {  /* one vector per step: both partial sums stay in registers */
-            vec e = {0}, o = {0};
-            int64_t t = 0;
-            for (; t + 1 < T; t += 2) {
-                e += g[t] * (float)spikes[t * n];
-                o += g[t + 1] * (float)spikes[(t + 1) * n];
+            for (int64_t i = 0; i < N; i++) g[t * KNp + k * N + i] = grad[((k * T + t) * B + b) * N + i];
+    image_spikes(mask, n, T, j0, nb, spikes);
+    const int64_t tiles = tile_count(nb, TILE_PIXELS);
+    for (int64_t tile = 0, p = 0, pixels; tile < tiles; tile++, p += pixels) {
+        pixels = tile_size(nb, p, tile, tiles);
+        for (int64_t c = 0; c < KNp; c += LANES) {
+            switch (pixels) {  /* the unused sizes (above TILE_PIXELS) are never called */
+            case 1: grad_tile(spikes, nb, T, p, 1, cols, g, KNp, c, partial); break;
+            case 2: grad_tile(spikes, nb, T, p, 2, cols, g, KNp, c, partial); break;
+            case 3: grad_tile(spikes, nb, T, p, 3, cols, g, KNp, c, partial); break;
+            default: grad_tile(spikes, nb, T, p, 4, cols, g, KNp, c, partial); break;
             }
-            if (t < T) e += g[t] * (float)spikes[t * n];
-            w[0] += e + o;
-            continue;
         }
-        memset(even, 0, sizeof(vec) * (size_t)(2 * V));
-        for (int64_t t = 0; t < T; t++) {
-            const float s = (float)spikes[t * n];
-            const vec *gt = g + t * V;
-            vec *a = (t & 1) ? odd : even;
-            for (int64_t v = 0; v < V; v++) a[v] += gt[v] * s;
-        }
-        for (int64_t v = 0; v < V; v++) w[v] += even[v] + odd[v];
     }
 }
 
@@ -173,23 +249,25 @@ static void image_weight_grad(const uint8_t *restrict mask, int64_t n, int64_t T
 int event_weight_grad(const uint8_t *restrict mask, int64_t n, int64_t T, const int64_t *restrict starts, int64_t B,
                       const int64_t *restrict columns, const float *restrict grad, int64_t K, int64_t N,
                       int64_t KNp, int64_t M, float *restrict grad_weight_t, int threads) {
-    const int64_t V = KNp / LANES, size = M * KNp;
+    const int64_t size = M * KNp, most = most_pixels(starts, B);
     float *partials = aligned_alloc(64, sizeof(float) * (size_t)(PARTS * size));
     if (!partials) return 1;
     memset(partials, 0, sizeof(float) * (size_t)(PARTS * size));
     int failed = 0;
     #pragma omp parallel num_threads(threads) reduction(|: failed)
     {
-        vec *g = aligned_alloc(64, sizeof(vec) * (size_t)(T * V + 2 * V));
-        failed = g == NULL;
+        float *g = aligned_alloc(64, sizeof(float) * (size_t)(T * KNp));
+        float *spikes = malloc(sizeof(float) * (size_t)(T * most + 1));
+        failed = g == NULL || spikes == NULL;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t part = 0; part < PARTS; part++) {
             if (failed) continue;
             for (int64_t b = part * B / PARTS; b < (part + 1) * B / PARTS; b++)
-                image_weight_grad(mask, n, T, starts[b], starts[b + 1], b, B, columns, grad, K, N, V, g,
-                                  g + T * V, g + T * V + V, partials + part * size);
+                image_weight_grad(mask, n, T, starts[b], starts[b + 1], b, B, columns, grad, K, N, KNp, g, spikes,
+                                  partials + part * size);
         }
         free(g);
+        free(spikes);
         #pragma omp for schedule(static)
         for (int64_t x = 0; x < size; x++) {
             float sum = partials[x];

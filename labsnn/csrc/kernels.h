@@ -29,4 +29,32 @@
  * sums then added in order. */
 #define PARTS 4
 
+/* Vectors of the target's own width (GCC/Clang vector extensions): 16 floats with AVX-512, 8
+ * with AVX, else 4 (SSE, NEON). A vector type wider than the target's registers would not be
+ * kept in registers: the compiler moves it through the stack piece by piece. Only the speed
+ * depends on the width: each lane is one element's arithmetic, as written. */
+#if defined(__AVX512F__)
+#define WIDTH 16
+#elif defined(__AVX__)
+#define WIDTH 8
+#else
+#define WIDTH 4
+#endif
+typedef float vec __attribute__((vector_size(WIDTH * sizeof(float)), aligned(sizeof(float))));
+
+/* The vector loops keep a tile of at most TILE vectors of sums in registers: 16 registers
+ * (SSE, AVX2) hold 8 sums, the vectors they are fed and a broadcast value; AVX-512 has 32.
+ * A tile's size is a constant where its loop is inlined (a switch over the sizes), so that
+ * its sums are registers; the sums of one element run in the same order whatever the tile. */
+#define TILE 8
+#define INLINE static inline __attribute__((always_inline))
+
+/* `count` things in tiles of near-equal size, at most `most` each: a short last tile would
+ * leave few independent sums to overlap (25 in tiles of 4 is 3 3 3 4 4 4 4, not 4 x 6 + 1).
+ * tile_count: how many tiles; tile_size: the size of tile `tile` when `done` are taken. */
+static inline int64_t tile_count(int64_t count, int64_t most) { return (count + most - 1) / most; }
+static inline int64_t tile_size(int64_t count, int64_t done, int64_t tile, int64_t tiles) {
+    return (count - done) / (tiles - tile);
+}
+
 #endif
