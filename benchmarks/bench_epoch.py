@@ -5,7 +5,7 @@ The same network in every library: 784-10-10 LIF, beta 0.1, V_th 1, subtractive 
 fast-sigmoid surrogate of slope 2 (SpikingJelly's ``SoftSign(alpha=2)`` is that function),
 Bernoulli input, MSE on the output firing rates, Adam lr 1e-3, batch 128. Each library's
 loop is written as its users write it (its tutorials' idiom); labsnn's is
-``labsnn.train.train``, the report's own loop with every metric it records. An epoch is
+``labsnn.running.train.train``, the report's own loop with every metric it records. An epoch is
 timed whole: 60,000 training images, then the test pass over 10,000; the accuracy is the
 test accuracy after that one epoch. The libraries run one after another, labsnn first,
 then each of the others, for each T; the ratio is their seconds over labsnn's.
@@ -33,11 +33,11 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from labsnn import kernels
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData, load_mnist
-from labsnn.provenance import cpu_model
-from labsnn.train import train
+from labsnn.engine import kernels
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData, load_mnist
+from labsnn.running.provenance import cpu_model
+from labsnn.running.train import train
 
 BATCH, BETA, V_TH, SLOPE = 128, 0.1, 1.0, 2.0
 
@@ -143,7 +143,7 @@ def library_epoch(make: Callable, T: int, data: MNISTData, device: str) -> tuple
 
 
 def labsnn_epoch(T: int, data: MNISTData, device: str) -> tuple[float, float]:
-    """Seconds (training and test, as recorded) and test accuracy of ``labsnn.train.train``."""
+    """Seconds (training and test, as recorded) and test accuracy of ``labsnn.running.train.train``."""
     epoch = train(RunConfig(T=T, epochs=1, beta=BETA, v_th=V_TH, z=SLOPE, device=device), data, progress=False).epochs[
         0
     ]

@@ -16,7 +16,7 @@ import argparse
 import heapq
 
 from labsnn import lab
-from labsnn.results import read_result, result_path
+from labsnn.running.results import read_result, result_path
 
 
 def stack_seconds(profile: str, results_dir: str) -> list[float]:

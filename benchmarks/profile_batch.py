@@ -1,18 +1,19 @@
-"""Where one training batch of ``labsnn.train`` spends its time, by phase.
+"""Where one training batch of ``labsnn.running.train`` spends its time, by phase.
 
 The lab's 784-10-10 network, one run (or a stack of K, ``--networks``: the report trains
 stacks of 17 and 12), Bernoulli input, rate MSE, Adam, batch 128, at T = 25 and 100, on
-the training loop's own path (``labsnn.train._Stack``): with the
+the training loop's own path (``labsnn.running.batches.BatchEngine``): with the
 compiled kernels, the encoder makes events and the whole stack is one autograd node
-(``labsnn.fused``), whose pieces are timed by wrapping them:
+(``labsnn.engine.compiled``) over the ``torch.ops.labsnn`` operators, whose C loops are
+timed by wrapping them (``labsnn.engine.op_c.C_IMPLEMENTATIONS``):
 
 - encode: the batch's drawn pixels and their Bernoulli spikes;
 - first layer fwd / bwd: its currents from the spikes, its weight gradient;
 - LIF fwd / bwd: both layers' recurrences;
 - hidden layer fwd+bwd: the 10-10 product and its gradients;
 - bias gradients: both layers';
-- autograd and glue: the rest of the forward and backward passes (tensors made, the autograd
-  node, the loss's backward);
+- autograd and glue: the rest of the forward and backward passes (the operators' dispatch
+  and argument checks, tensors made, the autograd node, the loss's backward);
 - loss fwd: rates and loss;
 - optimizer: ``zero_grad`` and Adam's step;
 - bookkeeping: finiteness checks, correct count, the FLOPs meter.
@@ -22,7 +23,7 @@ batches are drawn in a random order from the training set, as in training.
 
     python benchmarks/profile_batch.py [--batches 200] [--steps 25 100] [--networks 1 17]
 
-The first line names the kernels' build (``labsnn.kernels.build_info()``: the ``-march``
+The first line names the kernels' build (``labsnn.engine.kernels.build_info()``: the ``-march``
 target, ``LABSNN_MARCH``).
 """
 
@@ -35,20 +36,22 @@ from collections import defaultdict
 
 import torch
 
-from labsnn import fused, kernels, measure
-from labsnn.config import RunConfig
-from labsnn.data import load_mnist
-from labsnn.flops import FlopsMeter
+from labsnn.dynamics.flops import FlopsMeter
+from labsnn.engine import kernels, op_c, stack
 from labsnn.model import SNNStack
-from labsnn.train import _Stack, make_optimizer
+from labsnn.running import measure
+from labsnn.running.batches import BatchEngine
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_mnist
+from labsnn.running.train import make_optimizer
 
 PIECES = {
     "event_currents": "first layer fwd",
     "event_weight_grad": "first layer bwd",
-    "_lif_forward": "LIF fwd",
-    "_lif_backward": "LIF bwd",
-    "_hidden_currents": "hidden layer fwd+bwd",
-    "_hidden_backward": "hidden layer fwd+bwd",
+    "lif": "LIF fwd",
+    "lif_backward": "LIF bwd",
+    "dense_currents": "hidden layer fwd+bwd",
+    "dense_grads": "hidden layer fwd+bwd",
     "row_sums": "bias gradients",
 }
 PHASES = (
@@ -69,7 +72,7 @@ PHASES = (
 def timed_pieces(spent: dict[str, float]) -> None:
     """Wrap the compiled stack's pieces so that each call adds its seconds to ``spent``."""
     for name, phase in PIECES.items():
-        piece = getattr(fused, name)
+        piece = op_c.C_IMPLEMENTATIONS[name]
 
         def wrapper(*args, _piece=piece, _phase=phase):
             started = time.perf_counter()
@@ -77,20 +80,20 @@ def timed_pieces(spent: dict[str, float]) -> None:
             spent[_phase] += time.perf_counter() - started
             return result
 
-        setattr(fused, name, wrapper)
+        op_c.C_IMPLEMENTATIONS[name] = wrapper
 
 
-def one_batch(stack: _Stack, optimizer, data, rows, generator, meter, spent) -> dict[str, float]:
-    """One training batch of ``labsnn.train._train_epoch``; seconds per phase."""
+def one_batch(engine: BatchEngine, optimizer, data, rows, generator, meter, spent) -> dict[str, float]:
+    """One training batch of ``labsnn.running.train._train_epoch``; seconds per phase."""
     clock = time.perf_counter
     spent.clear()
     started = clock()
     labels = data.train_labels.index_select(0, rows)
-    inputs, columns = stack.encode(data.train_images, generator, rows)
+    inputs, columns = engine.encode(data.train_images, generator, rows)
     encoded = clock()
-    out = stack.model(inputs, columns)
+    out = engine.run(inputs, columns)
     forward = clock()
-    losses = stack.losses(out.firing_rates(), labels)
+    losses = engine.losses(out.firing_rates(), labels)
     loss_forward = clock()
     finite = torch.isfinite(losses.detach()) & measure.finite(out)
     checked = clock()
@@ -101,7 +104,7 @@ def one_batch(stack: _Stack, optimizer, data, rows, generator, meter, spent) -> 
     optimizer.step()
     stepped = clock()
     correct = (out.firing_rates().detach().argmax(dim=2) == labels).sum(dim=1).double()
-    meter.update(measure.input_rates(inputs, out, stack.model.sizes[0]), None, labels.numel())
+    meter.update(measure.input_rates(inputs, out, engine.model.sizes[0]), None, labels.numel())
     done = clock()
     del finite, correct
     pieces = dict(spent)
@@ -129,7 +132,7 @@ def main() -> None:
     info = kernels.build_info()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
-        f"{'on' if fused.usable(torch.device('cpu')) else 'off'} (march {info['march']}, {info['backend_build']}); "
+        f"{'on' if stack.runs_compiled(torch.device('cpu')) else 'off'} (march {info['march']}, {info['backend_build']}); "
         f"ms per batch of 128, median of {args.batches}"
     )
     rows = {}
@@ -137,12 +140,13 @@ def main() -> None:
     for K, T in runs:
         base = RunConfig(T=T, device="cpu")
         model = SNNStack(base.sizes, beta=[0.1] * K, v_th=[1.0] * K, z=[2.0] * K, seeds=list(range(K)))
-        stack = _Stack(base, model, [base.loss] * K, torch.device("cpu"), torch.empty(T * 128 * base.sizes[0]))
+        buffer = torch.empty(T * 128 * base.sizes[0])
+        engine = BatchEngine(base, model, [base.loss] * K, torch.device("cpu"), buffer)
         optimizer, meter = make_optimizer(base, model.parameters()), FlopsMeter(base.sizes)
         generator, order = torch.Generator().manual_seed(0), torch.randperm(len(data.train_labels))
         seconds: dict[str, list[float]] = defaultdict(list)
         for b in range(args.batches + 10):
-            phases = one_batch(stack, optimizer, data, order[b * 128 : (b + 1) * 128], generator, meter, spent)
+            phases = one_batch(engine, optimizer, data, order[b * 128 : (b + 1) * 128], generator, meter, spent)
             for name, value in phases.items():
                 if b >= 10:
                     seconds[name].append(value)

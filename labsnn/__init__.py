@@ -12,16 +12,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "RunConfig": "labsnn.config",
-    "ann_flops": "labsnn.flops",
-    "snn_flops": "labsnn.flops",
+    "RunConfig": "labsnn.running.config",
+    "ann_flops": "labsnn.dynamics.flops",
+    "snn_flops": "labsnn.dynamics.flops",
     "ANN": "labsnn.model",
     "SNN": "labsnn.model",
     "SNNStack": "labsnn.model",
-    "LIF": "labsnn.neuron",
-    "fast_sigmoid": "labsnn.neuron",
-    "lif_sequence": "labsnn.neuron",
-    "lif_step": "labsnn.neuron",
+    "LIF": "labsnn.dynamics.neuron",
+    "fast_sigmoid": "labsnn.dynamics.neuron",
+    "lif_sequence": "labsnn.dynamics.neuron",
+    "lif_step": "labsnn.dynamics.neuron",
 }
 __all__ = sorted(_EXPORTS)
 

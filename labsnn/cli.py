@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labsnn.cli_options import add_config_options, add_scheduler_option, build_config, convert
-from labsnn.config import RunConfig
-from labsnn.distributed import resolve_scheduler
+from labsnn.lab.preflight import PROFILES, check_report
 from labsnn.log import log
-from labsnn.paths import check_data_root, check_writable_folder
-from labsnn.preflight import PROFILES, check_report
+from labsnn.running.config import RunConfig
+from labsnn.running.distributed import resolve_scheduler
+from labsnn.running.paths import check_data_root, check_writable_folder
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,8 +37,8 @@ def _check_backend(config: RunConfig) -> None:
     """``backend compiled`` where the kernels cannot be built, or on a GPU: one line, before
     any data (the last check: it imports torch and may build the kernels)."""
     if config.backend == "compiled":
-        from labsnn import backend
-        from labsnn.train import resolve_device
+        from labsnn.engine import backend
+        from labsnn.running.train import resolve_device
 
         backend.resolve("compiled", resolve_device(config.device).type)
 
@@ -47,8 +47,8 @@ def _train(args: argparse.Namespace) -> None:
     config = build_config(args)
     check_data_root(args.data_root)
     _check_backend(config)
-    from labsnn.data import load_mnist
-    from labsnn.train import train
+    from labsnn.running.data import load_mnist
+    from labsnn.running.train import train
 
     data = load_mnist(args.data_root)
     result = train(config, data, progress=not args.no_progress)
@@ -78,8 +78,8 @@ def _sweep(args: argparse.Namespace) -> None:
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
     _check_backend(base)
-    from labsnn.data import load_mnist
-    from labsnn.sweep import summarize, sweep, sweep_configs
+    from labsnn.running.data import load_mnist
+    from labsnn.running.sweep import summarize, sweep, sweep_configs
 
     sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     data = load_mnist(args.data_root)
@@ -95,10 +95,10 @@ def _report(args: argparse.Namespace) -> None:
     if args.check_only:
         log.info(f"report arguments checked (profile {args.profile}); nothing was run")
         return
-    from labsnn.host import check_tex
+    from labsnn.lab.host import check_tex
 
     check_tex()
-    from labsnn.report import build_report
+    from labsnn.lab.report import build_report
 
     build_report(
         args.profile,
@@ -112,13 +112,13 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _kernels(args: argparse.Namespace) -> None:
-    from labsnn import kernels
+    from labsnn.engine import kernels
 
     log.info(f"compiled kernels at {kernels.build()}")
 
 
 def _export(args: argparse.Namespace) -> None:
-    from labsnn.export import export
+    from labsnn.running.export import export
 
     rows = export(args.results_dir, args.out)
     log.info(f"wrote {args.out}: {rows} row(s), one per run and epoch")
@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
         help="full: the whole lab; smoke: a quick check (default: full)",
     )
     report.add_argument(
-        "--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.data)"
+        "--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.running.data)"
     )
     report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")

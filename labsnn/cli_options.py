@@ -8,7 +8,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from labsnn.config import RunConfig, describe_fields
+from labsnn.running.config import RunConfig, describe_fields
 
 
 def _field_type(name: str) -> Any:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from labsnn.data import has_mnist, load_mnist, load_subset
+from labsnn.running.data import has_mnist, load_mnist, load_subset
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE_RESULTS = REPO / "results" / "smoke"  # the notebooks' default results_dir, "../results/smoke"
@@ -26,7 +26,7 @@ def subset():
 @pytest.fixture
 def count_trained(monkeypatch):
     """The configs trained in this process through the sweep machinery."""
-    import labsnn.sweep as sweep_module
+    import labsnn.running.sweep as sweep_module
 
     trained = []
     original = sweep_module.train_stack

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from conftest import REPO
-from labsnn import backend, kernels
-from labsnn.config import RunConfig
-from labsnn.train import train_stack
+from labsnn.engine import backend, kernels
+from labsnn.running.config import RunConfig
+from labsnn.running.train import train_stack
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50, device="cpu")
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from labsnn.config import RunConfig
+from labsnn.running.config import RunConfig
 
 
 def test_defaults_are_the_labs():

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from conftest import SMOKE_RESULTS
-from labsnn.config import RunConfig
-from labsnn.results import ResultError, load_model, read_result, result_path, weights_path
-from labsnn.sweep import run_configs
+from labsnn.running.config import RunConfig
+from labsnn.running.results import ResultError, load_model, read_result, result_path, weights_path
+from labsnn.running.sweep import run_configs
 
 TINY = RunConfig(T=2, epochs=1, n_train=100, n_test=50)
 

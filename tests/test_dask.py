@@ -1,4 +1,4 @@
-"""Sweeps on a Dask cluster (``labsnn.distributed``): a LocalCluster of 2 worker processes
+"""Sweeps on a Dask cluster (``labsnn.running.distributed``): a LocalCluster of 2 worker processes
 gives the in-process numbers bit for bit, survives a worker killed mid-task, and resumes
 an interrupted sweep with only the missing runs."""
 
@@ -13,11 +13,11 @@ import time
 import pandas as pd
 import pytest
 
-import labsnn.distributed as distributed
+import labsnn.running.distributed as distributed
 from conftest import REPO
 from labsnn.cli import main
-from labsnn.config import RunConfig
-from labsnn.sweep import sweep
+from labsnn.running.config import RunConfig
+from labsnn.running.sweep import sweep
 
 pytest.importorskip("dask.distributed")
 
@@ -102,9 +102,9 @@ def test_a_worker_killed_mid_task_still_completes_the_cache(tmp_path, subset):
 
 INTERRUPTED = """
 import time
-import labsnn.sweep as sweep_module
-from labsnn.config import RunConfig
-from labsnn.data import load_subset
+import labsnn.running.sweep as sweep_module
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_subset
 
 write = sweep_module.write_result
 def write_then_hang(path, result):
@@ -135,7 +135,7 @@ def test_an_interrupted_dask_sweep_resumes_with_only_the_missing_runs(tmp_path, 
 
 
 def test_a_task_that_raises_fails_the_sweep_in_one_line_and_keeps_finished_runs(tmp_path, subset, monkeypatch, capsys):
-    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.running.data.load_mnist", lambda root: subset)
     bad = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress", "--device", "cuda"]
     try:
         code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--scheduler", "local:1", *bad])
@@ -239,7 +239,7 @@ def test_the_docs_slurm_recipe_runs_up_to_the_submission():
     recipe = text.split("## On SLURM", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     before_submission = recipe.split("cluster.scale(", 1)[0]
     namespace = {}
-    exec(before_submission, namespace)  # imports labsnn.report and builds the cluster; submits nothing
+    exec(before_submission, namespace)  # imports labsnn.lab.report and builds the cluster; submits nothing
     try:
         assert "OMP_WAIT_POLICY=PASSIVE" in namespace["cluster"].job_script()
         assert "scheduler=client" in recipe and "build_report" in recipe

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import labsnn.data as data_module
-from labsnn.data import FallbackDataWarning, load_mnist, stratified_indices
+import labsnn.running.data as data_module
+from labsnn.running.data import FallbackDataWarning, load_mnist, stratified_indices
 
 
 def test_explicit_root_without_files_names_the_expected_files(tmp_path):

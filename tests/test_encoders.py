@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from labsnn.encoders import ENCODERS, bernoulli_encode, get_encoder, repeat_encode, spike_limits, threshold_encode
+from labsnn.dynamics.encoders import (
+    ENCODERS,
+    bernoulli_encode,
+    bernoulli_events,
+    get_encoder,
+    repeat_encode,
+    spike_limits,
+    threshold_encode,
+)
 
 
 def test_repeat_is_the_image_at_every_step():
@@ -69,11 +77,12 @@ def test_bernoulli_resolves_probabilities_to_one_in_65536_and_draws_nothing_for_
     assert base[:, 0, 3].eq(1).all() and base[:, 0, 1].eq(0).all()
 
 
-def test_bernoulli_writes_into_out_whatever_it_held():
+def test_events_written_into_a_buffer_are_the_encoders_spikes_whatever_it_held():
     images = torch.rand(3, 784) * (torch.rand(3, 784) < 0.3)
     fresh = bernoulli_encode(images, 6, torch.Generator().manual_seed(1))
+    events = bernoulli_events(images, 6, torch.Generator().manual_seed(1))
     out = torch.full((6, 3, 784), 7.0)
-    written = bernoulli_encode(images, 6, torch.Generator().manual_seed(1), out=out)
+    written = events.dense(out)
     assert written.data_ptr() == out.data_ptr()
     assert torch.equal(written, fresh)
     for bad in (
@@ -82,7 +91,7 @@ def test_bernoulli_writes_into_out_whatever_it_held():
         torch.empty(3, 6, 784).transpose(0, 1),
     ):
         with pytest.raises(ValueError, match="out must be"):
-            bernoulli_encode(images, 6, out=bad)
+            events.dense(bad)
 
 
 @pytest.mark.parametrize("q", [1, 2, 255 * 257 // 2, 32768, 65535, 65536])
@@ -110,7 +119,7 @@ def test_bernoulli_rejects_intensities_outside_0_1(bad):
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_a_black_pixel_is_no_input_at_any_step(name):
-    # labsnn.train leaves out the pixels that are black in a whole batch on this ground
+    # labsnn.running.train leaves out the pixels that are black in a whole batch on this ground
     images = torch.rand(3, 784) * (torch.rand(3, 784) < 0.5)
     encode = get_encoder(name)
     out = encode(images, 5, generator=torch.Generator().manual_seed(0), threshold=0.5)

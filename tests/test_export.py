@@ -7,10 +7,10 @@ import sys
 import pandas as pd
 import pytest
 
-from labsnn.config import RunConfig, field_names
-from labsnn.export import export, results_table
-from labsnn.results import RunResult
-from labsnn.sweep import run_configs
+from labsnn.running.config import RunConfig, field_names
+from labsnn.running.export import export, results_table
+from labsnn.running.results import RunResult
+from labsnn.running.sweep import run_configs
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 RUNS = [TINY, TINY.replace(beta=0.5, epochs=2)]  # 3 rows in all

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import REPO
 from labsnn.cli import main
-from labsnn.config import RunConfig
-from labsnn.sweep import sweep
+from labsnn.running.config import RunConfig
+from labsnn.running.sweep import sweep
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
@@ -24,7 +24,7 @@ COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "-
 @pytest.fixture
 def trained(count_trained, monkeypatch, subset):
     """Configs trained in this process; the command line reads the packaged subset."""
-    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.running.data.load_mnist", lambda root: subset)
     return count_trained
 
 
@@ -121,7 +121,7 @@ def test_notebook_folders_default_to_the_repository_and_are_checked(tmp_path):
 
 
 def test_sizes_from_the_command_line(capsys, trained, monkeypatch):
-    import labsnn.train as train_module
+    import labsnn.running.train as train_module
 
     results = []
     original = train_module.train_stack
@@ -147,7 +147,7 @@ def test_sweep_over_sizes(tmp_path, capsys, trained):
 def test_results_follow_the_umask_and_leftover_temporaries_are_removed(tmp_path, subset, monkeypatch):
     stale = tmp_path / ".0123456789abcdef-01234567.abcd.tmp"
     stale.write_text('{"half": ')
-    monkeypatch.setattr("labsnn.atomic._UMASK", 0o027)  # the process's umask, read at import
+    monkeypatch.setattr("labsnn.running.atomic._UMASK", 0o027)  # the process's umask, read at import
     sweep(TINY, "beta", [0.1], results_dir=tmp_path, data=subset, progress=False)
     (result,) = tmp_path.glob("*.json")
     assert stat.S_IMODE(result.stat().st_mode) == 0o640  # readable by the group, not 0600
@@ -157,10 +157,10 @@ def test_results_follow_the_umask_and_leftover_temporaries_are_removed(tmp_path,
 
 KILLED_MID_WRITE = """
 import json, time
-import labsnn.results as results
-from labsnn.config import RunConfig
-from labsnn.data import load_subset
-from labsnn.sweep import sweep
+import labsnn.running.results as results
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_subset
+from labsnn.running.sweep import sweep
 
 def half_then_hang(result, stream):
     stream.write(json.dumps(result)[:100])
@@ -189,9 +189,9 @@ def test_a_sweep_killed_while_writing_leaves_no_corrupt_result(tmp_path, subset,
 
 RACER = """
 import sys
-import labsnn.sweep as sweep_module
-from labsnn.config import RunConfig
-from labsnn.data import load_subset
+import labsnn.running.sweep as sweep_module
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_subset
 
 original = sweep_module.train_stack
 def counting(configs, data, progress):

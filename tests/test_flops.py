@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from labsnn import measure
-from labsnn.flops import (
+from labsnn.dynamics.flops import (
     AC_ENERGY_PJ,
     MAC_ENERGY_PJ,
     FlopsMeter,
@@ -14,6 +13,7 @@ from labsnn.flops import (
     snn_synaptic_ops,
 )
 from labsnn.model import SNN
+from labsnn.running import measure
 
 
 def test_ann_flops_of_the_lab_network():

@@ -1,4 +1,4 @@
-"""How ``labsnn.kernels`` builds and finds its library: the CPU key, the compiler and the
+"""How ``labsnn.engine.kernels`` builds and finds its library: the CPU key, the compiler and the
 ``-march`` target in the cache name, fallback flags cached under their own name, a broken
 cached file rebuilt, and ``build_info()``. Each test builds into its own cache folder."""
 
@@ -11,9 +11,9 @@ import subprocess
 import pytest
 import torch
 
-from labsnn import backend, fused, kernels
-from labsnn.model import SNNStack
-from labsnn.spike_events import bernoulli_events
+from labsnn.engine import backend, kernels, stack
+from labsnn.engine.spike_events import bernoulli_events
+from labsnn.model import SNNStack, StackOutput
 
 REAL_CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 needs_cc = pytest.mark.skipif(REAL_CC is None, reason="no C compiler: the kernels are not built here")
@@ -137,9 +137,9 @@ def _small_network() -> list[torch.Tensor]:
     images = torch.rand(24, 784, generator=generator) * (torch.rand(24, 784, generator=generator) < 0.4)
     spikes = bernoulli_events(images, 9, torch.Generator().manual_seed(1))
     model = SNNStack(beta=[0.3, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1])
-    out = model(spikes)
+    out = StackOutput(*stack.forward_events(model.params(), spikes))
     (out.firing_rates() ** 2).sum().backward()
-    assert fused.usable(torch.device("cpu"))
+    assert stack.runs_compiled(torch.device("cpu"))
     return [*out.layer_spikes, *out.membranes, *(p.grad for p in model.parameters())]
 
 

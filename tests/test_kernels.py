@@ -1,5 +1,5 @@
-"""The compiled CPU kernels (``labsnn.kernels``, ``labsnn.fused``, ``labsnn.spike_events``)
-against their readable torch forms, thread counts, the fallback without a compiler, and
+"""The compiled CPU kernels (``labsnn.engine.kernels``, through the operators of
+``labsnn.engine.ops``, the stack of ``labsnn.engine.compiled``) against their readable torch forms, thread counts, the fallback without a compiler, and
 the CUDA path (skipped without CUDA)."""
 
 import os
@@ -9,22 +9,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labsnn import fused, kernels, measure
-from labsnn.config import RunConfig
-from labsnn.model import SNNStack
-from labsnn.neuron import lif_sequence
-from labsnn.spike_events import (
-    BernoulliSpikes,
-    _compiled,
-    bernoulli_events,
-    bernoulli_mask_reference,
-    pixel_levels_reference,
-    splitmix64,
-)
-from labsnn.train import train
+import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
+from labsnn.dynamics.neuron import lif_sequence
+from labsnn.engine import kernels, reference, stack
+from labsnn.engine.compiled import LIFVectors
+from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
+from labsnn.model import SNNStack, StackOutput
+from labsnn.running import measure
+from labsnn.running.config import RunConfig
+from labsnn.running.train import train
 
 compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the compiled kernels are not built here")
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+ops_labsnn = torch.ops.labsnn  # defined by labsnn.engine.ops
 
 
 def _splitmix64_python(seed: int, w: int) -> int:
@@ -38,7 +35,7 @@ def _splitmix64_python(seed: int, w: int) -> int:
 @pytest.mark.parametrize("seed", [0, 1234567, -5, 2**63 - 1, -(2**63)])
 def test_splitmix64_is_the_published_generator_in_torch_and_in_c(seed):
     expected = [_splitmix64_python(seed % 2**64, w) for w in range(3, 503)]
-    assert [int(v) % 2**64 for v in splitmix64(seed, 3, 500)] == expected
+    assert [int(v) % 2**64 for v in reference.splitmix64(seed, 3, 500)] == expected
     if kernels.load() is not None:
         out = torch.empty(500, dtype=torch.int64)
         kernels.load().splitmix64_fill(seed % 2**64, 3, 500, out.data_ptr())
@@ -60,10 +57,17 @@ def test_compiled_encoder_equals_its_torch_form_bit_for_bit(B, M, T):
     x = _images(B, M)
     rows = torch.randperm(B)
     for seed in (0, -3, 2**62):
-        mask, counts, columns, starts = _compiled(x, rows, seed, T)
-        ref_columns, ref_limits, ref_starts = pixel_levels_reference(x[rows])
-        ref_mask, ref_counts = bernoulli_mask_reference(seed, ref_limits, T)
-        for got, want in ((mask, ref_mask), (counts, ref_counts), (columns, ref_columns), (starts, ref_starts)):
+        columns, limits, starts = ops_labsnn.pixel_levels(x, rows)
+        mask, counts = ops_labsnn.bernoulli_mask(seed, limits, T)
+        ref_columns, ref_limits, ref_starts = reference.pixel_levels(x, rows)
+        ref_mask, ref_counts = reference.bernoulli_mask(seed, ref_limits, T)
+        for got, want in (
+            (mask, ref_mask),
+            (counts, ref_counts),
+            (columns, ref_columns),
+            (limits, ref_limits),
+            (starts, ref_starts),
+        ):
             assert torch.equal(got, want)
 
 
@@ -106,7 +110,7 @@ def test_compiled_lif_equals_the_torch_loop_bit_for_bit(timing, scaled, T):
     results = []
     for run in ("compiled", "torch"):
         if run == "compiled":
-            spikes, membrane = fused.lif_stack(currents, beta, v_th, z, gain, timing)
+            spikes, membrane = LIFVectors.of(beta, v_th, z, gain, timing).lif(currents)
         else:
             spikes, membrane = (
                 x.transpose(0, 1) for x in lif_sequence(currents.transpose(0, 1), beta, v_th, z, gain, timing)
@@ -128,7 +132,7 @@ def test_event_first_layer_equals_the_dense_product(K):
     weight = (0.05 * torch.randn(K, 10, 784)).requires_grad_()
     bias = torch.randn(K, 10).requires_grad_()
     grad_out = torch.randn(K, 13, 64, 10)
-    currents = fused.event_linear(spikes, weight, bias)
+    currents = ops_labsnn.event_currents(spikes.mask, spikes.starts, spikes.columns, weight, bias)
     grads = torch.autograd.grad((currents * grad_out).sum(), (weight, bias))
     dense = spikes.dense()
     expected = torch.stack([F.linear(dense, w, b) for w, b in zip(weight, bias)])
@@ -145,17 +149,16 @@ def test_compiled_stack_equals_the_step_by_step_reference(timing):
     spikes = bernoulli_events(_images(32, 784), 20, torch.Generator().manual_seed(4))
     target = torch.randint(0, 10, (32,))
     outputs = []
-    for fast, inputs in ((True, spikes), (False, spikes.dense())):
+    for run in (lambda p: stack.forward_events(p, spikes), lambda p: stack.reference(p, spikes.dense())):
         model = SNNStack(
             beta=[0.1, 0.9],
             v_th=[1.0, 0.5],
             z=[2.0, 5.0],
             seeds=[0, 1],
-            fast=fast,
             surrogate=["fast_sigmoid", "scaled_fast_sigmoid"],
             spike_timing=timing,
         )
-        out = model(inputs)
+        out = StackOutput(*run(model.params()))
         ((out.firing_rates() - F.one_hot(target, 10)) ** 2).mean().backward()
         outputs.append((out, [p.grad for p in model.parameters()]))
     (fast_out, fast_grads), (ref_out, ref_grads) = outputs
@@ -177,15 +180,15 @@ def test_a_network_in_the_compiled_stack_computes_what_it_computes_alone():
     target = torch.randint(0, 10, (128,), generator=torch.Generator().manual_seed(6))
     settings = [(0.1, 1.0, 2.0, 0), (0.5, 0.5, 5.0, 0), (0.9, 0.25, 1.0, 1)]
     beta, v_th, z, seeds = ([s[i] for s in settings] for i in range(4))
-    stack = SNNStack(beta=beta, v_th=v_th, z=z, seeds=seeds)
-    out = stack(spikes)
+    stacked = SNNStack(beta=beta, v_th=v_th, z=z, seeds=seeds)
+    out = StackOutput(*stack.forward_events(stacked.params(), spikes))
     sum(((out.firing_rates()[k] - F.one_hot(target, 10)) ** 2).mean() for k in range(3)).backward()
     for k, (beta, v_th, z, seed) in enumerate(settings):
         alone = SNNStack(beta=[beta], v_th=[v_th], z=[z], seeds=[seed])
-        single = alone(spikes)
+        single = StackOutput(*stack.forward_events(alone.params(), spikes))
         ((single.firing_rates()[0] - F.one_hot(target, 10)) ** 2).mean().backward()
         assert all(torch.equal(a[k], b[0]) for a, b in zip(out.layer_spikes, single.layer_spikes))
-        assert all(torch.equal(a.grad[k], b.grad[0]) for a, b in zip(stack.parameters(), alone.parameters()))
+        assert all(torch.equal(a.grad[k], b.grad[0]) for a, b in zip(stacked.parameters(), alone.parameters()))
 
 
 @compiled
@@ -250,7 +253,7 @@ def test_cuda_runs_the_same_network_through_its_torch_path(subset):
     results = []
     for device, inputs in (("cpu", spikes), ("cuda", on_gpu)):
         model = SNNStack(beta=[0.5], v_th=[1.0], z=[2.0], seeds=[0]).to(device)
-        out = model(inputs)
+        out = StackOutput(*stack.forward_events(model.params(), inputs))
         out.firing_rates().sum().backward()
         results.append((out.spikes.cpu(), [p.grad.cpu() for p in model.parameters()]))
     assert torch.equal(results[0][0], results[1][0])

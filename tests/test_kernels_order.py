@@ -8,9 +8,11 @@ gradients: ascending input, then the bias; rows in PARTS fixed ranges."""
 import pytest
 import torch
 
-from labsnn import fused, kernels
-from labsnn.fused_events import event_currents, event_weight_grad, row_sums
-from labsnn.spike_events import bernoulli_events
+import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
+from labsnn.engine import kernels
+from labsnn.engine.spike_events import bernoulli_events
+
+ops = torch.ops.labsnn
 
 compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the compiled kernels are not built here")
 PARTS = 4  # csrc/kernels.h
@@ -81,8 +83,10 @@ def test_the_first_layer_sums_in_the_stated_order(K, N, T, B):
     weight.view(-1)[::13] = -0.0  # signed zeros change nothing either
     bias, grad = torch.randn(K, N, generator=generator), 1e-3 * torch.randn(K, T, B, N, generator=generator)
     grad.view(-1)[::7] = 0.0
-    assert torch.equal(_bits(event_currents(spikes, weight, bias)), _bits(_currents_in_order(spikes, weight, bias)))
-    assert torch.equal(_bits(event_weight_grad(spikes, grad)), _bits(_weight_grad_in_order(spikes, grad)))
+    events = (spikes.mask, spikes.starts, spikes.columns)
+    currents = ops.event_currents(*events, weight, bias)
+    assert torch.equal(_bits(currents), _bits(_currents_in_order(spikes, weight, bias)))
+    assert torch.equal(_bits(ops.event_weight_grad(*events, grad, 784)), _bits(_weight_grad_in_order(spikes, grad)))
 
 
 @compiled
@@ -100,9 +104,9 @@ def test_the_hidden_layer_and_the_bias_gradients_sum_in_the_stated_order(K, T, B
     for n in range(N):
         grad_spikes = grad_spikes + g[:, :, n : n + 1] * weight[:, n : n + 1, :]
     grad_weight = _sum_parts(g[:, :, :, None] * s[:, :, None, :])  # each product rounds alone, as in the loop
-    got = fused._hidden_currents(spikes, weight, bias)
-    got_grad_weight, got_grad_spikes = fused._hidden_backward(grad, spikes, weight)
+    got = ops.dense_currents(spikes, weight, bias)
+    got_grad_weight, got_grad_spikes = ops.dense_grads(grad, spikes, weight)
     assert torch.equal(_bits(got), _bits((currents + bias[:, None, :]).view(K, T, B, N)))
     assert torch.equal(_bits(got_grad_spikes), _bits(grad_spikes.view(K, T, B, M)))
     assert torch.equal(_bits(got_grad_weight), _bits(grad_weight))
-    assert torch.equal(_bits(row_sums(grad)), _bits(_sum_parts(g)))
+    assert torch.equal(_bits(ops.row_sums(grad)), _bits(_sum_parts(g)))

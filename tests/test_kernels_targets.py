@@ -9,9 +9,9 @@ import platform
 import pytest
 import torch
 
-from labsnn import kernels
-from labsnn.config import RunConfig
-from labsnn.train import train_stack
+from labsnn.engine import kernels
+from labsnn.running.config import RunConfig
+from labsnn.running.train import train_stack
 
 X86 = platform.machine() in ("x86_64", "AMD64")
 BASE = RunConfig(T=25, epochs=1, n_train=1024, n_test=256, lr=5e-3, device="cpu")  # batch 128, the lab's T

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labsnn.losses import cross_entropy_rate, get_loss, mse_count, mse_rate
+from labsnn.dynamics.losses import cross_entropy_rate, get_loss, mse_count, mse_rate
 
 
 def test_mse_rate_against_hand_computation():

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from labsnn import measure
-from labsnn.model import ANN, SNN, SNNStack
+from labsnn.engine import stack
+from labsnn.model import ANN, SNN, SNNStack, StackOutput
+from labsnn.running import measure
 
 
 def test_snn_shapes_and_rates():
@@ -70,9 +71,9 @@ def test_fast_model_matches_step_by_step_reference():
     x = (torch.rand(25, 32, 784) < 0.2).float()
     target = torch.randint(0, 10, (32,))
     outputs = []
-    for fast in (True, False):
-        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1], fast=fast)
-        out = model(x)
+    for path in (stack.forward, stack.reference):
+        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1])
+        out = StackOutput(*path(model.params(), x))
         loss = ((out.firing_rates() - torch.nn.functional.one_hot(target, 10)) ** 2).mean()
         loss.backward()
         outputs.append((out.spikes, loss.detach(), [w.grad for w in model.weights]))
@@ -106,7 +107,7 @@ def test_inputs_without_their_blank_columns_compute_the_same_network():
     assert 0 < columns.numel() < 784
     full, compact = (SNNStack(beta=(0.5, 0.9), v_th=(0.5, 1.0), z=(2.0, 2.0), seeds=(0, 1)).double() for _ in range(2))
     compact.load_state_dict(full.state_dict())
-    a, b = full(x), compact(x[:, :, columns], columns)
+    a, b = full(x), StackOutput(*stack.forward(compact.params(), x[:, :, columns], columns))
     assert torch.equal(a.spikes, b.spikes)
     rates_a, rates_b = measure.input_rates(x, a, 784), measure.input_rates(x[:, :, columns], b, 784)
     for rate_a, rate_b in zip(rates_a, rates_b):
@@ -121,9 +122,9 @@ def test_inputs_without_their_blank_columns_compute_the_same_network():
 
 
 def test_bad_columns():
-    model = SNN()
+    params = SNN().stack.params()
     with pytest.raises(ValueError, match=r"inputs must have shape \[T, B, 3\]"):
-        model(torch.zeros(2, 1, 784), torch.tensor([0, 5, 9]))
+        stack.forward(params, torch.zeros(2, 1, 784), torch.tensor([0, 5, 9]))
     for columns in (torch.tensor([3, 784]), torch.tensor([5, 5]), torch.tensor([5, 3]), torch.tensor([1.0, 2.0])):
         with pytest.raises(ValueError, match="columns must be"):
-            model(torch.zeros(2, 1, 2), columns)
+            stack.forward(params, torch.zeros(2, 1, 2), columns)

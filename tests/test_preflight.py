@@ -10,11 +10,11 @@ import time
 import pytest
 
 from conftest import REPO
-from labsnn import provenance
-from labsnn.config import RunConfig
-from labsnn.host import check_tex
-from labsnn.results import read_result, result_path
-from labsnn.train import train_stack
+from labsnn.lab.host import check_tex
+from labsnn.running import provenance
+from labsnn.running.config import RunConfig
+from labsnn.running.results import read_result, result_path
+from labsnn.running.train import train_stack
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_a_runs_shape_and_ranges_are_checked_before_data_is_loaded(args, message
     def no_data(*_, **__):
         raise AssertionError("data was loaded")
 
-    monkeypatch.setattr("labsnn.data.load_mnist", no_data)
+    monkeypatch.setattr("labsnn.running.data.load_mnist", no_data)
     for command in (["train"], ["sweep", "beta", "0.1", "--results", "/nonexistent/never"]):
         code = main([*command, *args])
         err = capsys.readouterr().err
@@ -115,7 +115,7 @@ def test_more_images_than_the_data_holds_uses_all_and_records_it(subset, caplog)
 
 
 def test_every_result_records_its_environment_and_keeps_its_cache_key(subset, tmp_path):
-    from labsnn.results import write_result
+    from labsnn.running.results import write_result
 
     config = RunConfig(T=2, epochs=1, n_train=100, n_test=50, device="cpu")
     path = result_path(tmp_path, config, subset)
@@ -138,7 +138,7 @@ def test_the_cpu_model_of_x86_and_arm_cpuinfo():
 
 
 def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
-    from labsnn import atomic
+    from labsnn.running import atomic
 
     target = tmp_path / "lab1_report.pdf"
     atomic.write_bytes(target, b"old")

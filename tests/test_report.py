@@ -3,7 +3,7 @@ import time
 
 import nbformat
 
-from labsnn.report import _section_cells, _unnumbered
+from labsnn.lab.report import _section_cells, _unnumbered
 
 
 def test_report_headings_keep_the_labs_numbers_only():
@@ -18,7 +18,7 @@ def test_peak_memory_adds_up_this_process_and_its_running_children():
     import subprocess
     import sys
 
-    from labsnn.host import PeakMemory, tree_rss_bytes
+    from labsnn.lab.host import PeakMemory, tree_rss_bytes
 
     before = tree_rss_bytes(os.getpid())
     assert before and before > 10 * 2**20
@@ -59,7 +59,7 @@ def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
 
 def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, subset):
     from labsnn import lab
-    from labsnn.report import INPUTS_FILE, NOTEBOOKS, inputs_digest, report_inputs, up_to_date
+    from labsnn.lab.report import INPUTS_FILE, NOTEBOOKS, inputs_digest, report_inputs, up_to_date
 
     results, out = tmp_path / "results", tmp_path / "reports"
     files = report_inputs("smoke", subset, results)

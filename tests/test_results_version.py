@@ -1,4 +1,4 @@
-"""Pins a tiny seeded run's history to ``labsnn.results.RESULTS_VERSION``: a change that
+"""Pins a tiny seeded run's history to ``labsnn.running.results.RESULTS_VERSION``: a change that
 moves the numbers (or adds or drops a per-epoch field) without bumping the version would
 let old cached results pass for new ones, so it fails here.
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from labsnn import kernels
-from labsnn.config import RunConfig
-from labsnn.data import load_subset
-from labsnn.results import RESULTS_VERSION
-from labsnn.train import train_stack
+from labsnn.engine import kernels
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_subset
+from labsnn.running.results import RESULTS_VERSION
+from labsnn.running.train import train_stack
 
 PINNED = Path(__file__).with_name("pinned_history.json")
 TINY = RunConfig(T=8, epochs=1, n_train=64, n_test=32, batch_size=16, lr=1e-2, v_th=0.5, device="cpu")
@@ -42,7 +42,7 @@ def test_numbers_change_only_with_a_results_version_bump():
         )
     pinned = json.loads(PINNED.read_text())
     advice = (
-        "bump labsnn.results.RESULTS_VERSION (say why beside it), then re-pin with "
+        "bump labsnn.running.results.RESULTS_VERSION (say why beside it), then re-pin with "
         "`.venv/bin/python tests/test_results_version.py`"
     )
     assert pinned["results_version"] == RESULTS_VERSION, (

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from labsnn.config import RunConfig
+from labsnn.dynamics.neuron import fast_sigmoid, lif_sequence, lif_sequence_reference, surrogate_gain
 from labsnn.model import SNN, SNNStack
-from labsnn.neuron import LIF, fast_sigmoid, lif_sequence
-from labsnn.train import train
+from labsnn.running.config import RunConfig
+from labsnn.running.train import train
 
 TINY = RunConfig(T=8, epochs=1, n_train=200, n_test=100, batch_size=20, lr=1e-2, v_th=0.5)
 
@@ -31,9 +31,9 @@ def test_fast_path_equals_step_by_step_reference(timing, surrogate, T):
     currents = (torch.randn(T, 5, 7, dtype=torch.float64) * 0.9 + 0.4).requires_grad_()
     weights = torch.randn(T, 5, 7, dtype=torch.float64)
     outputs = []
-    for fast in (True, False):
-        layer = LIF(beta=0.8, v_th=1.0, z=5.0, fast=fast, surrogate=surrogate, spike_timing=timing)
-        spikes, membrane = layer(currents, return_membrane=True)
+    gain = surrogate_gain(surrogate, 5.0)
+    for run in (lif_sequence, lif_sequence_reference):
+        spikes, membrane = run(currents, 0.8, 1.0, 5.0, gain, timing)
         # + 0 * currents: at T = 1 a next-step spike reads only V[0] = 0 and has no graph
         (grad,) = torch.autograd.grad((spikes * weights).sum() + 0 * currents.sum(), currents)
         outputs.append((spikes.detach(), membrane.detach(), grad))
@@ -152,13 +152,13 @@ def test_a_nan_network_scores_the_share_of_the_first_class(subset):
     """What code without a divergence check reports for a diverged network: NaN membranes
     never cross the threshold, all outputs tie at 0 and the first class wins."""
     from labsnn.lab.seed_setup import first_class_share
-    from labsnn.train import Engine as _Stack
-    from labsnn.train import _evaluate
+    from labsnn.running.batches import BatchEngine
+    from labsnn.running.train import _evaluate
 
     model = SNNStack()
     with torch.no_grad():
         model.weights[0].fill_(float("nan"))
-    stack = _Stack(RunConfig(), model, ["mse_rate"], torch.device("cpu"), torch.empty(25 * 256 * 784))
-    stats = _evaluate(stack, subset.test_images, subset.test_labels)
+    engine = BatchEngine(RunConfig(), model, ["mse_rate"], torch.device("cpu"), torch.empty(25 * 256 * 784))
+    stats = _evaluate(engine, subset.test_images, subset.test_labels)
     assert float(stats.accuracy()[0]) == pytest.approx(first_class_share(subset))
     assert not bool(stats.finite[0])

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import REPO
 from labsnn.cli import main
-from labsnn.config import RunConfig
-from labsnn.sweep import run_configs, summarize, sweep
+from labsnn.running.config import RunConfig
+from labsnn.running.sweep import run_configs, summarize, sweep
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 SEEDS = 4
@@ -40,9 +40,9 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, subset, count_tra
     # part-way whatever the machine's speed (tiny runs finish in milliseconds).
     script = f"""
 import time
-import labsnn.sweep as sweep_module
-from labsnn.config import RunConfig
-from labsnn.data import load_subset
+import labsnn.running.sweep as sweep_module
+from labsnn.running.config import RunConfig
+from labsnn.running.data import load_subset
 
 write = sweep_module.write_result
 def write_then_hang(path, result):
@@ -145,7 +145,7 @@ def test_cli_help_documents_every_option_with_default(capsys):
 
 
 def test_cli_train_and_sweep(tmp_path, subset, capsys, monkeypatch):
-    monkeypatch.setattr("labsnn.data.load_mnist", lambda root: subset)
+    monkeypatch.setattr("labsnn.running.data.load_mnist", lambda root: subset)
     common = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
     assert _main("train", "--beta", "0.5", *common) == 0
     out = capsys.readouterr().out

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from labsnn.config import RunConfig
-from labsnn.train import resolve_device, train, train_stack
+from labsnn.running.config import RunConfig
+from labsnn.running.train import resolve_device, train, train_stack
 
 SMOKE = RunConfig(T=8, epochs=2, n_train=300, n_test=200, batch_size=50, lr=5e-3)
 
@@ -80,7 +80,7 @@ def test_one_epoch_on_2000_images_learns(mnist):
 
 
 def test_nonblank_columns_drops_exactly_the_pixels_black_in_every_image():
-    from labsnn.train import nonblank_columns
+    from labsnn.running.batches import nonblank_columns
 
     images = torch.zeros(3, 8)
     images[0, 1], images[2, 5], images[1, 6] = 0.2, 1.0, 0.7
@@ -92,10 +92,10 @@ def test_nonblank_columns_drops_exactly_the_pixels_black_in_every_image():
 def test_stored_weights_give_back_the_recorded_test_accuracy(tmp_path, subset):
     """``load_model`` rebuilds the trained network from the cache: evaluated on the same
     test spikes it scores exactly what its last epoch recorded."""
-    from labsnn.results import load_model, result_path, weights_path
-    from labsnn.sweep import run_configs
-    from labsnn.train import Engine as _Stack
-    from labsnn.train import _evaluate
+    from labsnn.running.batches import BatchEngine
+    from labsnn.running.results import load_model, result_path, weights_path
+    from labsnn.running.sweep import run_configs
+    from labsnn.running.train import _evaluate
 
     config = SMOKE.replace(beta=0.5, z=5.0)
     (result,) = run_configs([config], tmp_path, subset, progress=False)
@@ -103,8 +103,8 @@ def test_stored_weights_give_back_the_recorded_test_accuracy(tmp_path, subset):
     assert weights_path(path).stat().st_size < 64 * 1024
     model = load_model(path)
     data = subset.subset(config.n_train, config.n_test)
-    stack = _Stack(config, model.stack, [config.loss], torch.device("cpu"), torch.empty(config.T * 256 * 784))
-    assert float(_evaluate(stack, data.test_images, data.test_labels).accuracy()[0]) == result.epochs[-1]["test_acc"]
+    engine = BatchEngine(config, model.stack, [config.loss], torch.device("cpu"), torch.empty(config.T * 256 * 784))
+    assert float(_evaluate(engine, data.test_images, data.test_labels).accuracy()[0]) == result.epochs[-1]["test_acc"]
     weights_path(path).unlink()
     assert _without_time(run_configs([config], tmp_path, subset, progress=False)[0]) == _without_time(
         result

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from labsnn.nbcells import CHECK_MARKER, CHECK_TAG, is_checked  # noqa: F401 (one rule for the report and this tool)
+from labsnn.lab.nbcells import CHECK_MARKER, CHECK_TAG, is_checked  # noqa: F401 (one rule for the report and this tool)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 COMMAND = "python tools/strip_notebooks.py"

@@ -7,106 +7,90 @@ runs and scores (``seed_setup``), the calibrated screening and its winner
 (``seed_findings``, ``seed_explain``). They hold no training logic; the notebooks hold
 none either."""
 
-from labsnn.lab.claims import (
-    CLAIMS,
-    LAB_ANN_FLOPS,
-    VERDICT_RULE,
-    Claim,
-    discuss_subsection,
-    flops_discussion,
-    reproduction_table,
-)
-from labsnn.lab.figures import (
-    plot_flops,
-    plot_setup_accuracy,
-    plot_setup_diagnostics,
-    plot_sweep,
-    plot_sweep_diagnostics,
-    plot_sweep_pair,
-    save_figure,
-)
-from labsnn.lab.findings import (
-    CHANCE,
-    LEARNED,
-    accuracy_table,
-    caption,
-    config_table,
-    dataset_table,
-    describe_sweep,
-    diagnostics_caption,
-    energy_table,
-    final_accuracy,
-    flops_caption,
-    flops_terms,
-    markdown_table,
-    number_table,
-    outcomes,
-)
-from labsnn.lab.profiles import (
-    FLOPS_T,
-    PROFILES,
-    SECTION_LOSSES,
-    base_config,
-    chapter_plans,
-    check_data_root,
-    flops_config,
-    load_data,
-    notebook_folders,
-    plan,
-    prepare,
-    profile,
-    run_section,
-    section_grids,
-    training_seconds,
-    training_summary,
-)
-from labsnn.sweep import summarize
+from __future__ import annotations
 
-__all__ = [
-    "CHANCE",
-    "CLAIMS",
-    "FLOPS_T",
-    "LAB_ANN_FLOPS",
-    "LEARNED",
-    "PROFILES",
-    "SECTION_LOSSES",
-    "VERDICT_RULE",
-    "Claim",
-    "accuracy_table",
-    "base_config",
-    "chapter_plans",
-    "training_seconds",
-    "training_summary",
-    "diagnostics_caption",
-    "discuss_subsection",
-    "flops_discussion",
-    "number_table",
-    "plot_sweep_diagnostics",
-    "caption",
-    "check_data_root",
-    "config_table",
-    "dataset_table",
-    "describe_sweep",
-    "energy_table",
-    "final_accuracy",
-    "flops_caption",
-    "flops_config",
-    "flops_terms",
-    "load_data",
-    "markdown_table",
-    "notebook_folders",
-    "outcomes",
-    "plan",
-    "plot_flops",
-    "plot_setup_accuracy",
-    "plot_setup_diagnostics",
-    "plot_sweep",
-    "plot_sweep_pair",
-    "prepare",
-    "profile",
-    "reproduction_table",
-    "run_section",
-    "save_figure",
-    "section_grids",
-    "summarize",
-]
+import importlib
+from typing import Any
+
+# imported on first use: the command line's checks import labsnn.lab.preflight before torch
+_EXPORTS = {
+    "CLAIMS": "labsnn.lab.claims",
+    "LAB_ANN_FLOPS": "labsnn.lab.claims",
+    "VERDICT_RULE": "labsnn.lab.claims",
+    "Claim": "labsnn.lab.claims",
+    "discuss_subsection": "labsnn.lab.claims",
+    "flops_discussion": "labsnn.lab.claims",
+    "reproduction_table": "labsnn.lab.claims",
+    "plot_flops": "labsnn.lab.figures",
+    "plot_setup_accuracy": "labsnn.lab.figures",
+    "plot_setup_diagnostics": "labsnn.lab.figures",
+    "plot_sweep": "labsnn.lab.figures",
+    "plot_sweep_diagnostics": "labsnn.lab.figures",
+    "plot_sweep_pair": "labsnn.lab.figures",
+    "save_figure": "labsnn.lab.figures",
+    "CHANCE": "labsnn.lab.findings",
+    "LEARNED": "labsnn.lab.findings",
+    "accuracy_table": "labsnn.lab.findings",
+    "caption": "labsnn.lab.findings",
+    "config_table": "labsnn.lab.findings",
+    "dataset_table": "labsnn.lab.findings",
+    "describe_sweep": "labsnn.lab.findings",
+    "diagnostics_caption": "labsnn.lab.findings",
+    "energy_table": "labsnn.lab.findings",
+    "final_accuracy": "labsnn.lab.findings",
+    "flops_caption": "labsnn.lab.findings",
+    "flops_terms": "labsnn.lab.findings",
+    "markdown_table": "labsnn.lab.findings",
+    "number_table": "labsnn.lab.findings",
+    "outcomes": "labsnn.lab.findings",
+    "FLOPS_T": "labsnn.lab.profiles",
+    "PROFILES": "labsnn.lab.profiles",
+    "SECTION_LOSSES": "labsnn.lab.profiles",
+    "base_config": "labsnn.lab.profiles",
+    "chapter_plans": "labsnn.lab.profiles",
+    "check_data_root": "labsnn.lab.profiles",
+    "flops_config": "labsnn.lab.profiles",
+    "load_data": "labsnn.lab.profiles",
+    "notebook_folders": "labsnn.lab.profiles",
+    "plan": "labsnn.lab.profiles",
+    "prepare": "labsnn.lab.profiles",
+    "profile": "labsnn.lab.profiles",
+    "run_section": "labsnn.lab.profiles",
+    "section_grids": "labsnn.lab.profiles",
+    "training_seconds": "labsnn.lab.profiles",
+    "training_summary": "labsnn.lab.profiles",
+    "summarize": "labsnn.running.sweep",
+}
+_MODULES = (
+    "claims",
+    "discussion",
+    "figures",
+    "findings",
+    "host",
+    "nbcells",
+    "preflight",
+    "profiles",
+    "raster",
+    "report",
+    "report_inputs",
+    "report_summary",
+    "seed_explain",
+    "seed_findings",
+    "seed_grid",
+    "seed_screening",
+    "seed_setup",
+    "seed_study",
+)
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"labsnn.lab.{name}")
+    raise AttributeError(f"module 'labsnn.lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

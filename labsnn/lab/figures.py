@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from labsnn.atomic import write_bytes
 from labsnn.lab.discussion import final_stats
-from labsnn.sweep import value_key
+from labsnn.running.atomic import write_bytes
+from labsnn.running.sweep import value_key
 
 
 def save_figure(fig, figures_dir: str | Path, name: str) -> None:

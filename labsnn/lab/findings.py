@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData
-from labsnn.flops import snn_flops
+from labsnn.dynamics.flops import snn_flops
 from labsnn.lab.discussion import final_stats
-from labsnn.sweep import final_epochs, run_configs, summarize, value_key
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData
+from labsnn.running.sweep import final_epochs, run_configs, summarize, value_key
 
 CHANCE = 0.1  # ten balanced classes
 LEARNED = 2 * CHANCE

@@ -7,15 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData, load_mnist, load_subset
-from labsnn.encoders import ENCODERS
+from labsnn.dynamics.encoders import ENCODERS
 from labsnn.lab import seed_screening
+from labsnn.lab.preflight import PROFILES, check_data_root, profile  # noqa: F401 (PROFILES: re-exported by labsnn.lab)
 from labsnn.log import log
-from labsnn.paths import check_writable_folder, default_folder
-from labsnn.preflight import PROFILES, check_data_root, profile  # noqa: F401 (PROFILES: re-exported by labsnn.lab)
-from labsnn.results import read_result, result_path
-from labsnn.sweep import run_configs, sweep_configs, sweeps
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData, load_mnist, load_subset
+from labsnn.running.paths import check_writable_folder, default_folder
+from labsnn.running.results import read_result, result_path
+from labsnn.running.sweep import run_configs, sweep_configs, sweeps
 
 SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
 FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
@@ -30,7 +30,7 @@ def base_config(profile_name: str, epochs: int | None = None, device: str = "aut
 
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
     """Smoke: the packaged subset (the same on every machine, so nbval can compare).
-    Full: MNIST by ``labsnn.data``'s resolution order, falling back loudly."""
+    Full: MNIST by ``labsnn.running.data``'s resolution order, falling back loudly."""
     check_data_root(profile_name, data_root)
     return load_subset() if profile_name == "smoke" else load_mnist(data_root)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData
-from labsnn.encoders import get_encoder
+from labsnn.dynamics.encoders import get_encoder
 from labsnn.lab.figures import save_figure
-from labsnn.results import load_model, result_path
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData
+from labsnn.running.results import load_model, result_path
 
 
 @dataclass

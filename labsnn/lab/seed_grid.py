@@ -7,7 +7,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-from labsnn.preflight import profile
+from labsnn.lab.preflight import profile
 
 #: Each optimizer at its usual learning rate and a decade either side; SGD with and without momentum.
 OPTIMIZERS: dict[str, dict[str, Any]] = {

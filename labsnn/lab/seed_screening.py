@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData
 from labsnn.lab import seed_setup
 from labsnn.lab.seed_grid import LABSNN_SETUP, SETUP_PROFILES, screenings, setups
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData
 
 
 @dataclass

@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData
 from labsnn.lab.claims import CLAIMS
 from labsnn.lab.seed_grid import SETUP_PROFILES, screenings, setups
-from labsnn.results import read_result, result_path
-from labsnn.sweep import final_epochs, run_configs
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData
+from labsnn.running.results import read_result, result_path
+from labsnn.running.sweep import final_epochs, run_configs
 
 __all__ = ["SETUP_PROFILES", "setups"]  # read by the run summary, with the names defined here
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from labsnn.data import MNISTData
 from labsnn.lab import profiles, seed_screening
 from labsnn.lab.claims import reproduction_table
 from labsnn.lab.seed_setup import first_class_share
+from labsnn.running.data import MNISTData
 
 SECTIONS = ("4.1", "4.2", "4.3")
 

@@ -16,14 +16,16 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from labsnn import backend, fused, measure, provenance
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData, load_mnist, run_subset
-from labsnn.engine import Engine, batch_view, nonblank_columns  # noqa: F401 (re-exported)
-from labsnn.flops import FlopsMeter
+from labsnn.dynamics.flops import FlopsMeter
+from labsnn.engine import backend
+from labsnn.engine import stack as stack_paths
 from labsnn.model import SNNStack
-from labsnn.results import RunResult
-from labsnn.train_records import EpochStats, TestStats, record_epoch
+from labsnn.running import measure, provenance
+from labsnn.running.batches import BatchEngine
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData, load_mnist, run_subset
+from labsnn.running.results import RunResult
+from labsnn.running.train_records import EpochStats, TestStats, record_epoch
 
 EVAL_BATCH = 256
 _ORDER_STREAM, _TRAIN_SPIKE_STREAM, _TEST_SPIKE_STREAM = 1, 2, 3
@@ -61,11 +63,8 @@ def make_optimizer(config: RunConfig, parameters) -> torch.optim.Optimizer:
     return torch.optim.Adam(parameters, lr=config.lr, fused=True)
 
 
-_Stack = Engine  # the name benchmarks/profile_batch.py knows it by
-
-
 def _train_epoch(
-    stack: Engine,
+    engine: BatchEngine,
     optimizer,
     images: Tensor,
     labels: Tensor,
@@ -76,27 +75,27 @@ def _train_epoch(
 ) -> EpochStats:
     """One pass over the training set in ``order``; networks whose loss or membrane stops
     being finite leave ``active`` (and take no more steps)."""
-    K, width = stack.model.n_models, stack.model.sizes[0]
+    K, width = engine.model.n_models, engine.model.sizes[0]
     stats = EpochStats(
-        FlopsMeter(stack.base.sizes),
+        FlopsMeter(engine.base.sizes),
         torch.zeros(K, dtype=torch.float64),
         torch.zeros(K, dtype=torch.float64),
         torch.zeros(K, dtype=torch.bool),
     )
-    batches = range(0, labels.numel(), stack.base.batch_size)
+    batches = range(0, labels.numel(), engine.base.batch_size)
     for start in tqdm(batches, desc=progress, disable=progress is None, leave=False):
-        index = order[start : start + stack.base.batch_size]
+        index = order[start : start + engine.base.batch_size]
         y = labels.index_select(0, index)
-        inputs, out = stack.forward(images, generator, index)
+        inputs, out = engine.forward(images, generator, index)
         rates = out.firing_rates()
-        losses = stack.losses(rates, y)
+        losses = engine.losses(rates, y)
         bad = ~(torch.isfinite(losses.detach()) & measure.finite(out)).cpu()
         stats.diverged |= bad & active
         active &= ~bad
         if not bool(active.any()):
             break
         optimizer.zero_grad(set_to_none=True)
-        (losses if bool(active.all()) else losses[active.to(stack.device)]).sum().backward()
+        (losses if bool(active.all()) else losses[active.to(engine.device)]).sum().backward()
         optimizer.step()
         stats.loss_sum += losses.detach().double().cpu() * y.numel()
         stats.correct += (rates.detach().argmax(dim=2) == y).sum(dim=1).double().cpu()
@@ -104,26 +103,26 @@ def _train_epoch(
     return stats
 
 
-def _evaluate(stack: Engine, images: Tensor, labels: Tensor) -> TestStats:
+def _evaluate(engine: BatchEngine, images: Tensor, labels: Tensor) -> TestStats:
     """Test loss, accuracy, the FLOPs meter (with nonzero fractions), finiteness and the
     diagnostics, per network."""
-    generator = _generator(stack.base.seed, _TEST_SPIKE_STREAM, stack.device)
-    K, width = stack.model.n_models, stack.model.sizes[0]
+    generator = _generator(engine.base.seed, _TEST_SPIKE_STREAM, engine.device)
+    K, width = engine.model.n_models, engine.model.sizes[0]
     stats = TestStats(
-        FlopsMeter(stack.base.sizes),
+        FlopsMeter(engine.base.sizes),
         torch.zeros(K, dtype=torch.float64),
         torch.zeros(K, dtype=torch.float64),
         torch.ones(K, dtype=torch.bool),
-        measure.Diagnostics(K, stack.model.sizes[-1]),
-        measure.max_abs_weights(list(stack.model.weights)),
+        measure.Diagnostics(K, engine.model.sizes[-1]),
+        measure.max_abs_weights(list(engine.model.weights)),
     )
     with torch.no_grad():
         for start in range(0, labels.numel(), EVAL_BATCH):
-            y = labels[start : start + EVAL_BATCH].to(stack.device)
-            inputs, out = stack.forward(images[start : start + EVAL_BATCH].to(stack.device), generator)
+            y = labels[start : start + EVAL_BATCH].to(engine.device)
+            inputs, out = engine.forward(images[start : start + EVAL_BATCH].to(engine.device), generator)
             rates = out.firing_rates()
             predictions = rates.argmax(dim=2)
-            stats.loss_sum += stack.losses(rates, y).double().cpu() * y.numel()
+            stats.loss_sum += engine.losses(rates, y).double().cpu() * y.numel()
             stats.correct += (predictions == y).sum(dim=1).double().cpu()
             stats.diagnostics.update(out, rates, predictions)
             stats.finite &= measure.finite(out).cpu()
@@ -150,7 +149,7 @@ def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, pro
     """Trains runs that differ only in ``STACKABLE_FIELDS`` (z, beta, v_th, loss, surrogate) as one stacked model.
 
     Args:
-        configs: the runs; the backend their config asks for (``labsnn.backend``) is resolved once for all.
+        configs: the runs; the backend their config asks for (``labsnn.engine.backend``) is resolved once for all.
         data: MNIST (None: ``load_mnist()``), cut to the runs' ``n_train`` and ``n_test``.
         progress: show progress bars and each epoch's test accuracy.
 
@@ -178,9 +177,9 @@ def _train_stack(
     base = configs[0]
     data = run_subset(data if data is not None else load_mnist(), base.n_train, base.n_test)
     model = _stacked_model(configs).to(device)
-    stack = Engine(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
-    if not stack.events:
-        stack.buffer = torch.empty(
+    engine = BatchEngine(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
+    if not engine.events:
+        engine.buffer = torch.empty(
             base.T * max(base.batch_size, EVAL_BATCH) * data.train_images.shape[1], device=device
         )
     optimizer = make_optimizer(base, model.parameters())
@@ -194,11 +193,11 @@ def _train_stack(
         started = time.perf_counter()
         order = torch.randperm(data.n_train, generator=order_generator).to(device)
         label = f"epoch {epoch}/{base.epochs} ({len(configs)} run{'s' * (len(configs) > 1)})" if progress else None
-        stats = _train_epoch(stack, optimizer, train_images, train_labels, order, spike_generator, active, label)
-        test = _evaluate(stack, data.test_images, data.test_labels)
+        stats = _train_epoch(engine, optimizer, train_images, train_labels, order, spike_generator, active, label)
+        test = _evaluate(engine, data.test_images, data.test_labels)
         stats.diverged |= active & ~test.finite
         active &= test.finite
-        record_epoch(results, epoch, stats, test, time.perf_counter() - started, fused.usable(device))
+        record_epoch(results, epoch, stats, test, time.perf_counter() - started, stack_paths.runs_compiled(device))
         if progress:
             accs = ", ".join(f"{a:.3f}" for a in test.accuracy().tolist()[:8])
             tqdm.write(

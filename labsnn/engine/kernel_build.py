@@ -1,5 +1,5 @@
 """Building the compiled kernels: the compiler, the flags, and a cache key that names the
-CPU and the build (``labsnn.kernels`` loads what this builds).
+CPU and the build (``labsnn.engine.kernels`` loads what this builds).
 
 The build goes to ``$LABSNN_KERNEL_CACHE`` (default ``~/.cache/labsnn``), named by a hash of
 the sources, flags, compiler and (for ``native``) CPU, written to a temporary file and

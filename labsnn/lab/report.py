@@ -16,16 +16,24 @@ from typing import Any
 
 import nbformat
 
-from labsnn import atomic, lab
-from labsnn.data import MNISTData
-from labsnn.export import export
-from labsnn.host import PeakMemory, check_tex
+from labsnn import lab
 from labsnn.lab import seed_study
+from labsnn.lab.host import PeakMemory, check_tex
+from labsnn.lab.nbcells import is_checked
+from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
+from labsnn.lab.report_inputs import (
+    INPUTS_FILE,
+    RESULTS_TABLE,
+    inputs_digest,
+    planned_results,
+    report_inputs,
+    up_to_date,
+)
+from labsnn.lab.report_summary import run_summary
 from labsnn.log import log
-from labsnn.nbcells import is_checked
-from labsnn.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
-from labsnn.report_inputs import INPUTS_FILE, RESULTS_TABLE, inputs_digest, planned_results, report_inputs, up_to_date
-from labsnn.report_summary import run_summary
+from labsnn.running import atomic
+from labsnn.running.data import MNISTData
+from labsnn.running.export import export
 
 __all__ = [
     "INPUTS_FILE",
@@ -188,10 +196,10 @@ def build_report(
             ``results.csv`` and the PDF go.
         force: rebuild the PDF even when it was made from exactly these results,
             notebooks and code (else it is kept, in seconds).
-        scheduler, scheduler_file: train on a Dask cluster (``labsnn.distributed``).
+        scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.distributed``).
 
     Every argument, then TeX, is checked before any data is loaded; each file a reader
-    opens is replaced whole (``labsnn.atomic``).
+    opens is replaced whole (``labsnn.running.atomic``).
     """
     started = time.perf_counter()
     plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file)

@@ -1,6 +1,6 @@
 """Which implementation of the network's loops runs: one explicit choice per run.
 
-``compiled``: the C kernels of ``labsnn.kernels`` (CPU, float32); ``torch``: torch's own
+``compiled``: the C kernels of ``labsnn.engine.kernels`` (CPU, float32); ``torch``: torch's own
 operations, on any device; ``auto``: compiled where the kernels build and the run is on
 the CPU, else torch. A run resolves its choice once (``resolve``) and trains under it
 (``use``); everything that could take the compiled path asks ``kernels.load()``, which
@@ -38,7 +38,7 @@ def resolve(name: str, device: str = "cpu") -> str:
     on_cpu = device == "cpu"
     if name == "compiled" and not on_cpu:
         raise ValueError(f"backend compiled runs on the CPU only, not on {device}: use backend torch or auto")
-    from labsnn import kernels
+    from labsnn.engine import kernels
 
     token = _active.set("auto")  # ask for the library itself, whatever backend encloses this call
     try:

@@ -15,10 +15,10 @@ import torch
 from filelock import FileLock, Timeout
 from torch import Tensor
 
-from labsnn.atomic import write_atomically, write_bytes
-from labsnn.config import RunConfig
-from labsnn.data import MNISTData
 from labsnn.log import log
+from labsnn.running.atomic import write_atomically, write_bytes
+from labsnn.running.config import RunConfig
+from labsnn.running.data import MNISTData
 
 #: Part of every result's file name: bump it when a change to training changes results, so that old cached
 #: results are recomputed rather than reused (``tests/test_results_version.py`` fails when the numbers change
@@ -33,11 +33,11 @@ class RunResult:
     Attributes:
         config, data: the run's settings and its data's record (``MNISTData.describe``).
         status, diverged_epoch: ``ok``, or ``diverged`` and the epoch its loss or membrane stopped being finite.
-        epochs: one row per epoch (``labsnn.train_records.record_epoch``).
+        epochs: one row per epoch (``labsnn.running.train_records.record_epoch``).
         test_step_rates: ``[layers][T]``, the FLOPs formula's F: layer ``l``'s mean input at step ``t`` on the test
             set in the last epoch that did not diverge (the rate for spikes, the mean pixel for dense encoders).
         state: final weights (``SNN.stack``'s state dict less the network axis), kept beside the JSON, not in it.
-        environment, weights_sha256: what the run trained on (``labsnn.provenance``); its weights file's SHA-256.
+        environment, weights_sha256: what the run trained on (``labsnn.running.provenance``); its weights file's SHA-256.
     """
 
     config: RunConfig

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from labsnn import fused
-from labsnn.config import RunConfig
-from labsnn.encoders import get_encoder
-from labsnn.losses import get_loss
-from labsnn.model import SNNStack
-from labsnn.spike_events import BernoulliSpikes, bernoulli_events
+from labsnn.dynamics.encoders import get_encoder
+from labsnn.dynamics.losses import get_loss
+from labsnn.engine import stack
+from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
+from labsnn.model import SNNStack, StackOutput
+from labsnn.running.config import RunConfig
 
 
 def batch_view(buffer: Tensor, T: int, images: Tensor) -> Tensor:
@@ -38,7 +38,7 @@ def nonblank_columns(images: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @dataclass
-class Engine:
+class BatchEngine:
     """How one stacked training encodes a batch and runs it: Bernoulli input as events
     through the compiled stack where the backend allows, else dense input in a reused
     buffer without the batch's blank pixels. The model and the training loop know
@@ -59,7 +59,7 @@ class Engine:
     @property
     def events(self) -> bool:
         """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
-        return self.base.encoder == "bernoulli" and fused.usable(self.device)
+        return self.base.encoder == "bernoulli" and stack.runs_compiled(self.device)
 
     def encode(
         self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
@@ -69,20 +69,24 @@ class Engine:
         if self.events:
             return bernoulli_events(images, self.base.T, generator, rows), None
         x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
+        if self.base.encoder == "bernoulli":  # written into the reused buffer
+            return bernoulli_events(x, self.base.T, generator).dense(batch_view(self.buffer, self.base.T, x)), columns
         encode = get_encoder(self.base.encoder)
-        inputs = encode(
-            x,
-            self.base.T,
-            generator=generator,
-            threshold=self.base.threshold,
-            out=batch_view(self.buffer, self.base.T, x),
-        )
-        return inputs, columns
+        return encode(x, self.base.T, generator=generator, threshold=self.base.threshold), columns
 
-    def forward(self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None):
+    def run(self, inputs: Tensor | BernoulliSpikes, columns: Tensor | None) -> StackOutput:
+        """The stack fed ``inputs`` as ``encode`` made them (events, or dense with ``columns``)."""
+        params = self.model.params()
+        if isinstance(inputs, BernoulliSpikes):
+            return StackOutput(*stack.forward_events(params, inputs))
+        return StackOutput(*stack.forward(params, inputs, columns))
+
+    def forward(
+        self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
+    ) -> tuple[Tensor | BernoulliSpikes, StackOutput]:
         """Encode ``images`` (or ``images[rows]``) and run the stack: ``(inputs, out)``."""
         inputs, columns = self.encode(images, generator, rows)
-        return inputs, self.model(inputs, columns)
+        return inputs, self.run(inputs, columns)
 
     def losses(self, rates: Tensor, targets: Tensor) -> Tensor:
         """Loss of network k under its own loss function, ``[K]``, from its rates ``rates[k]``."""

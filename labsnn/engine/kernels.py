@@ -1,5 +1,5 @@
 """The compiled CPU loops of ``csrc/`` (``input.c``, ``layers.c``), loaded with ``ctypes``
-and called on contiguous CPU tensors; ``labsnn.kernel_build`` builds them, once per
+and called on contiguous CPU tensors; ``labsnn.engine.kernel_build`` builds them, once per
 machine (``python -m labsnn kernels``: the project's set-up runs this).
 
 ``load()`` returns the library, or None where it cannot be built or loaded: callers then
@@ -14,10 +14,9 @@ import ctypes
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
-from labsnn import backend
-from labsnn.kernel_build import (  # noqa: F401 (build's names, re-exported)
+from labsnn.engine import backend
+from labsnn.engine.kernel_build import (  # noqa: F401 (build's names, re-exported)
     FLAGS,
     HEADERS,
     SOURCES,
@@ -88,7 +87,7 @@ def _load() -> tuple[ctypes.CDLL, dict[str, str]]:
 
 def load() -> ctypes.CDLL | None:
     """The built library, loaded once per process; None where it cannot be built or loaded
-    (``build_info()["reason"]`` says why; ``labsnn.backend`` tells the user) or while the
+    (``build_info()["reason"]`` says why; ``labsnn.engine.backend`` tells the user) or while the
     torch backend is in use.
 
     Raises: ValueError for a bad ``$LABSNN_MARCH`` (a setting to mend, not a reason for torch loops).
@@ -114,6 +113,20 @@ def load() -> ctypes.CDLL | None:
     return _state["library"]  # type: ignore[return-value]
 
 
+def library() -> ctypes.CDLL:
+    """The built library, whatever backend is in use (the ``labsnn`` operators' CPU loops).
+
+    Raises: RuntimeError (one line, saying why) where it cannot be built or loaded.
+    """
+    found = _state.get("library")
+    if found is None:
+        with backend.use("auto"):
+            found = load()
+    if found is None:
+        raise RuntimeError(f"the compiled kernels are not available here ({build_info()['reason']})")
+    return found  # type: ignore[return-value]
+
+
 def say_unavailable() -> None:
     """Say once per process, on the ``labsnn`` logger, why training runs its torch loops."""
     if not _state.get("said"):
@@ -135,13 +148,6 @@ def build_info() -> dict[str, str]:
     with backend.use("auto"):  # how they were built, whichever backend runs now
         load()
     return dict(_state["info"])  # type: ignore[arg-type]
-
-
-def pointer(tensor: Tensor) -> int:
-    """Address of a contiguous CPU tensor's data, for a kernel argument."""
-    if tensor.device.type != "cpu" or not tensor.is_contiguous():
-        raise ValueError("kernels need contiguous CPU tensors")
-    return tensor.data_ptr()
 
 
 LANES = 16  # event kernels' columns come in multiples of this (csrc/input.c)

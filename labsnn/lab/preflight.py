@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labsnn.paths import REPOSITORY, check_writable_folder
-from labsnn.paths import check_data_root as check_mnist_root
+from labsnn.running.paths import REPOSITORY, check_writable_folder
+from labsnn.running.paths import check_data_root as check_mnist_root
 
 #: The report's notebooks, in the order of the report.
 NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed_setup")
@@ -101,7 +101,7 @@ def check_report(
         The checked arguments; raises ``ValueError``, ``FileNotFoundError`` or
         ``RuntimeError`` with one line on the first bad one. Creates nothing.
     """
-    from labsnn.distributed import resolve_scheduler
+    from labsnn.running.distributed import resolve_scheduler
 
     check_data_root(profile_name, data_root)
     out = check_writable_folder(out_dir, "output folder")

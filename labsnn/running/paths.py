@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 #: The checkout labsnn is imported from (it holds ``notebooks/``), or None for an installed copy.
-REPOSITORY: Path | None = Path(__file__).resolve().parents[1]
+REPOSITORY: Path | None = Path(__file__).resolve().parents[2]
 if not (REPOSITORY / "notebooks").is_dir():
     REPOSITORY = None
 
@@ -31,7 +31,7 @@ def missing_mnist_files(root: str | os.PathLike) -> list[Path]:
 
 def explicit_data_root(root: str | os.PathLike | None) -> tuple[Path, str] | None:
     """The data root a user named, and how: ``root`` itself, else ``$LABSNN_DATA``; None
-    when neither names one (then ``labsnn.data`` looks in ./data and falls back)."""
+    when neither names one (then ``labsnn.running.data`` looks in ./data and falls back)."""
     if root is not None:
         return Path(root), "the data root"
     if os.environ.get(DATA_ENV_VAR):

@@ -13,7 +13,7 @@ The lab's recurrence, with subtractive reset::
 sweeps it up to 5). As in snnTorch, the reset term is detached from the graph: gradients flow through the leak
 ``beta`` and the spike's surrogate, not through the reset.
 
-Two choices the lab leaves open are options here (``labsnn.config.RunConfig`` names them):
+Two choices the lab leaves open are options here (``labsnn.running.config.RunConfig`` names them):
 
 - the surrogate: ``fast_sigmoid``, ``1/(1 + z|x|)^2`` (snnTorch's, the default), or ``scaled_fast_sigmoid``,
   ``z/(1 + z|x|)^2``, the derivative of ``z x/(1 + z|x|)``, i.e. the same shape ``z`` times larger (``gain = z``);
@@ -208,11 +208,11 @@ def lif_sequence(
 
 
 class LIF(torch.nn.Module):
-    """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``.
+    """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``, by ``lif_sequence``
+    (``lif_sequence_reference`` is the step-by-step form it is held equal to).
 
     Args:
         beta, v_th, z: leak factor (finite), threshold and surrogate slope (> 0).
-        fast: ``lif_sequence``; False selects the step-by-step autograd reference.
         surrogate, spike_timing: a name in ``SURROGATES`` and one in ``SPIKE_TIMINGS``.
 
     Raises:
@@ -224,7 +224,6 @@ class LIF(torch.nn.Module):
         beta: float = 0.1,
         v_th: float = 1.0,
         z: float = 2.0,
-        fast: bool = True,
         surrogate: str = "fast_sigmoid",
         spike_timing: str = "same_step",
     ) -> None:
@@ -232,18 +231,17 @@ class LIF(torch.nn.Module):
         check_lif_params(beta, v_th, z)
         _check_timing(spike_timing)
         self.gain = surrogate_gain(surrogate, z)
-        self.beta, self.v_th, self.z, self.fast = beta, v_th, z, fast
+        self.beta, self.v_th, self.z = beta, v_th, z
         self.surrogate, self.spike_timing = surrogate, spike_timing
 
     def forward(self, currents: Tensor, return_membrane: bool = False):
         """Spikes ``[T, B, N]`` of ``currents [T, B, N]``; with ``return_membrane``, ``(spikes, membrane)``."""
-        run = lif_sequence if self.fast else lif_sequence_reference
-        spikes, membrane = run(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
+        spikes, membrane = lif_sequence(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
         return (spikes, membrane) if return_membrane else spikes
 
     def extra_repr(self) -> str:
         """The layer's settings, shown by ``repr``."""
         return (
-            f"beta={self.beta}, v_th={self.v_th}, z={self.z}, fast={self.fast}, "
+            f"beta={self.beta}, v_th={self.v_th}, z={self.z}, "
             f"surrogate={self.surrogate}, spike_timing={self.spike_timing}"
         )

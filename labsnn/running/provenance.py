@@ -9,7 +9,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from labsnn.paths import REPOSITORY
+from labsnn.running.paths import REPOSITORY
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,7 +65,7 @@ def environment(device: str, backend: str = "") -> dict[str, str]:
     import torch
 
     import labsnn
-    from labsnn import kernels
+    from labsnn.engine import kernels
 
     unused = {"backend_build": "unused (torch backend)", "march": "-", "flags": "-", "compiler": "-"}
     build = kernels.build_info() if backend == "compiled" else unused  # a torch run builds no kernels

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from labsnn import lab, provenance
-from labsnn.data import MNISTData
-from labsnn.host import PeakMemory
+from labsnn import lab
 from labsnn.lab import seed_setup
-from labsnn.results import read_result, result_path
+from labsnn.lab.host import PeakMemory
+from labsnn.running import provenance
+from labsnn.running.data import MNISTData
+from labsnn.running.results import read_result, result_path
 
 
 def _results(profile: str, data: MNISTData, results_dir: Path) -> list:

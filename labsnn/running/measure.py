@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labsnn.model import StackOutput, distinct_steps
-from labsnn.spike_events import BernoulliSpikes
+from labsnn.engine.spike_events import BernoulliSpikes
+from labsnn.engine.stack import distinct_steps
+from labsnn.model import StackOutput
 
 
 def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) -> list[Tensor]:

@@ -1,13 +1,13 @@
 """Every run of a result cache as one tidy table (CSV or Parquet), for pandas, R or a spreadsheet.
 
 A result cache is a folder of ``<config hash>-<data hash>.json`` files, one per run, as
-``labsnn.results.write_result`` writes them. Only that folder's own files are read, not
+``labsnn.running.results.write_result`` writes them. Only that folder's own files are read, not
 its subfolders (``smoke/``, a separate cache, nor ``figures/``); hidden files (the cache's
 ``.*.tmp`` temporaries and ``.*.lock`` locks) and files not ending in ``.json`` are
 ignored. Results of an older ``RESULTS_VERSION`` still in the folder are exported too
 (their ``result_file`` names a different data hash).
 
-labsnn itself is imported only when a table is built: ``labsnn.results`` loads torch.
+labsnn itself is imported only when a table is built: ``labsnn.running.results`` loads torch.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ def results_table(results_dir: str | os.PathLike, files: Iterable[Path] | None =
     import pandas as pd
 
     import labsnn.log  # noqa: F401  (the labsnn logger's handler: "labsnn: <message>" on stderr)
-    from labsnn.config import field_names
-    from labsnn.results import RunResult
+    from labsnn.running.config import field_names
+    from labsnn.running.results import RunResult
 
     config_columns = field_names()
     run_columns: list[str] = []
@@ -163,8 +163,8 @@ def export(results_dir: str | os.PathLike, out_path: str | os.PathLike, files: I
     if table.empty:
         raise ValueError(f"no results in {Path(results_dir)}")
 
-    from labsnn.atomic import umask
-    from labsnn.paths import check_writable_folder
+    from labsnn.running.atomic import umask
+    from labsnn.running.paths import check_writable_folder
 
     folder = check_writable_folder(out.absolute().parent, "output folder")
     folder.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from labsnn.log import log
-from labsnn.paths import DATA_ENV_VAR, MNIST_FILES, check_data_root, explicit_data_root, missing_mnist_files
+from labsnn.running.paths import DATA_ENV_VAR, MNIST_FILES, check_data_root, explicit_data_root, missing_mnist_files
 
 RAW_FILES = MNIST_FILES
 ENV_VAR = DATA_ENV_VAR

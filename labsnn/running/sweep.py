@@ -1,4 +1,4 @@
-"""Sweeps over the result cache (``labsnn.results``): a rerun computes only the runs whose files are missing,
+"""Sweeps over the result cache (``labsnn.running.results``): a rerun computes only the runs whose files are missing,
 runs that share their input (same everything but ``STACKABLE_FIELDS``) train together as one stacked model, whose
 results are written as it finishes, and sweeps sharing a results folder train each run once: each run trains under
 its lock, and a run that another sweep into the same folder is training is waited for and read back.
@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 from filelock import Timeout
 
-from labsnn.config import EXECUTION_FIELDS, RunConfig, field_names
-from labsnn.data import MNISTData, load_mnist
 from labsnn.log import log
-from labsnn.paths import check_writable_folder
-from labsnn.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
-from labsnn.train import train_stack
+from labsnn.running.config import EXECUTION_FIELDS, RunConfig, field_names
+from labsnn.running.data import MNISTData, load_mnist
+from labsnn.running.paths import check_writable_folder
+from labsnn.running.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
+from labsnn.running.train import train_stack
 
 DEFAULT_RESULTS = Path("results")
 
@@ -53,7 +53,7 @@ def run_configs(
     locks, todo, elsewhere = _claim(list(missing.values()), results_dir, data, found)
     try:
         if scheduler is not None and todo:
-            from labsnn.distributed import train_on_cluster
+            from labsnn.running.distributed import train_on_cluster
 
             train_on_cluster(todo, data, scheduler, keep, progress)
         for group in todo if scheduler is None else []:
@@ -168,7 +168,7 @@ def sweeps(
         results_dir: the result cache's folder, created where missing.
         data: the data to train on; None means ``load_mnist()``.
         progress: log what is cached, and show progress bars and each epoch's test accuracy.
-        scheduler: a Dask scheduler to train on, one task per stack (``labsnn.distributed.resolve_scheduler``:
+        scheduler: a Dask scheduler to train on, one task per stack (``labsnn.running.distributed.resolve_scheduler``:
             ``tcp://host:8786``, ``local:N``, a scheduler file or a ``Client``); None trains in this process.
 
     Returns:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from labsnn.flops import FlopsMeter, ann_flops, ann_synaptic_ops
-from labsnn.measure import Diagnostics
-from labsnn.results import RunResult
+from labsnn.dynamics.flops import FlopsMeter, ann_flops, ann_synaptic_ops
+from labsnn.running.measure import Diagnostics
+from labsnn.running.results import RunResult
 
 
 @dataclass

@@ -3,7 +3,7 @@
 - ``repeat``: ``x[t] = image`` at every step.
 - ``threshold``: ``x[t] = image * 1[image > threshold]`` at every step (pixel kept, else 0).
 - ``bernoulli``: ``x[t] ~ Bernoulli(image)`` independently per step and pixel (rate coding),
-  with probabilities resolved to 1/65536 (``labsnn.spike_events``, which also gives the
+  with probabilities resolved to 1/65536 (``labsnn.engine.spike_events``, which also gives the
   spikes as events, the form the training loop's compiled first layer reads).
 
 ``repeat`` and ``threshold`` return an expanded view (stride 0 along time), which the
@@ -18,7 +18,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from labsnn.spike_events import LEVELS, BernoulliSpikes, bernoulli_events, spike_limits
+from labsnn.engine.spike_events import LEVELS, BernoulliSpikes, bernoulli_events, spike_limits
 from labsnn.validation import check_steps, lookup
 
 __all__ = [
@@ -68,36 +68,29 @@ def threshold_encode(images: Tensor, T: int, threshold: float = 0.5) -> Tensor:
     return repeat_encode(torch.where(images > threshold, images, torch.zeros_like(images)), T)
 
 
-def bernoulli_encode(
-    images: Tensor, T: int, generator: torch.Generator | None = None, out: Tensor | None = None
-) -> Tensor:
+def bernoulli_encode(images: Tensor, T: int, generator: torch.Generator | None = None) -> Tensor:
     """Rate coding: ``x[t] ~ Bernoulli(image)`` per step and pixel, as a dense tensor.
 
-    This is ``bernoulli_events(images, T, generator).dense(out)``: probabilities are resolved to 1/65536.
+    This is ``bernoulli_events(images, T, generator).dense()``: probabilities are resolved to 1/65536.
 
     Args:
         images: intensities ``[B, M]`` in [0, 1].
         T: time steps, an integer >= 1.
         generator: the source of the draws; None uses torch's default generator.
-        out: a contiguous tensor ``[T, B, M]`` of ``images``' dtype to write the spikes into (the training loop
-            reuses one: large fresh tensors cost page faults on CPU); None allocates one.
 
     Returns:
-        Spikes ``[T, B, M]`` of 0 and 1 in ``images``' dtype (``out`` itself when given).
+        Spikes ``[T, B, M]`` of 0 and 1 in ``images``' dtype.
 
     Raises:
-        ValueError: ``T`` is not an integer >= 1, ``images`` is not 2-D or has a value outside [0, 1], or
-            ``out`` has another shape or dtype or is not contiguous.
+        ValueError: ``T`` is not an integer >= 1, ``images`` is not 2-D or has a value outside [0, 1].
     """
-    return bernoulli_events(images, T, generator).dense(out)
+    return bernoulli_events(images, T, generator).dense()
 
 
 class Encoder(Protocol):
     """The uniform signature of the encoders ``get_encoder`` returns."""
 
-    def __call__(
-        self, images: Tensor, T: int, *, generator: torch.Generator | None, threshold: float, out: Tensor | None = None
-    ) -> Tensor:
+    def __call__(self, images: Tensor, T: int, *, generator: torch.Generator | None, threshold: float) -> Tensor:
         """Encodes a batch of images as an input sequence.
 
         Args:
@@ -105,7 +98,6 @@ class Encoder(Protocol):
             T: time steps, an integer >= 1.
             generator: the source of the Bernoulli draws (unused by ``repeat`` and ``threshold``).
             threshold: the ``threshold`` encoder's pixel threshold (unused by the others).
-            out: ``[T, B, M]``, where an encoder that makes new spikes writes them (the view encoders need none).
 
         Returns:
             The input sequence ``[T, B, M]``.
@@ -114,9 +106,9 @@ class Encoder(Protocol):
 
 
 ENCODERS: dict[str, Callable[..., Tensor]] = {
-    "repeat": lambda images, T, *, generator, threshold, out=None: repeat_encode(images, T),
-    "threshold": lambda images, T, *, generator, threshold, out=None: threshold_encode(images, T, threshold),
-    "bernoulli": lambda images, T, *, generator, threshold, out=None: bernoulli_encode(images, T, generator, out),
+    "repeat": lambda images, T, *, generator, threshold: repeat_encode(images, T),
+    "threshold": lambda images, T, *, generator, threshold: threshold_encode(images, T, threshold),
+    "bernoulli": lambda images, T, *, generator, threshold: bernoulli_encode(images, T, generator),
 }
 
 
@@ -127,9 +119,8 @@ def get_encoder(name: str) -> Encoder:
         name: ``repeat``, ``threshold`` or ``bernoulli``.
 
     Returns:
-        An ``Encoder``: the uniform signature ``(images, T, *, generator, threshold, out=None)``, images ``[B, M]``
-        to inputs ``[T, B, M]``; ``out`` is where an encoder that makes new spikes writes them (the view encoders
-        need none).
+        An ``Encoder``: the uniform signature ``(images, T, *, generator, threshold)``, images ``[B, M]`` to
+        inputs ``[T, B, M]``.
 
     Raises:
         ValueError: an unknown name (the message lists the choices).

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labsnn.config import RunConfig
 from labsnn.log import log
+from labsnn.running.config import RunConfig
 
 if TYPE_CHECKING:
-    from labsnn.data import MNISTData
-    from labsnn.results import RunResult
+    from labsnn.running.data import MNISTData
+    from labsnn.running.results import RunResult
 
 ENV_VAR = "LABSNN_SCHEDULER"
 INSTALL = "pip install -e '.[cluster]'"
@@ -147,7 +147,7 @@ def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> l
     arithmetic, and the same numbers, as in-process on the same kind of machine)."""
     import torch
 
-    from labsnn.train import train_stack
+    from labsnn.running.train import train_stack
 
     torch.set_num_threads(threads)
     return train_stack(configs, data, progress=False)

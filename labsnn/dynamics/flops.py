@@ -178,9 +178,9 @@ class FlopsMeter:
 
         Args:
             input_rates: one ``[T, K]`` per layer, the mean value of its input at each step
-                (``labsnn.measure.input_rates``).
+                (``labsnn.running.measure.input_rates``).
             input_active: one ``[T, K]`` per layer, the fraction of its inputs that are nonzero
-                (``labsnn.measure.input_active``); needed only for ``synaptic_ops``, else None.
+                (``labsnn.running.measure.input_active``); needed only for ``synaptic_ops``, else None.
             batch_size: images in the pass (its weight).
         """
         rates = torch.stack([r.detach().double().cpu() for r in input_rates]) * batch_size

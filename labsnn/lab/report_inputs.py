@@ -7,11 +7,11 @@ import hashlib
 from pathlib import Path
 
 from labsnn import lab
-from labsnn.data import MNISTData
-from labsnn.preflight import NOTEBOOKS, notebook_paths
-from labsnn.results import result_path
+from labsnn.lab.preflight import NOTEBOOKS, notebook_paths
+from labsnn.running.data import MNISTData
+from labsnn.running.results import result_path
 
-RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.export)
+RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.running.export)
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
@@ -21,7 +21,7 @@ def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path
     return [
         *planned_results(profile, data, results_dir),
         *notebook_paths(),
-        *sorted(Path(__file__).parent.rglob("*.py")),
+        *sorted(Path(__file__).parents[1].rglob("*.py")),
     ]
 
 

@@ -1,0 +1,144 @@
+"""The forward pass of a stack of K networks, on the run's backend (``labsnn.engine.backend``).
+
+A stack is its parameters (``StackParams``): per layer a weight ``[K, N, M]`` and a bias
+``[K, N]``, and per network ``beta``, ``V_th``, ``z`` and a surrogate gain (``[K, 1, 1]``).
+Network ``k`` computes exactly what it would compute alone, bit for bit, forward and
+backward: each product is its own (its own ``F.linear``, or its own sums in a fixed order
+in the compiled loops) and everything else is elementwise.
+
+- ``forward``: dense input ``[T, B, M]``, or ``[T, B, U]`` with the ``columns`` it holds (a
+  batch's blank pixels need no arithmetic); the LIF layers on the ``labsnn::lif`` operator
+  where the backend is compiled, else ``labsnn.dynamics.neuron.lif_sequence``.
+- ``forward_events``: ``BernoulliSpikes`` input, through the compiled whole-stack node
+  (``labsnn.engine.compiled``) where the backend is compiled, else densely.
+- ``reference``: the step-by-step autograd reference that both must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from labsnn.dynamics.neuron import lif_sequence, lif_sequence_reference
+from labsnn.engine import kernels
+from labsnn.engine.spike_events import BernoulliSpikes
+
+Layers = tuple[list[Tensor], list[Tensor]]  # each layer's spikes and membrane [K, T, B, N]
+
+
+@dataclass(frozen=True)
+class StackParams:
+    """A stack's parameters: ``weights``, ``biases`` per layer; ``beta``, ``v_th``, ``z``,
+    ``gain`` (None: the lab's surrogate) per network, ``[K, 1, 1]``; the ``spike_timing``."""
+
+    weights: Sequence[Tensor]
+    biases: Sequence[Tensor]
+    beta: Tensor
+    v_th: Tensor
+    z: Tensor
+    gain: Tensor | None
+    spike_timing: str
+
+    def lif_vectors(self):
+        """The LIF parameters as the ``labsnn::lif`` operator takes them (``compiled.LIFVectors``)."""
+        from labsnn.engine.compiled import LIFVectors
+
+        return LIFVectors.of(self.beta, self.v_th, self.z, self.gain, self.spike_timing)
+
+
+def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
+    """The compiled loops run on ``device`` in ``dtype`` under the backend in use."""
+    return device.type == "cpu" and dtype == torch.float32 and kernels.load() is not None
+
+
+def _ascending_indices(columns: Tensor, bound: int) -> bool:
+    """True when ``columns`` is a 1-D integer tensor, strictly ascending, within [0, bound)."""
+    if columns.dim() != 1 or columns.dtype not in (torch.int32, torch.int64):
+        return False
+    if columns.numel() == 0:
+        return True
+    ok = (columns[1:] > columns[:-1]).all() & (columns[0] >= 0) & (columns[-1] < bound)
+    return bool(ok)  # one synchronisation
+
+
+def distinct_steps(inputs: Tensor) -> Tensor:
+    """``inputs [T, ...]`` without its repeats: ``inputs[:1]`` when an encoder returned one
+    step expanded over time (stride 0), else ``inputs``."""
+    return inputs[:1] if inputs.shape[0] > 1 and inputs.stride(0) == 0 else inputs
+
+
+def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None) -> Tensor:
+    """The first layer's currents ``[K, T, B, N]``: once for a view repeated over time."""
+    weight, bias = params.weights[0], params.biases[0]
+    if columns is not None:
+        weight = weight.index_select(2, columns)
+    source = distinct_steps(inputs)
+    current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
+    return current.expand(-1, inputs.shape[0], -1, -1)
+
+
+def _lif(params: StackParams, currents: Tensor) -> tuple[Tensor, Tensor]:
+    if runs_compiled(currents.device, currents.dtype):
+        spikes, membrane = params.lif_vectors().lif(currents)
+        return spikes, membrane
+    args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
+    spikes, membrane = lif_sequence(currents.transpose(0, 1), *args)
+    return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)
+
+
+def forward(params: StackParams, inputs: Tensor, columns: Tensor | None = None) -> Layers:
+    """Each layer's spikes and membrane (no gradient) ``[K, T, B, N]`` of the stack fed ``inputs``.
+
+    Args:
+        params: the stack; inputs: ``[T, B, M]`` shared by the networks, or with ``columns``
+            ``[T, B, U]`` holding only those (the others 0 at every step).
+        columns: ascending int32 or int64 indices ``[U]`` in ``[0, M)``.
+
+    Raises:
+        ValueError: ``inputs`` of another shape, or bad ``columns``.
+    """
+    M = params.weights[0].shape[2]
+    width = M if columns is None else columns.numel()
+    if inputs.dim() != 3 or inputs.shape[2] != width:
+        raise ValueError(f"inputs must have shape [T, B, {width}], got {list(inputs.shape)}")
+    if columns is not None and not _ascending_indices(columns, M):
+        raise ValueError(f"columns must be ascending integer indices in [0, {M}), got {columns}")
+    currents, layer_spikes, membranes = _first_currents(params, inputs, columns), [], []
+    for layer in range(len(params.weights)):
+        if layer:
+            weight, bias = params.weights[layer], params.biases[layer]
+            currents = torch.stack([F.linear(x, w, b) for x, w, b in zip(layer_spikes[-1], weight, bias)])
+        spikes, membrane = _lif(params, currents)
+        layer_spikes.append(spikes)
+        membranes.append(membrane)
+    return layer_spikes, membranes
+
+
+def forward_events(params: StackParams, spikes: BernoulliSpikes) -> Layers:
+    """As ``forward``, fed ``BernoulliSpikes [T, B, M]``; on the compiled stack only the last
+    layer's spikes carry a gradient (the losses read them)."""
+    if spikes.shape[2] != params.weights[0].shape[2]:
+        raise ValueError(f"BernoulliSpikes input needs shape [T, B, {params.weights[0].shape[2]}]")
+    if runs_compiled(params.weights[0].device, params.weights[0].dtype):
+        from labsnn.engine.compiled import compiled_stack
+
+        return compiled_stack(spikes, list(params.weights), list(params.biases), params.lif_vectors())
+    return forward(params, spikes.dense())
+
+
+def reference(params: StackParams, inputs: Tensor) -> Layers:
+    """As ``forward``, step by step with autograd (``lif_sequence_reference``): the readable
+    reference both paths are held to; the membranes keep their gradient."""
+    layer_spikes, membranes = [], []
+    args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
+    for layer, (weight, bias) in enumerate(zip(params.weights, params.biases)):
+        sources = [inputs] * weight.shape[0] if layer == 0 else layer_spikes[-1]
+        currents = torch.stack([F.linear(x, w, b) for x, w, b in zip(sources, weight, bias)])
+        spikes, membrane = lif_sequence_reference(currents.transpose(0, 1), *args)
+        layer_spikes.append(spikes.transpose(0, 1))
+        membranes.append(membrane.transpose(0, 1))
+    return layer_spikes, membranes
