@@ -18,13 +18,13 @@ TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50, device="
 def test_the_torch_backend_trains_without_the_kernels_and_says_so(subset):
     (torch_run,) = train_stack([TINY.replace(backend="torch")], subset, progress=False)
     assert torch_run.environment["backend"] == "torch"
-    assert all(row["compiled_kernels"] == 0.0 for row in torch_run.epochs)
+    assert "compiled_kernels" not in torch_run.epochs[0]  # the result's backend says it (results version 8)
     with backend.use("torch"):
         assert kernels.load() is None  # every compiled path asks here
     if kernels.load() is None:
         pytest.skip("no compiled kernels on this machine: auto is torch too")
     (auto_run,) = train_stack([TINY], subset, progress=False)
-    assert auto_run.environment["backend"] == "compiled" and auto_run.epochs[0]["compiled_kernels"] == 1.0
+    assert auto_run.environment["backend"] == "compiled"
     assert abs(auto_run.epochs[0]["test_acc"] - torch_run.epochs[0]["test_acc"]) <= 0.02  # float rounding only
 
 

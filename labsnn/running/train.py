@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 
 from labsnn.dynamics.flops import FlopsMeter
 from labsnn.engine import backend
-from labsnn.engine import stack as stack_paths
 from labsnn.model import SNNStack
 from labsnn.running import measure, provenance
 from labsnn.running.batches import BatchEngine
@@ -197,7 +196,7 @@ def _train_stack(
         test = _evaluate(engine, data.test_images, data.test_labels)
         stats.diverged |= active & ~test.finite
         active &= test.finite
-        record_epoch(results, epoch, stats, test, time.perf_counter() - started, stack_paths.runs_compiled(device))
+        record_epoch(results, epoch, stats, test, time.perf_counter() - started)
         if progress:
             accs = ", ".join(f"{a:.3f}" for a in test.accuracy().tolist()[:8])
             tqdm.write(

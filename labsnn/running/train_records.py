@@ -103,9 +103,7 @@ def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
     return row
 
 
-def record_epoch(
-    results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float, compiled: bool
-) -> None:
+def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: TestStats, seconds: float) -> None:
     """Appends epoch ``epoch``'s row to each run still going.
 
     A run that diverged in this epoch is marked ``diverged`` and its scores are NaN (its rates, FLOPs and
@@ -117,8 +115,6 @@ def record_epoch(
         stats: the epoch's training pass.
         test: the epoch's test pass.
         seconds: the epoch's wall-clock time.
-        compiled: the compiled kernels ran (``compiled_kernels`` 1), else the torch loops (0); the two agree
-            up to float rounding, so a rerun compares like with like only on the same path.
     """
     base = results[0].config
     K = len(results)
@@ -134,7 +130,5 @@ def record_epoch(
         else:
             row.update(_scores(stats, test, k))
             result.test_step_rates = test_rates[:, :, k].tolist()
-        row.update(
-            measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K, compiled_kernels=float(compiled)
-        )
+        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
         result.epochs.append(row)
