@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labsnn.dynamics.losses import cross_entropy_rate, get_loss, mse_count, mse_rate
+from labsnn.dynamics.losses import cross_entropy_rate, get_loss, mse_count, mse_rate, stack_losses
 
 
 def test_mse_rate_against_hand_computation():
@@ -44,3 +44,19 @@ def test_mse_count_is_snntorchs_mse_count_loss(T):
 def test_unknown_loss_lists_choices():
     with pytest.raises(ValueError, match="cross_entropy_rate, mse_count, mse_rate"):
         get_loss("hinge")
+
+
+@pytest.mark.parametrize(
+    "names", [["mse_rate"] * 17, ["mse_count"] * 12, ["cross_entropy_rate"] * 3, ["mse_rate", "cross_entropy_rate"]]
+)
+@pytest.mark.parametrize("B, T", [(128, 25), (1000, 100), (17, 2)])
+def test_a_stack_s_losses_are_each_network_s_alone_bit_for_bit(names, B, T):
+    generator = torch.Generator().manual_seed(B + T)
+    K = len(names)
+    rates = (torch.randint(0, T + 1, (K, B, 10), generator=generator).float() / T).requires_grad_()
+    targets = torch.randint(0, 10, (B,), generator=generator)
+    alone = torch.stack([get_loss(name)(rates[k], targets, T) for k, name in enumerate(names)])
+    (alone_grad,) = torch.autograd.grad(alone.sum(), rates)
+    stacked = stack_losses(names, rates, targets, T)
+    (stacked_grad,) = torch.autograd.grad(stacked.sum(), rates)
+    assert torch.equal(stacked, alone) and torch.equal(stacked_grad, alone_grad)

@@ -4,12 +4,14 @@ Rates have shape ``[B, C]`` (one network) or ``[B, K, C]`` (K networks side by s
 the loss is averaged over the batch (and classes) and returned per network: a scalar
 for ``[B, C]``, shape ``[K]`` for ``[B, K, C]``. ``get_loss(name)`` gives the uniform
 signature ``(rates, targets, steps)``; only the count-based loss uses ``steps`` (T).
+``stack_losses`` gives a training stack's losses, network first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -94,3 +96,27 @@ def get_loss(name: str) -> Loss:
         ValueError: an unknown name (the message lists the choices).
     """
     return lookup("loss", LOSSES, name)
+
+
+def stack_losses(names: Sequence[str], rates: Tensor, targets: Tensor, steps: int) -> Tensor:
+    """Each network's loss under its own loss function, network k's exactly ``get_loss(names[k])(rates[k], ...)``.
+
+    A stack whose networks all take ``mse_rate`` or all ``mse_count`` is reduced in one pass over its innermost
+    dimensions, which sums each network's values in the order it sums them alone (``tests/test_losses.py``
+    holds the two equal, values and gradients); any other stack is looped over network by network.
+
+    Args:
+        names: one loss name per network.
+        rates: output firing rates ``[K, B, C]``.
+        targets: class indices ``[B]``.
+        steps: the number of time steps ``T``.
+
+    Returns:
+        The losses ``[K]``.
+    """
+    if len(set(names)) == 1 and names[0] in ("mse_rate", "mse_count"):
+        onehot = _onehot(rates[0], targets)
+        if names[0] == "mse_rate":
+            return (rates - onehot).square().mean(dim=-1).mean(dim=-1)
+        return (rates * steps - onehot * steps).square().mean(dim=-1).mean(dim=-1) / steps
+    return torch.stack([get_loss(name)(rates[k], targets, steps) for k, name in enumerate(names)])

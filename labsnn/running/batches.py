@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from labsnn.dynamics.encoders import get_encoder
-from labsnn.dynamics.losses import get_loss
+from labsnn.dynamics.losses import stack_losses
 from labsnn.engine import stack
 from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.model import SNNStack, StackOutput
@@ -90,4 +90,4 @@ class BatchEngine:
 
     def losses(self, rates: Tensor, targets: Tensor) -> Tensor:
         """Loss of network k under its own loss function, ``[K]``, from its rates ``rates[k]``."""
-        return torch.stack([get_loss(name)(rates[k], targets, self.base.T) for k, name in enumerate(self.loss_names)])
+        return stack_losses(self.loss_names, rates, targets, self.base.T)

@@ -61,17 +61,28 @@ void lif_backward(const float *restrict grad_spikes, const float *restrict membr
     }
 }
 
+/* Columns a row_sums job keeps in its own sums at a time. */
+#define SUM_COLUMNS 64
+
 /* out[k, n] = the sum over rows r of x[k, r, n] (x [K, R, N]): PARTS fixed row ranges, each
- * summed in order, the partial sums then added in order. */
+ * summed in order, the partial sums then added in order. A job adds into sums of its own
+ * (written out once), not into the shared partials: neighbouring jobs' partials share cache
+ * lines, and writing them at every row would move those lines between the cores. */
 int row_sums(const float *restrict x, int64_t K, int64_t R, int64_t N, float *restrict out, int threads) {
-    float *partials = calloc((size_t)(K * PARTS * N), sizeof(float));
+    float *partials = malloc(sizeof(float) * (size_t)(K * PARTS * N + 1));
     if (!partials) return 1;
     #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int64_t job = 0; job < K * PARTS; job++) {
         const int64_t k = job / PARTS, part = job % PARTS;
-        float *sum = partials + job * N;
-        for (int64_t r = part * R / PARTS; r < (part + 1) * R / PARTS; r++)
-            for (int64_t n = 0; n < N; n++) sum[n] += x[(k * R + r) * N + n];
+        for (int64_t n0 = 0; n0 < N; n0 += SUM_COLUMNS) {
+            const int64_t columns = N - n0 < SUM_COLUMNS ? N - n0 : SUM_COLUMNS;
+            float sums[SUM_COLUMNS] = {0};
+            for (int64_t r = part * R / PARTS; r < (part + 1) * R / PARTS; r++) {
+                const float *row = x + (k * R + r) * N + n0;
+                for (int64_t n = 0; n < columns; n++) sums[n] += row[n];
+            }
+            memcpy(partials + job * N + n0, sums, sizeof(float) * (size_t)columns);
+        }
     }
     for (int64_t k = 0; k < K; k++)
         for (int64_t n = 0; n < N; n++) {
