@@ -22,11 +22,15 @@ from labsnn.running.paths import check_data_root, check_writable_folder
 
 
 class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one ``labsnn: error:`` line and exit status 2, without the usage."""
+
     def error(self, message: str) -> typing.NoReturn:
+        """Prints ``labsnn: error: <message>`` and exits with status 2."""
         self.exit(2, f"labsnn: error: {message}\n")
 
 
 def _print_table(frame) -> None:
+    """Prints a table whole, numbers with four decimals."""
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
@@ -34,8 +38,7 @@ def _print_table(frame) -> None:
 
 
 def _check_backend(config: RunConfig) -> None:
-    """``backend compiled`` where the kernels cannot be built, or on a GPU: one line, before
-    any data (the last check: it imports torch and may build the kernels)."""
+    """Rejects ``backend compiled`` where the kernels cannot be built or on a GPU (last check: it imports torch)."""
     if config.backend == "compiled":
         from labsnn.engine import backend
         from labsnn.running.train import resolve_device
@@ -44,6 +47,7 @@ def _check_backend(config: RunConfig) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    """Runs ``labsnn train``: one run, then its per-epoch table."""
     config = build_config(args)
     check_data_root(args.data_root)
     _check_backend(config)
@@ -70,6 +74,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
+    """Runs ``labsnn sweep``: one parameter over seeds, through the result cache, then its summary."""
     base = build_config(args)
     values = (
         [convert(args.param, v) for v in args.values] if args.param in RunConfig.__dataclass_fields__ else args.values
@@ -91,6 +96,7 @@ def _sweep(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    """Runs ``labsnn report``: checks its arguments (stopping there with ``--check-only``), then TeX, then builds."""
     check_report(args.profile, args.data_root, args.results, args.out, args.scheduler, args.scheduler_file)
     if args.check_only:
         log.info(f"report arguments checked (profile {args.profile}); nothing was run")
@@ -112,12 +118,14 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _kernels(args: argparse.Namespace) -> None:
+    """Runs ``labsnn kernels``: builds the compiled CPU kernels and says where."""
     from labsnn.engine import kernels
 
     log.info(f"compiled kernels at {kernels.build()}")
 
 
 def _export(args: argparse.Namespace) -> None:
+    """Runs ``labsnn export``: writes a result cache's tidy table."""
     from labsnn.running.export import export
 
     rows = export(args.results_dir, args.out)
@@ -125,6 +133,12 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """Builds the command line's parser.
+
+    Returns:
+        The parser of ``train``, ``sweep``, ``report``, ``kernels`` and ``export``; each sets ``run``, the function
+        that carries it out.
+    """
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
     commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = commands.add_parser("train", help="train one run and print the per-epoch table")
@@ -168,6 +182,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line.
+
+    Args:
+        argv: the arguments, without the program's name; None reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0, 2 for a bad value or a failed check (one ``labsnn: error:`` line), 130 on interrupt.
+
+    Raises:
+        SystemExit: status 2 on a command line argparse rejects, 0 after ``--help``.
+    """
     args = parser().parse_args(argv)
     try:
         args.run(args)

@@ -1,5 +1,7 @@
-"""The command line's options: one per ``RunConfig`` field (its help and default from the
-field), the scheduler options, and parsing their text into a checked config."""
+"""The command line's options: one per ``RunConfig`` field, the scheduler's, and their text parsed into a config.
+
+Each field's option takes its help and default from the field (``describe_fields``).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +23,17 @@ def _field_type(name: str) -> Any:
 
 
 def convert(name: str, text: str) -> Any:
-    """Parse ``text`` as a value of config field ``name``; sizes are written ``784-20-10``."""
+    """Parses an option's text as a value of a config field.
+
+    Args:
+        name, text: the ``RunConfig`` field; its text (sizes written ``784-20-10``).
+
+    Returns:
+        A tuple of ints for sizes, an int, a float, or the text itself, by the field's type.
+
+    Raises:
+        ValueError: text that is not of the field's type, naming the field.
+    """
     kind = _field_type(name)
     try:
         if kind is tuple:
@@ -40,6 +52,11 @@ def convert(name: str, text: str) -> Any:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Adds an option per ``RunConfig`` field (``--name``, also ``--dashed-name``), ``--data-root``, ``--no-progress``.
+
+    Args:
+        parser: the command's parser; each field's option defaults to None, so ``build_config`` sees what was given.
+    """
     group = parser.add_argument_group("run configuration (defaults are the lab's)")
     helps = describe_fields()
     for field in dataclasses.fields(RunConfig):
@@ -62,6 +79,11 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--scheduler`` and ``--scheduler-file``, which exclude each other.
+
+    Args:
+        parser: the command's parser.
+    """
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler",
@@ -80,6 +102,17 @@ def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
+    """Builds the run's config from the parsed options.
+
+    Args:
+        args: parsed options (``add_config_options``); fields not given keep the lab's defaults.
+
+    Returns:
+        The checked ``RunConfig``.
+
+    Raises:
+        ValueError: an option's text of the wrong type, or a value ``RunConfig`` rejects.
+    """
     changes = {
         f.name: convert(f.name, getattr(args, f.name))
         for f in dataclasses.fields(RunConfig)

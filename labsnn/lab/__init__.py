@@ -1,11 +1,10 @@
-"""The lab's experiments, as the notebooks use them (``from labsnn import lab``):
-profiles and run planning (``profiles``), findings and tables read from results
-(``findings``), the seed's claims (``claims``), figures (``figures``) and section 4.4's
-search for the seed's training setup: its declared grid and budget (``seed_grid``), the
-runs and scores (``seed_setup``), the calibrated screening and its winner
-(``seed_screening``), the winner's 4.1-4.3 beside labsnn's (``seed_study``) and the text
-(``seed_findings``, ``seed_explain``). They hold no training logic; the notebooks hold
-none either."""
+"""The lab's experiments, as the notebooks use them (``from labsnn import lab``).
+
+Submodules: run planning (``profiles``, ``preflight``), findings and tables read from results (``findings``,
+``discussion``), the seed's claims (``claims``), figures (``figures``, ``raster``), the report (``report`` and its
+helpers) and section 4.4's search for the seed's training setup (``seed_grid``, ``seed_setup``, ``seed_screening``,
+``seed_study``, ``seed_findings``, ``seed_explain``). They hold no training logic; the notebooks hold none either.
+"""
 
 from __future__ import annotations
 
@@ -85,6 +84,17 @@ __all__ = sorted([*_EXPORTS, *_MODULES])
 
 
 def __getattr__(name: str) -> Any:
+    """Imports an exported name's module, or a submodule, on first use.
+
+    Args:
+        name: an entry of ``__all__``.
+
+    Returns:
+        The exported object or the submodule.
+
+    Raises:
+        AttributeError: a name ``labsnn.lab`` does not export.
+    """
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     if name in _MODULES:
@@ -93,4 +103,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """Returns ``__all__``: the exported names and the submodules."""
     return __all__

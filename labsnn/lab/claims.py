@@ -20,9 +20,15 @@ LAB_ANN_FLOPS = ann_flops(LAB_SIZES)
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the seed: how to measure it on the frames, when it holds, how to show
-    the measured value, (for a "best" claim) when it is a tie within seed noise, and the
-    run it is about, ``(frame, sweep, value)``, whose diagnostics explain it (None: a formula)."""
+    """One claim of the seed and how this run measures it.
+
+    Attributes:
+        section, claim: the seed's section (e.g. ``4.1.2``) and the claim's words.
+        measure: the measured value from the frames (section -> tidy results); NaN when not measured.
+        holds, fmt: whether a measured value meets the claim; the value as shown.
+        tie: for a "best" claim, whether a value that fails is a tie within seed noise; else None.
+        run: ``(frame, sweep, value)`` of the run whose diagnostics explain it; None for a formula.
+    """
 
     section: str
     claim: str
@@ -34,6 +40,8 @@ class Claim:
 
 
 def _acc(sweep: str, value: Any, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], float]:
+    """Measures the mean final test accuracy of ``sweep = value`` in ``section`` (NaN when absent)."""
+
     def measure(frames: dict[str, pd.DataFrame]) -> float:
         acc = final_accuracy(frames[section], sweep)
         return float(acc.get(value, math.nan))
@@ -42,8 +50,7 @@ def _acc(sweep: str, value: Any, section: str = "4.1") -> Callable[[dict[str, pd
 
 
 def _ranking(sweep: str, claimed: Any, section: str = "4.1") -> Callable[[dict[str, pd.DataFrame]], tuple | float]:
-    """(best value, sorted grid, mean and sd of final accuracy per value) of a sweep; NaN
-    (not measured) when the claimed value is not in the grid."""
+    """Measures a sweep's (best value, sorted grid, accuracy and sd per value); NaN without ``claimed``."""
 
     def measure(frames: dict[str, pd.DataFrame]) -> tuple | float:
         stats = final_stats(frames[section], sweep)
@@ -55,7 +62,7 @@ def _ranking(sweep: str, claimed: Any, section: str = "4.1") -> Callable[[dict[s
 
 
 def _near(target: Any) -> Callable[[tuple], bool]:
-    """Best value is the target or its neighbour in the swept grid."""
+    """Holds when the best value is the target or its neighbour in the swept grid."""
 
     def holds(ranking: tuple) -> bool:
         best, grid = ranking[:2]
@@ -65,8 +72,7 @@ def _near(target: Any) -> Callable[[tuple], bool]:
 
 
 def _tied(target: Any) -> Callable[[tuple], bool]:
-    """The target's accuracy is within the seeds' spread of the best's (their standard
-    deviations added); never with one seed, whose spread is unknown."""
+    """Ties when the target trails the best by at most the two values' sds added (never with one seed)."""
 
     def tie(ranking: tuple) -> bool:
         best, _, acc, sd = ranking
@@ -77,11 +83,19 @@ def _tied(target: Any) -> Callable[[tuple], bool]:
 
 
 def percent(value: float) -> str:
-    """``value`` as a percentage with one decimal; n/a for None or NaN."""
+    """Formats a fraction as a percentage with one decimal.
+
+    Args:
+        value: a fraction, NaN or None.
+
+    Returns:
+        e.g. ``"12.3%"``; ``"n/a"`` for None or NaN.
+    """
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
 
 
 def _best_claim(section: str, text: str, sweep: str, claimed: Any, near: bool, shown: str, at: str = "4.1") -> Claim:
+    """Builds a "best" claim: ``claimed`` ends best in ``sweep`` (with ``near``: it or a grid neighbour)."""
     holds = _near(claimed) if near else (lambda ranking: ranking[0] == claimed)
 
     def show(ranking: tuple) -> str:
@@ -91,6 +105,7 @@ def _best_claim(section: str, text: str, sweep: str, claimed: Any, near: bool, s
 
 
 def _value_claim(section: str, text: str, sweep: str, value: Any, holds: Callable[[float], bool]) -> Claim:
+    """Builds a claim on the mean final test accuracy of 4.1's ``sweep = value``."""
     return Claim(section, text, _acc(sweep, value), holds, percent, run=("4.1", sweep, value))
 
 
@@ -160,12 +175,17 @@ def _verdict(claim: Claim, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
 def reproduction_table(
     frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """Each of the seed's claims beside this run's value and whether it reproduced; with
-    ``seed_like`` (section 4.4's seed-like winner's runs of 4.1-4.3, as frames), two more
-    columns for it.
+    """Scores each of the seed's claims on this run's frames (and on the seed-like winner's).
 
-    Claims whose value is not in this run's grid read "not measured" (in the seed-like
-    columns, "-")."""
+    Args:
+        frames: tidy results per section (``4.1``, ``4.2``, ``4.3``).
+        seed_like: the same for section 4.4's seed-like winner's runs of 4.1-4.3, or None.
+
+    Returns:
+        One row per claim: ``section``, ``seed's claim``, ``this run`` (the value, or "not measured" when the
+        grid lacks it) and ``reproduced`` (``yes``, ``no``, ``tie`` or ``n/a``); with ``seed_like``, also
+        ``4.4 seed-like`` and ``there`` ("-" where not measured).
+    """
     rows = []
     for claim in CLAIMS:
         shown, verdict = _verdict(claim, frames)
@@ -180,14 +200,29 @@ def reproduction_table(
 def discuss_subsection(
     frames: dict[str, pd.DataFrame], sweep: str, symbol: str, subsection: str, section: str = "4.1"
 ) -> str:
-    """The discussion paragraph of ``subsection`` (e.g. ``4.1.2``), with the seed's claims for it."""
+    """Writes the discussion paragraph of one subsection, with the seed's claims for it.
+
+    Args:
+        frames: tidy results per section.
+        sweep, symbol: the swept config field and its symbol in the text (e.g. ``v_th``, ``V_th``).
+        subsection, section: the subsection whose claims are discussed (e.g. ``4.1.2``); the frame it reads.
+
+    Returns:
+        The Markdown paragraph.
+    """
     table = reproduction_table(frames)
     return discuss(frames[section], sweep, symbol, table[table["section"] == subsection])
 
 
 def flops_discussion(frame: pd.DataFrame) -> str:
-    """Section 4.3's discussion: validation against training FLOPs and their trend over
-    epochs (the seed: validation higher, both rising), then the seed's FLOPs claims."""
+    """Writes section 4.3's discussion: validation against training FLOPs, their trend, the seed's claims.
+
+    Args:
+        frame: 4.3's tidy results (``epoch``, ``snn_flops_train``, ``snn_flops_test``, ...).
+
+    Returns:
+        The Markdown paragraph, set against the seed's finding (validation higher, both rising).
+    """
     by_epoch = frame.groupby("epoch")[["snn_flops_train", "snn_flops_test"]].mean()
     first, last = by_epoch.iloc[0], by_epoch.iloc[-1]
     higher = "higher" if last["snn_flops_test"] > last["snn_flops_train"] else "lower"

@@ -1,7 +1,8 @@
-"""The discussion paragraph of each subsection, generated from this run's results: which
-value is best and whether its lead is larger than the spread between seeds, what the
-diagnostics show for the worst value, and whether the seed's claims for the subsection
-hold. No sentence states a finding the frame did not produce."""
+"""The discussion paragraph of each subsection, generated from this run's results.
+
+Which value is best and whether its lead exceeds the spread between seeds, what the diagnostics show for the worst
+value, and whether the seed's claims for the subsection hold. No sentence states a finding the frame did not produce.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +12,18 @@ from labsnn.running.sweep import final_epochs, value_key
 
 
 def final_stats(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:
-    """Per value of ``sweep``: mean and sd over seeds of the last epoch's test accuracy and
-    diagnostics, the number of seeds and of diverged runs; values in sweep order."""
+    """Summarizes a sweep's last epoch per value, over seeds.
+
+    Args:
+        frame: tidy results, one row per run and epoch (``sweep``, ``value``, ``seed``, ``epoch``, ``status``,
+            ``test_acc`` and, where recorded, the test diagnostics).
+        sweep: the swept config field.
+
+    Returns:
+        One row per value, in sweep order: ``acc`` and ``sd`` (mean and sd of test accuracy), ``seeds``,
+        ``finite`` (runs with an accuracy), ``diverged``, and the means of ``silent_frac_test``,
+        ``out_rate_test`` and ``max_abs_membrane_test`` where present.
+    """
     last = final_epochs(frame[frame["sweep"] == sweep])
     columns = {
         "acc": ("test_acc", "mean"),
@@ -29,8 +40,15 @@ def final_stats(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:
 
 
 def lead_sentence(stats: pd.DataFrame, symbol: str) -> str:
-    """The best value and whether its lead over the runner-up exceeds the seeds' spread
-    (the two values' standard deviations added): else "a tie within seed noise"."""
+    """Says which value ends best and whether its lead over the runner-up exceeds the seeds' spread.
+
+    Args:
+        stats: ``final_stats`` of the sweep.
+        symbol: the swept field as the text writes it.
+
+    Returns:
+        The sentence; the spread is the two values' sds added, and a lead within it "a tie within seed noise".
+    """
     ranked = stats.dropna(subset=["acc"]).sort_values("acc", ascending=False, kind="stable")
     if ranked.empty:
         return f"Every run of {symbol} diverged."
@@ -59,7 +77,15 @@ def lead_sentence(stats: pd.DataFrame, symbol: str) -> str:
 
 
 def worst_sentence(stats: pd.DataFrame, symbol: str) -> str:
-    """What the diagnostics show at the worst value (or that its runs diverged)."""
+    """Says what the diagnostics show at the worst value, and which values' runs diverged.
+
+    Args:
+        stats: ``final_stats`` of the sweep.
+        symbol: the swept field as the text writes it.
+
+    Returns:
+        The sentences, or "" when there is nothing to say.
+    """
     diverged = stats[stats["diverged"] > 0]
     text = ""
     if len(diverged):
@@ -87,7 +113,14 @@ VERDICT_WORDS = {"yes": "reproduced", "no": "not reproduced", "tie": "a tie with
 
 
 def claims_sentence(claims: pd.DataFrame) -> str:
-    """The seed's claims for a subsection (rows of the reproduction table) and their verdicts."""
+    """States the seed's claims for a subsection and their verdicts.
+
+    Args:
+        claims: rows of ``labsnn.lab.claims.reproduction_table`` (``seed's claim``, ``this run``, ``reproduced``).
+
+    Returns:
+        One sentence per claim, joined by spaces.
+    """
     claim, value, verdict = claims["seed's claim"], claims["this run"], claims["reproduced"]
     return " ".join(
         f"The seed's claim '{c}' is not measured in this profile."
@@ -98,7 +131,16 @@ def claims_sentence(claims: pd.DataFrame) -> str:
 
 
 def discuss(frame: pd.DataFrame, sweep: str, symbol: str, claims: pd.DataFrame | None = None) -> str:
-    """The discussion paragraph of one sweep's subsection."""
+    """Writes the discussion paragraph of one sweep's subsection.
+
+    Args:
+        frame, sweep: tidy results and the swept config field, as ``final_stats`` takes them.
+        symbol: the swept field as the text writes it.
+        claims: the subsection's rows of the reproduction table, or None.
+
+    Returns:
+        The Markdown paragraph, opening with "**Discussion.**".
+    """
     stats = final_stats(frame, sweep)
     parts = [lead_sentence(stats, symbol), worst_sentence(stats, symbol)]
     if claims is not None and len(claims):

@@ -1,4 +1,4 @@
-"""The lab's figures, drawn from tidy result frames and saved as PNG and PDF."""
+"""The lab's figures, from tidy results (a row per run and epoch); each ``plot_*`` saves its figure and returns it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from labsnn.running.sweep import value_key
 
 
 def save_figure(fig, figures_dir: str | Path, name: str) -> None:
-    """Save ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``, each written atomically."""
+    """Saves ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``, each written atomically.
+
+    Args:
+        fig, figures_dir, name: a matplotlib Figure; the folder (created when missing); the files' stem."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "pdf"):
@@ -31,8 +34,7 @@ def _curve_limits(rows: pd.DataFrame) -> tuple[float, float]:
 
 
 def _against_value(ax, stats: pd.DataFrame, column: str, sd: str | None, ylabel: str, sweep: str) -> None:
-    """``stats[column]`` against the swept value, error bars ``stats[sd]``; log x for numbers,
-    one tick per name otherwise; values whose runs all diverged marked on the axis."""
+    """Draws ``stats[column]`` (error bars ``stats[sd]``) by swept value, marking values whose runs all diverged."""
     values = list(stats.index)
     numeric = all(isinstance(v, (int, float)) and v > 0 for v in values)
     x = values if numeric else list(range(len(values)))
@@ -61,9 +63,10 @@ def _against_value(ax, stats: pd.DataFrame, column: str, sd: str | None, ylabel:
 
 
 def plot_sweep(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str):
-    """Left: test accuracy against epoch, one line per value, shaded over seeds (sd), the
-    y-range read from the data. Right: final test accuracy against the swept value, error
-    bars the sd over seeds."""
+    """Draws test accuracy by epoch, a line per value (sd shaded), and final accuracy by value; returns the Figure.
+
+    Args:
+        frame, sweep, title, figures_dir, name: tidy results; the swept field; the title; as ``save_figure``."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -83,8 +86,10 @@ def plot_sweep(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | P
 
 
 def plot_sweep_diagnostics(frame: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str):
-    """Against the swept value: the fraction of test images on which no output neuron
-    fires, and the mean output firing rate (last epoch, mean over seeds)."""
+    """Draws the share of test images with silent outputs and the output firing rate by value; returns the Figure.
+
+    Args:
+        frame, sweep, title, figures_dir, name: tidy results; the swept field; the title; as ``save_figure``."""
     import matplotlib.pyplot as plt
 
     stats = final_stats(frame, sweep)
@@ -98,7 +103,10 @@ def plot_sweep_diagnostics(frame: pd.DataFrame, sweep: str, title: str, figures_
 
 
 def plot_flops(frame: pd.DataFrame, figures_dir: str | Path, name: str = "figure7_flops"):
-    """Average SNN FLOPs per forward pass against epoch, training and validation, ANN line."""
+    """Draws SNN FLOPs per forward pass by epoch, training and validation, beside the ANN's; returns the Figure.
+
+    Args:
+        frame, figures_dir, name: 4.3's tidy results (``snn_flops_train``, ``snn_flops_test``, ``ann_flops``, ``T``)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -120,6 +128,7 @@ def plot_flops(frame: pd.DataFrame, figures_dir: str | Path, name: str = "figure
 
 
 def _heatmap(ax, table: pd.DataFrame, labels: pd.DataFrame, title: str, **style) -> None:
+    """Draws ``table`` as an annotated heatmap (``labels`` in the cells) on ``ax``."""
     import seaborn as sns
 
     sns.heatmap(table.astype(float), annot=labels.to_numpy(), fmt="", cbar=False, ax=ax, linewidths=0.5, **style)
@@ -135,8 +144,10 @@ def _rows_height(rows: int) -> float:
 def plot_setup_accuracy(
     table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path, name: str = "figure8_setup_accuracy"
 ):
-    """Setups (rows) by the seed's diagnostic runs (columns): final test accuracy, mean over
-    seeds; a cell where every seed diverged reads "div" (scored at the tie accuracy)."""
+    """Draws final test accuracy by setup (rows) and seed's run (columns), "div" where all diverged; returns it.
+
+    Args:
+        table, diverged, figures_dir, name: ``seed_setup.run_table`` of ``scored_acc``; ``diverged_table``."""
     import matplotlib.pyplot as plt
 
     labels = table.map(lambda v: f"{v:.0%}").where(~diverged, "div")
@@ -153,8 +164,10 @@ def plot_setup_diagnostics(
     figures_dir: str | Path,
     name: str = "figure9_setup_diagnostics",
 ):
-    """Why the runs fail, per setup and run: the fraction of test images on which no output
-    neuron fires, and the largest |membrane| on the test set (log10); "div": diverged."""
+    """Draws silent outputs and the largest |membrane| (log10) by setup and run, "div" if diverged; returns it.
+
+    Args:
+        silent, membrane, diverged, figures_dir, name: ``seed_setup.run_table`` frames; as ``save_figure``."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -183,10 +196,10 @@ def plot_setup_diagnostics(
 def plot_sweep_pair(
     ours: pd.DataFrame, theirs: pd.DataFrame, sweep: str, title: str, figures_dir: str | Path, name: str
 ):
-    """One sweep of 4.1 under labsnn's setup (``ours``) and the seed-like one (``theirs``):
-    test accuracy against epoch for each (same y-range, one line per value, sd over seeds
-    shaded), and against the swept value the final accuracy (solid) and the fraction of
-    test images with silent outputs (dashed) of both."""
+    """Draws a 4.1 sweep under both setups: accuracy by epoch, then final accuracy and silent share by value.
+
+    Args:
+        ours, theirs, sweep, title, figures_dir, name: 4.1's results, labsnn's and seed-like; as ``plot_sweep``."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -221,6 +234,7 @@ def _numeric(values: list) -> bool:
 
 
 def _positions(values) -> list:
+    """Returns x positions: the values themselves when numeric, else 0, 1, ..."""
     values = list(values)
     return values if _numeric(values) else list(range(len(values)))
 

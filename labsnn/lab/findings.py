@@ -1,5 +1,7 @@
-"""Findings read from results: final accuracies, outcomes, the tables and captions the
-notebooks show. Every sentence here is built from the frame it is given."""
+"""Findings read from results: final accuracies, outcomes, and the tables and captions the notebooks show.
+
+Every sentence is built from the frame it is given: tidy results, one row per run and epoch.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +21,27 @@ LEARNED = 2 * CHANCE
 
 
 def final_accuracy(frame: pd.DataFrame, sweep: str) -> pd.Series:
-    """Last-epoch test accuracy per value of ``sweep``, averaged over seeds (NaN if diverged)."""
+    """Returns the last epoch's test accuracy per value of ``sweep``, mean over seeds.
+
+    Args:
+        frame, sweep: tidy results and the swept config field.
+
+    Returns:
+        A Series indexed by value, in sweep order; NaN where every run diverged.
+    """
     return final_stats(frame, sweep)["acc"]
 
 
 def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per sweep value: runs, diverged runs, and whether every run ``learned`` (final test
-    accuracy >= twice chance). Coarse on purpose: it holds on any machine, where the exact
-    accuracies of a short seeded run may differ in the last digits from one CPU to another."""
+    """Tells, per sweep value, whether every run learned (final test accuracy at least twice chance).
+
+    Args:
+        frame: tidy results of one or more sweeps.
+
+    Returns:
+        One row per sweep and value: ``sweep``, ``value``, ``runs``, ``diverged``, ``learned``; coarse on purpose,
+        it holds on any machine, where a short seeded run's last digits may differ from one CPU to another.
+    """
     table = summarize(frame)
     learned = (
         final_epochs(frame)
@@ -38,17 +53,31 @@ def outcomes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def dataset_table(data: MNISTData) -> pd.DataFrame:
+    """Returns the data's splits: rows ``train`` and ``test``, columns ``split``, ``images``, ``source``.
+
+    Args:
+        data: the loaded MNIST (or subset).
+    """
     return pd.DataFrame([{"split": "train", "images": data.n_train}, {"split": "test", "images": data.n_test}]).assign(
         source=data.source
     )
 
 
 def config_table(config: RunConfig) -> pd.DataFrame:
+    """Returns a run's config as a table: one row per field, columns ``field``, ``value`` (as text).
+
+    Args:
+        config: the run.
+    """
     return pd.DataFrame([{"field": k, "value": str(v)} for k, v in config.to_dict().items()])
 
 
 def describe_sweep(frame: pd.DataFrame, sweep: str, symbol: str) -> str:
-    """A sentence on the sweep's outcome, with numbers from ``frame``."""
+    """Returns a sentence on where a sweep's final test accuracy is highest and lowest, and what diverged.
+
+    Args:
+        frame, sweep, symbol: tidy results; the swept config field; its symbol in the text.
+    """
     acc = final_accuracy(frame, sweep)
     best = acc.idxmax()
     worst = acc.idxmin()
@@ -65,7 +94,12 @@ def describe_sweep(frame: pd.DataFrame, sweep: str, symbol: str) -> str:
 
 
 def caption(frame: pd.DataFrame, sweep: str, number: int, title: str, symbol: str) -> str:
-    """Figure caption with the run's settings and its outcome, read from ``frame``."""
+    """Returns a sweep figure's Markdown caption: its settings and its outcome (``describe_sweep``).
+
+    Args:
+        frame, sweep, symbol: as ``describe_sweep``.
+        number, title: the figure's number and title.
+    """
     rows = frame[frame["sweep"] == sweep]
     first = rows.iloc[0]
     values = ", ".join(str(v) for v in sorted(rows["value"].unique(), key=value_key))
@@ -78,7 +112,12 @@ def caption(frame: pd.DataFrame, sweep: str, number: int, title: str, symbol: st
 
 
 def flops_caption(frame: pd.DataFrame, number: int = 7) -> str:
-    """Figure 7's caption: the SNN's FLOPs after the last epoch against the ANN's, from ``frame``."""
+    """Returns Figure 7's Markdown caption: the SNN's FLOPs after the last epoch against the ANN's.
+
+    Args:
+        frame: 4.3's tidy results (``T``, ``seed``, ``snn_flops_test``, ``ann_flops``).
+        number: the figure's number.
+    """
     last = final_epochs(frame)
     snn, ann = last["snn_flops_test"].mean(), last["ann_flops"].iloc[0]
     return (
@@ -90,9 +129,15 @@ def flops_caption(frame: pd.DataFrame, number: int = 7) -> str:
 
 
 def flops_terms(config: RunConfig, data: MNISTData, results_dir: str | Path) -> pd.DataFrame:
-    """The seed's formula term by term for one run: each layer's input firing rate F and
-    ``(2MF - 1)N + 2N`` at every step on the test set (last epoch); the steps sum to the
-    run's SNN FLOPs per forward pass."""
+    """Spells out the seed's FLOPs formula, ``(2MF - 1)N + 2N`` per layer, for one run step by step.
+
+    Args:
+        config, data, results_dir: the run (read from the cache, trained if missing), its data, the cache.
+
+    Returns:
+        One row per step: ``step``, per layer its input firing rate ``F layer i`` (test set, last epoch) and
+        ``FLOPs layer i``, and ``FLOPs step``; the steps sum to the run's SNN FLOPs per forward pass.
+    """
     (result,) = run_configs([config], results_dir, data, progress=False)
     sizes = config.sizes
     rows = []
@@ -108,8 +153,15 @@ def flops_terms(config: RunConfig, data: MNISTData, results_dir: str | Path) -> 
 
 
 def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Synaptic operations and energy per forward pass on the test set (last epoch,
-    mean over seeds) beside the ANN's: MACs at 4.6 pJ, ACs at 0.9 pJ (45 nm)."""
+    """Tabulates synaptic operations and energy per forward pass, the ANN's beside the SNN's.
+
+    Args:
+        frame: tidy results of one T (``snn_macs_test``, ``snn_acs_test``, ``snn_energy_pj_test``, ``ann_*``).
+
+    Returns:
+        Rows ANN and SNN (test set, last epoch, mean over seeds): ``network``, ``MACs``, ``ACs``,
+        ``energy (nJ)`` (MACs at 4.6 pJ, ACs at 0.9 pJ, 45 nm), ``FLOPs (lab formula)``.
+    """
     last = frame[frame["epoch"] == frame["epoch"].max()]
     snn = {
         "network": f"SNN, T = {int(last['T'].iloc[0])}",
@@ -129,8 +181,15 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_table(frame: pd.DataFrame, sweep: str, symbol: str) -> pd.DataFrame:
-    """One row per value of ``sweep``, for reading: final test accuracy as mean ± sd over
-    seeds, the share of test images with silent outputs, seeds and diverged runs."""
+    """Tabulates a sweep's final results for reading.
+
+    Args:
+        frame, sweep, symbol: tidy results; the swept config field; the first column's heading.
+
+    Returns:
+        One row per value: the value, ``final test accuracy`` (mean ± sd over seeds, or "diverged"),
+        ``silent outputs`` (share of test images), ``seeds``, ``diverged``.
+    """
     stats = final_stats(frame, sweep)
     spread = stats["sd"].map(lambda sd: "" if pd.isna(sd) else f" ± {100 * sd:.1f}")
     return pd.DataFrame(
@@ -147,8 +206,11 @@ def accuracy_table(frame: pd.DataFrame, sweep: str, symbol: str) -> pd.DataFrame
 
 
 def number_table(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
-    """``frame`` with the named columns formatted for reading: thousands separators and
-    ``decimals[column]`` decimals."""
+    """Returns a copy of ``frame`` with columns as text: thousands separators, ``decimals[column]`` decimals.
+
+    Args:
+        frame, decimals: any table; column -> number of decimals.
+    """
     shown = frame.copy()
     for column, places in decimals.items():
         shown[column] = shown[column].map(lambda v, places=places: f"{v:,.{places}f}")
@@ -156,13 +218,21 @@ def number_table(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """``frame`` as a Markdown pipe table without its index (pandas' own, via tabulate),
-    for report text that pandoc turns into a LaTeX table."""
+    """Returns ``frame`` as a Markdown pipe table without its index, for report text pandoc turns into LaTeX.
+
+    Args:
+        frame: any table (pandas' ``to_markdown``, via tabulate).
+    """
     return frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
 
 
 def diagnostics_caption(frame: pd.DataFrame, sweep: str, number: str, symbol: str) -> str:
-    """Caption of a sweep's diagnostics figure, with the most silent value read from ``frame``."""
+    """Returns a sweep's diagnostics caption (Markdown), naming the value with the most silent outputs.
+
+    Args:
+        frame, sweep, symbol: as ``describe_sweep``.
+        number: the figure's number (e.g. ``"2b"``).
+    """
     stats = final_stats(frame, sweep)
     quiet = stats["silent_frac_test"].idxmax()
     silent = stats.at[quiet, "silent_frac_test"]

@@ -1,5 +1,4 @@
-"""What the report needs from the machine it runs on: TeX for the PDF, and the peak
-memory of the report's process tree."""
+"""What the report needs from the machine it runs on: TeX for the PDF, and the peak memory of its process tree."""
 
 from __future__ import annotations
 
@@ -13,11 +12,11 @@ TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-gen
 
 
 def check_tex() -> None:
-    """Check that xelatex and pandoc (nbconvert's PDF) are on PATH; installs nothing.
+    """Checks that xelatex and pandoc (nbconvert's PDF) are on PATH; installs nothing.
 
     Raises:
-        RuntimeError: one line naming what is missing and what to install (``make report``
-            installs it as root on Debian; see the README).
+        RuntimeError: one line naming what is missing and what to install (``make tex`` and ``make report``
+            install it as root on Debian; see the README).
     """
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
     if missing:
@@ -28,8 +27,14 @@ def check_tex() -> None:
 
 
 def tree_rss_bytes(root: int) -> int | None:
-    """Resident memory of process ``root`` and all its descendants together (``psutil``);
-    None when ``root`` is gone. Shared pages count once per process, so it errs high."""
+    """Returns the resident memory of a process and all its descendants together (``psutil``).
+
+    Args:
+        root: the process id.
+
+    Returns:
+        Bytes, or None when ``root`` is gone. Shared pages count once per process, so it errs high.
+    """
     try:
         process = psutil.Process(root)
         tree = [process, *process.children(recursive=True)]
@@ -46,11 +51,16 @@ def tree_rss_bytes(root: int) -> int | None:
 
 
 class PeakMemory:
-    """Peak resident memory of this process and its children together (notebook kernels,
-    TeX), sampled every ``interval`` seconds in a thread while the ``with`` block runs.
+    """Peak resident memory of this process and its children together (notebook kernels, TeX), as a ``with`` block.
 
-    ``getrusage`` cannot give this: a child started from a large process reports that
-    process's size as its own peak (Linux carries it over the ``exec``).
+    A thread samples it while the block runs. ``getrusage`` cannot give this: a child started from a large process
+    reports that process's size as its own peak (Linux carries it over the ``exec``).
+
+    Args:
+        interval: seconds between samples.
+
+    Attributes:
+        peak_bytes: the largest sample so far, or None before one succeeds; ``str()`` shows it in GB.
     """
 
     def __init__(self, interval: float = 0.5) -> None:
@@ -60,11 +70,13 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
+        """Takes one sample, raising ``peak_bytes`` if it is higher."""
         now = tree_rss_bytes(os.getpid())
         if now is not None:
             self.peak_bytes = max(self.peak_bytes or 0, now)
 
     def _run(self) -> None:
+        """Samples every ``interval`` seconds until the block ends."""
         while not self._stop.wait(self.interval):
             self.sample()
 

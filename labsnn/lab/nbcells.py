@@ -1,5 +1,7 @@
-"""Which notebook cells nbval compares: those the report leaves out of the PDF and whose
-outputs alone the committed notebooks keep (``tools/strip_notebooks.py``)."""
+"""Which notebook cells nbval compares, one rule for the report and ``tools/strip_notebooks.py``.
+
+The report leaves those cells out of the PDF; the committed notebooks keep their outputs alone.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +10,13 @@ CHECK_TAG = "nbval-check-output"
 
 
 def is_checked(cell) -> bool:
-    """True for a code cell whose outputs nbval compares.
+    """Tells whether nbval compares a cell's outputs.
 
     Args:
         cell: an nbformat cell.
 
     Returns:
-        Whether it has a comment line that is exactly the marker (as nbval reads it), or
-        nbval's tag.
+        True for a code cell with a comment line that is exactly the marker (as nbval reads it), or nbval's tag.
     """
     if cell.cell_type != "code":
         return False

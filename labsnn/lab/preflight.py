@@ -1,7 +1,8 @@
-"""The checks a command makes before it imports torch, loads data or trains: the
-profile, the data root, the folders it writes, the notebooks and the scheduler. Each
-bad value is one ``ValueError`` (or ``FileNotFoundError``) line. Also the lab's
-profiles themselves, as plain data."""
+"""The checks a command makes before it imports torch, loads data or trains, and the lab's profiles as plain data.
+
+It checks the profile, the data root, the folders a command writes, the notebooks and the scheduler; each bad value
+is one ``ValueError`` (or ``FileNotFoundError``, ``RuntimeError``) line.
+"""
 
 from __future__ import annotations
 
@@ -41,15 +42,35 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def profile(name: str) -> dict[str, Any]:
-    """The profile called ``name``; an unknown name is a ``ValueError`` listing the choices."""
+    """Returns the profile called ``name``.
+
+    Args:
+        name: a key of ``PROFILES`` (``full`` or ``smoke``).
+
+    Returns:
+        Its settings: ``n_train``, ``n_test`` (None: all), ``epochs``, ``seeds``, ``grid`` (4.1's sweeps) and,
+        where set, ``batch_size``.
+
+    Raises:
+        ValueError: an unknown name, listing the choices.
+    """
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
     return PROFILES[name]
 
 
 def check_data_root(profile_name: str, data_root: str | os.PathLike | None) -> None:
-    """The data root fits the profile: the smoke profile reads none (one given to it is an
-    error, not silently dropped); the full profile's root, or ``$LABSNN_DATA``, holds MNIST."""
+    """Checks that the data root fits the profile, reading no data.
+
+    Args:
+        profile_name: ``full`` or ``smoke``.
+        data_root: the folder given, or None. The smoke profile reads none; the full profile's, or
+            ``$LABSNN_DATA``, must hold MNIST.
+
+    Raises:
+        ValueError: an unknown profile, or a root given to the smoke profile (an error, not silently dropped).
+        FileNotFoundError: a root that lacks MNIST's files.
+    """
     if profile(profile_name) is PROFILES["smoke"]:
         if data_root is not None:
             raise ValueError(
@@ -61,8 +82,15 @@ def check_data_root(profile_name: str, data_root: str | os.PathLike | None) -> N
 
 
 def notebook_paths() -> list[Path]:
-    """The section notebooks of the labsnn checkout; a ``RuntimeError`` saying where to run
-    the report from when labsnn is installed without them."""
+    """Returns the section notebooks of the labsnn checkout.
+
+    Returns:
+        ``notebooks/<name>.ipynb`` for each of ``NOTEBOOKS``, in the report's order.
+
+    Raises:
+        RuntimeError: labsnn is installed without its checkout (saying where to run the report), or a notebook is
+            missing.
+    """
     if REPOSITORY is None:
         raise RuntimeError(
             "labsnn report executes the notebooks of a labsnn checkout, and this labsnn is installed "
@@ -77,7 +105,13 @@ def notebook_paths() -> list[Path]:
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """A report's arguments, checked: absolute folders and the resolved scheduler."""
+    """A report's arguments, checked.
+
+    Attributes:
+        profile, data_root: as given.
+        results_dir, out_dir, figures_dir: absolute folders (``<out_dir>/figures`` for the figures).
+        scheduler: the resolved scheduler (``labsnn.running.distributed.resolve_scheduler``), None for in-process.
+    """
 
     profile: str
     data_root: str | None
@@ -95,11 +129,18 @@ def check_report(
     scheduler: Any = None,
     scheduler_file: str | os.PathLike | None = None,
 ) -> ReportPlan:
-    """Every check of ``labsnn report`` that needs neither TeX nor data, in seconds.
+    """Runs every check of ``labsnn report`` that needs neither TeX nor data; creates nothing.
+
+    Args:
+        profile_name, data_root: as ``check_data_root`` takes them.
+        results_dir, out_dir: the result cache and the output folder, each writable or creatable.
+        scheduler, scheduler_file: as ``labsnn.running.distributed.resolve_scheduler`` takes them.
 
     Returns:
-        The checked arguments; raises ``ValueError``, ``FileNotFoundError`` or
-        ``RuntimeError`` with one line on the first bad one. Creates nothing.
+        The checked ``ReportPlan``.
+
+    Raises:
+        ValueError, FileNotFoundError, RuntimeError: one line on the first bad argument.
     """
     from labsnn.running.distributed import resolve_scheduler
 

@@ -22,15 +22,31 @@ FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
 
 
 def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
-    """The lab's default run at the profile's data size and epochs."""
+    """Returns the lab's default run at the profile's data size, batch size and epochs.
+
+    Args:
+        profile_name, epochs, device: the profile; epochs (None: the profile's); the run's device field.
+
+    Raises:
+        ValueError: an unknown profile.
+    """
     p = profile(profile_name)
     sizes = {k: p[k] for k in ("n_train", "n_test", "batch_size") if k in p}
     return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
 
 
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
-    """Smoke: the packaged subset (the same on every machine, so nbval can compare).
-    Full: MNIST by ``labsnn.running.data``'s resolution order, falling back loudly."""
+    """Loads the profile's data: the packaged subset for smoke, MNIST for full.
+
+    The subset is the same on every machine, so nbval can compare; MNIST comes by ``labsnn.running.data``'s
+    resolution order, falling back loudly.
+
+    Args:
+        profile_name, data_root: as ``labsnn.lab.preflight.check_data_root`` checks them (and raises).
+
+    Returns:
+        The ``MNISTData``.
+    """
     check_data_root(profile_name, data_root)
     return load_subset() if profile_name == "smoke" else load_mnist(data_root)
 
@@ -38,10 +54,19 @@ def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
 def notebook_folders(
     profile_name: str, results_dir: str | None = None, figures_dir: str | None = None
 ) -> tuple[Path, Path]:
-    """A notebook's result cache and figures folder, checked writable (creating nothing).
-    Defaults: ``<repository>/results`` (the report's cache) for the full profile,
-    ``<repository>/results/smoke`` for smoke, figures in ``<results>/figures``; wherever
-    Jupyter or papermill was started."""
+    """Returns a notebook's result cache and figures folder, checked writable (creating nothing).
+
+    Args:
+        profile_name: the profile.
+        results_dir, figures_dir: None for the defaults, wherever Jupyter or papermill was started:
+            ``<repository>/results`` (``results/smoke`` for smoke) and ``<results>/figures``.
+
+    Returns:
+        ``(results, figures)``, absolute.
+
+    Raises:
+        ValueError: an unknown profile, or a folder that cannot be written.
+    """
     profile(profile_name)
     results = (
         Path(results_dir) if results_dir else default_folder("results", *(["smoke"] if profile_name == "smoke" else []))
@@ -51,7 +76,11 @@ def notebook_folders(
 
 
 def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dict[str, dict[str, list]]:
-    """Per section, the one-at-a-time sweeps it shows."""
+    """Returns, per section (``4.1``, ``4.2``, ``4.3``), the one-at-a-time sweeps it shows: field -> values.
+
+    Args:
+        profile_name, grid: the profile; 4.1's grid (None: the profile's).
+    """
     grid = grid or profile(profile_name)["grid"]
     return {
         "4.1": {**grid, "encoder": list(ENCODERS)},
@@ -67,12 +96,19 @@ def chapter_plans(
     data: MNISTData | None = None,
     results_dir: str | Path | None = None,
 ) -> dict[str, list[RunConfig]]:
-    """The runs of each chapter, 4.1 to 4.4; a run two chapters share is listed once, in the first.
+    """Returns the runs of each chapter, 4.1 to 4.4; a run two chapters share is listed once, in the first.
 
-    4.4 screens the seed-like setups; what it decides (a fallback screening, the winner)
-    is known only once the screening has trained: with ``data`` and ``results_dir`` the
-    plan adds what the cache decides, 4.4's further screening and the winner's runs of
-    4.1-4.3 (chapter "4.4 winner")."""
+    What 4.4's screening decides (a fallback screening, the winner) is known only once it has trained: with ``data``
+    and ``results_dir`` the plan adds what the cache decides, 4.4's further screening and the winner's runs of 4.1-4.3
+    (chapter ``4.4 winner``).
+
+    Args:
+        profile_name, seeds, device: the profile; seeds per value (None: the profile's); the runs' device.
+        data, results_dir: the data and the result cache, or None.
+
+    Returns:
+        Chapter name -> its ``RunConfig`` list.
+    """
     base = base_config(profile_name, device=device)
     seeds = seeds or profile(profile_name)["seeds"]
     seen: set[str] = set()
@@ -100,14 +136,23 @@ def plan(
     data: MNISTData | None = None,
     results_dir: str | Path | None = None,
 ) -> list[RunConfig]:
-    """Every run of sections 4.1-4.4, so that all of them can train in one batch (maximal
-    stacking); with ``data`` and ``results_dir``, also what the cache has decided (``chapter_plans``)."""
+    """Returns every run of sections 4.1-4.4 in one list, so that all can train in one batch (maximal stacking).
+
+    Args:
+        profile_name, seeds, device, data, results_dir: as ``chapter_plans`` takes them.
+    """
     return [c for configs in chapter_plans(profile_name, seeds, device, data, results_dir).values() for c in configs]
 
 
 def training_seconds(profile_name: str, data: MNISTData, results_dir: str | Path) -> dict[str, float]:
-    """Per chapter, the seconds its runs trained (whenever that was), from their recorded
-    epoch times: a stack's epoch time is shared equally by the runs stacked in it."""
+    """Returns, per chapter, the seconds its runs trained (whenever that was), from their recorded epoch times.
+
+    Args:
+        profile_name, data, results_dir: the profile, its data and the result cache.
+
+    Returns:
+        Chapter name -> seconds; a stack's epoch time is shared equally by the runs stacked in it.
+    """
     times = {}
     for chapter, configs in chapter_plans(profile_name, data=data, results_dir=results_dir).items():
         seconds = 0.0
@@ -131,9 +176,20 @@ def run_section(
     scheduler: str | None = None,
     setup: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """The tidy results of one section's sweeps (cached runs are read back), under labsnn's
-    setup or the config fields ``setup`` sets (4.4's seed-like winner). Only 4.1 sweeps a
-    ``grid``; one given to another section is an error, not silently dropped."""
+    """Returns the tidy results of one section's sweeps, training what the cache lacks.
+
+    Args:
+        section, profile_name, data, results_dir: ``4.1``, ``4.2`` or ``4.3``; the profile; its data; the cache.
+        seeds, epochs, grid: None for the profile's; only 4.1 sweeps a ``grid``.
+        device, progress, scheduler: where and how runs train (``labsnn.running.sweep.sweeps``).
+        setup: config fields that replace labsnn's setup (4.4's seed-like winner), or None.
+
+    Returns:
+        One row per run and epoch, with ``sweep`` and ``value``.
+
+    Raises:
+        ValueError: a ``grid`` given to another section (an error, not silently dropped).
+    """
     if grid is not None and section != "4.1":
         raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
     base = base_config(profile_name, epochs, device).replace(**(setup or {}))
@@ -144,9 +200,15 @@ def run_section(
 def prepare(
     profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True, scheduler: str | None = None
 ) -> None:
-    """Train every run of the report; the notebooks then read the cache. The runs planned
-    beforehand train in one batch; then what they decide (4.4's fallback screening, the
-    winner's runs of 4.1-4.3), until the plan stops growing."""
+    """Trains every run of the report; the notebooks then read the cache.
+
+    The runs planned beforehand train in one batch; then what they decide (4.4's fallback screening, the winner's
+    runs of 4.1-4.3), until the plan stops growing.
+
+    Args:
+        profile_name, data, results_dir: the profile, its data and the result cache.
+        progress, scheduler: as ``labsnn.running.sweep.run_configs`` takes them.
+    """
     configs, trained = plan(profile_name), -1
     while len(configs) != trained:
         if trained >= 0:
@@ -156,16 +218,25 @@ def prepare(
 
 
 def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:
-    """The run whose FLOPs the seed quotes: the lab's default at T = 5."""
+    """Returns the run whose FLOPs the seed quotes: the lab's default at T = 5.
+
+    Args:
+        profile_name, seed, epochs, device: the profile; the run's seed; epochs (None: the profile's); its device.
+    """
     return base_config(profile_name, epochs, device).replace(T=FLOPS_T, seed=seed)
 
 
 def _duration(seconds: float) -> str:
+    """Formats seconds as ``a.b min``, or ``c s`` under a minute."""
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def training_summary(profile_name: str, data: MNISTData, results_dir: str | Path) -> str:
-    """``4.1 a min, 4.2 b s, ... (in all c min)``, from ``training_seconds``."""
+    """Returns ``4.1 a min, 4.2 b s, ... (in all c min)``, from ``training_seconds``.
+
+    Args:
+        profile_name, data, results_dir: as ``training_seconds`` takes them.
+    """
     seconds = training_seconds(profile_name, data, results_dir)
     listed = ", ".join(f"{chapter} {_duration(value)}" for chapter, value in seconds.items())
     return f"{listed} (in all {_duration(sum(seconds.values()))})"

@@ -1,6 +1,7 @@
-"""What a trained network does with one test digit: input spikes, the hidden and output
-layers' spike rasters over T, and the output membranes against V_th, from the weights
-stored beside the run's result (nothing is retrained)."""
+"""One test digit through a trained network: its input spikes, the layers' spike rasters and the output membranes.
+
+The network's weights come from beside the run's result in the cache; nothing is retrained.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ from labsnn.running.results import load_model, result_path
 
 @dataclass
 class Trace:
-    """One digit through one trained network: ``inputs [T, M]``, ``spikes`` per layer
-    ``[T, N]``, the output ``membrane [T, C]``, and the digit's label and prediction."""
+    """One digit through one trained network.
+
+    Attributes:
+        inputs: input spikes ``[T, M]``.
+        spikes: per layer, its spikes ``[T, N]``.
+        membrane: the output layer's membrane ``[T, C]``.
+        label, predicted: the digit's class and the network's prediction (highest output firing rate).
+        config: the run.
+    """
 
     inputs: Tensor
     spikes: list[Tensor]
@@ -31,8 +39,18 @@ class Trace:
 
 
 def trace(config: RunConfig, data: MNISTData, results_dir: str | Path, index: int = 0) -> Trace:
-    """Run test digit ``index`` of the run's own test split through the run's trained
-    network (its weights from the cache), with input spikes seeded by the run's seed."""
+    """Runs one test digit of the run's own test split through the run's trained network.
+
+    Args:
+        config, data, results_dir: the run, its data and the result cache holding its weights.
+        index: the digit's index in the run's test split; its input spikes are seeded by ``config.seed``.
+
+    Returns:
+        The ``Trace``.
+
+    Raises:
+        ResultError: (a ``ValueError``) the run's result or weights are missing or damaged.
+    """
     model = load_model(result_path(Path(results_dir), config, data))  # keyed by the whole data set
     test = data.subset(config.n_train, config.n_test)
     image = test.test_images[index : index + 1]
@@ -46,8 +64,17 @@ def trace(config: RunConfig, data: MNISTData, results_dir: str | Path, index: in
 
 
 def plot_trace(run: Trace, figures_dir: str | Path, name: str = "figure_spike_raster"):
-    """Four panels over the T steps: input spikes (pixels that spike at least once), hidden
-    and output spike rasters, and the output membranes with V_th dashed."""
+    """Draws a ``Trace`` in four panels over T: input spikes, hidden and output rasters, output membranes.
+
+    The input panel shows only pixels that spike at least once; the membranes' panel draws V_th dashed.
+
+    Args:
+        run: the ``Trace``.
+        figures_dir, name: as ``labsnn.lab.figures.save_figure`` takes them.
+
+    Returns:
+        The matplotlib Figure, saved.
+    """
     import matplotlib.pyplot as plt
 
     T = run.inputs.shape[0]
@@ -75,6 +102,14 @@ def plot_trace(run: Trace, figures_dir: str | Path, name: str = "figure_spike_ra
 
 
 def caption(run: Trace, number: str = "A") -> str:
+    """Writes the raster figure's caption: the run, its output spikes and its prediction.
+
+    Args:
+        run, number: the ``Trace`` and the figure's number.
+
+    Returns:
+        The Markdown caption.
+    """
     counts = run.spikes[-1].sum(dim=0)
     return (
         f"**Figure {number}: one test digit through the trained default network** (seed {run.config.seed}, its "

@@ -1,10 +1,8 @@
-"""``python -m labsnn report``: train every run of the lab (cached), execute the four
-notebooks with papermill into ``reports/``, and build ``reports/lab1_report.pdf``.
+"""``python -m labsnn report``: trains every run of the lab (cached), executes the notebooks and builds the PDF.
 
-The PDF is one notebook assembled from the executed ones (code hidden): a title and
-run summary, sections 4.1-4.4 with their figures, captions and findings, and a
-reproduction table of the seed's claims (with 4.4's best seed-like setup beside
-labsnn's), all read from this run's results.
+The PDF is one notebook assembled from the executed ones (code hidden): a title and run summary, sections 4.1-4.4
+with their figures, captions and findings, and a reproduction table of the seed's claims (with 4.4's best
+seed-like setup beside labsnn's), all read from this run's results.
 """
 
 from __future__ import annotations
@@ -51,16 +49,12 @@ _HEADING = re.compile(r"^(#{1,6} .*?)[ \t]*$", re.MULTILINE)
 
 
 def _unnumbered(markdown: str) -> str:
-    """Headings marked unnumbered for pandoc: the lab's own numbers (4.1, 4.1.1, ...) are
-    in the titles, and LaTeX's section numbers would contradict them."""
+    """Marks headings unnumbered for pandoc: their titles hold the lab's numbers, which LaTeX's would contradict."""
     return _HEADING.sub(r"\1 {.unnumbered}", markdown)
 
 
 def _section_cells(path: Path) -> list:
-    """The executed notebook's cells for the report: markdown, and code cells' outputs,
-    without the parameters cells, the cells that nbval checks (regression checks) and
-    what cells wrote to stderr (warnings and progress; the run summary states the data
-    source, and the executed notebooks keep every output)."""
+    """Returns an executed notebook's cells for the report: no parameters, nbval-checked cells or stderr outputs."""
     notebook = nbformat.read(path, as_version=4)
     keep = []
     for cell in notebook.cells:
@@ -84,7 +78,15 @@ def assemble(
     memory: PeakMemory,
     runs: tuple[int, int],
 ) -> nbformat.NotebookNode:
-    """The report notebook: title, summary, the four sections, the reproduction table."""
+    """Assembles the report notebook: title, run summary, the four sections and the reproduction table.
+
+    Args:
+        profile, data, out_dir, results_dir: the profile; its data; the executed notebooks' folder; the cache.
+        seconds, memory, runs: for the run summary: wall time, peak memory, (runs trained now, runs in all).
+
+    Returns:
+        The notebook, its markdown headings unnumbered.
+    """
     frames = {
         section: lab.run_section(section, profile, data, results_dir, progress=False)
         for section in ("4.1", "4.2", "4.3")
@@ -138,6 +140,7 @@ def _seed_like_sentence(table, best: str) -> str:
 
 
 def _no_seed_like_sentence() -> str:
+    """Says that 4.4 found no seed-like setup, so the table has no column for one."""
     return (
         "Section 4.4 found no seed-like setup (no screening that agrees with 4.1 on labsnn's own setup and keeps a "
         "default run learning), so there is no column for one."
@@ -145,13 +148,13 @@ def _no_seed_like_sentence() -> str:
 
 
 def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict) -> tuple:
-    """The reproduction table, with section 4.4's seed-like winner beside labsnn's setup
-    (its runs of 4.1-4.3, trained by ``lab.prepare``), and the winner's name."""
+    """Returns the reproduction table, 4.4's seed-like winner beside labsnn's setup, and the winner's name."""
     study = seed_study.study(profile, data, results_dir, labsnn=frames)
     return lab.reproduction_table(frames, study.scored_seed_like()), study.winner
 
 
 def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> None:
+    """Writes the report notebook beside the PDF, then the PDF (inputs and prompts hidden)."""
     from nbconvert import PDFExporter
 
     atomic.write_text(out_dir / "lab1_report.ipynb", nbformat.writes(report))
@@ -164,6 +167,7 @@ def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> No
 
 
 def _run_notebooks(parameters: dict, out_dir: Path) -> None:
+    """Executes each section notebook with papermill into ``out_dir``, with ``parameters``."""
     import papermill  # imported here: an up-to-date rerun needs it not
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,19 +191,23 @@ def build_report(
     scheduler: Any = None,
     scheduler_file: str | Path | None = None,
 ) -> Path:
-    """Run everything and write ``<out_dir>/lab1_report.pdf``; returns its path.
+    """Runs everything and writes ``<out_dir>/lab1_report.pdf``.
+
+    Every argument, then TeX, is checked before any data is loaded; each file a reader opens is replaced whole
+    (``labsnn.running.atomic``).
 
     Args:
         profile: ``full`` (the lab) or ``smoke`` (a quick check).
         data_root: a folder with ``MNIST/raw/...`` (full profile only).
-        results_dir, out_dir: the result cache; where the notebooks, figures,
-            ``results.csv`` and the PDF go.
-        force: rebuild the PDF even when it was made from exactly these results,
-            notebooks and code (else it is kept, in seconds).
+        results_dir, out_dir: the result cache; where the notebooks, figures, ``results.csv`` and the PDF go.
+        force: rebuild the PDF even when it was made from exactly these results, notebooks and code.
         scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.distributed``).
 
-    Every argument, then TeX, is checked before any data is loaded; each file a reader
-    opens is replaced whole (``labsnn.running.atomic``).
+    Returns:
+        The PDF's path.
+
+    Raises:
+        ValueError, FileNotFoundError, RuntimeError: a bad argument (``check_report``) or no TeX (``check_tex``).
     """
     started = time.perf_counter()
     plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file)
@@ -217,8 +225,7 @@ def build_report(
 
 
 def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, started: float) -> Path:
-    """Train what is missing, then run the notebooks and write the table and the PDF,
-    unless the PDF was made from exactly these inputs."""
+    """Trains what is missing, then runs the notebooks and writes the table and PDF, unless they are up to date."""
     profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
     before = time.time()
     lab.prepare(profile, data, results_dir, scheduler=plan.scheduler)

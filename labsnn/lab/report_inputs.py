@@ -1,5 +1,7 @@
-"""What a report is made from, and whether the PDF already is: the digest of every planned
-run's result, the notebooks and labsnn's own source, kept beside the PDF."""
+"""What a report is made from, and whether its PDF is up to date: a digest of its inputs, kept beside the PDF.
+
+The inputs are every planned run's result, the notebooks and labsnn's own source.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +18,15 @@ INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, writ
 
 
 def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
-    """The files a report is made from: every planned run's result, the notebooks
-    and labsnn's own source (which draws the figures and writes the captions)."""
+    """Returns the files a report is made from.
+
+    Args:
+        profile, data, results_dir: the profile, its data and the result cache.
+
+    Returns:
+        Every planned run's result, the notebooks, and labsnn's own source (which draws the figures and writes
+        the captions).
+    """
     return [
         *planned_results(profile, data, results_dir),
         *notebook_paths(),
@@ -26,14 +35,22 @@ def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path
 
 
 def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
-    """The result file of every run the profile plans, sorted."""
+    """Returns the result file of every run the profile plans, with what 4.4's screening decided, sorted.
+
+    Args:
+        profile, data, results_dir: the profile, its data and the result cache.
+    """
     configs = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
     return sorted({result_path(results_dir, config, data) for config in configs})
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:
-    """SHA-256 over the profile, the data's fingerprint and the name and bytes of each file
-    (a missing file counts as missing, so creating it changes the digest)."""
+    """Returns the SHA-256 (hex) of the profile, the data's fingerprint and each file's name and bytes.
+
+    Args:
+        profile, data_fingerprint: the profile and ``MNISTData.fingerprint``.
+        files: the inputs; a missing one counts as missing, so creating it changes the digest.
+    """
     digest = hashlib.sha256(f"{profile}\n{data_fingerprint}\n".encode())
     for path in files:
         digest.update(f"{path.name}\n".encode())
@@ -43,8 +60,14 @@ def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str
 
 
 def up_to_date(out_dir: Path, digest: str) -> bool:
-    """True when the PDF, the results table and the executed notebooks exist and were made
-    from ``digest``."""
+    """Tells whether the PDF, the results table and the executed notebooks exist and were made from ``digest``.
+
+    Args:
+        out_dir, digest: the report's folder and ``inputs_digest`` of the current inputs.
+
+    Returns:
+        True when all exist and ``INPUTS_FILE`` holds ``digest``.
+    """
     outputs = [out_dir / "lab1_report.pdf", out_dir / RESULTS_TABLE, out_dir / INPUTS_FILE]
     outputs += [out_dir / f"{name}.ipynb" for name in NOTEBOOKS]
     return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest

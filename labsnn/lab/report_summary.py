@@ -1,5 +1,4 @@
-"""The report's run summary: the data, the protocol, how many runs trained, the machines
-and builds that made the results, the times and the memory."""
+"""The report's run summary: data, protocol, runs trained, the machines and builds behind the results, times, memory."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from labsnn.running.results import read_result, result_path
 
 
 def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
+    """Returns the result of every planned run, each once (None where missing)."""
     planned = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
     configs = {config.config_hash: config for config in planned}.values()  # a run two chapters share once
     return [read_result(result_path(results_dir, config, data), config) for config in configs]
@@ -23,7 +23,15 @@ def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
 def run_summary(
     profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int], results_dir: Path
 ) -> str:
-    """The run summary as Markdown: a two-column table, then notes on the data and profile."""
+    """Writes the run summary as Markdown: a two-column table, then notes on the data and profile.
+
+    Args:
+        profile, data, results_dir: the profile, its data and the result cache.
+        seconds, memory, runs: wall time, peak memory, (runs trained now, runs in all).
+
+    Returns:
+        The Markdown section, headed "Run summary".
+    """
     p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
     trained, total = runs
     base = lab.base_config(profile)

@@ -1,7 +1,9 @@
-"""Section 4.4's generated text: how a run ends, read from its diagnostics (silent outputs,
-one-class predictions, frozen weights, exploding membranes), an explanation for every
-claim of the seed that neither column of the reproduction table reproduces, and the
-chapter's summary. Every sentence is built from the results; none states a finding."""
+"""Section 4.4's generated text: how runs end, why claims fail to reproduce, and the chapter's summary.
+
+A run's end is read from its diagnostics (silent outputs, one-class predictions, frozen weights, exploding
+membranes); every claim of the seed that neither column of the reproduction table reproduces gets an explanation.
+Every sentence is built from the results; none states a finding.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +25,12 @@ EXPLODED = 100.0  # a membrane this many thresholds high is no longer held near 
 
 
 def run_rows(frame: pd.DataFrame, sweep: str, value: Any) -> pd.DataFrame:
-    """Every epoch of the runs of ``sweep = value`` (4.1's sweeps; the default run is any
-    sweep's default value)."""
+    """Returns every epoch of the runs of ``sweep = value``.
+
+    Args:
+        frame: tidy results of 4.1-4.3 (the default run is any sweep's default value).
+        sweep, value: the swept field and its value.
+    """
     return frame[(frame["sweep"] == sweep) & (frame["value"] == value)]
 
 
@@ -39,7 +45,16 @@ def _weight_change(rows: pd.DataFrame) -> float:
 
 
 def state(rows: pd.DataFrame) -> tuple[str, str]:
-    """(one word for how the run ends, the diagnostics that say so) for one run's epochs over its seeds."""
+    """Tells how a run ends, from its diagnostics over its seeds.
+
+    Args:
+        rows: every epoch of one run's seeds (``run_rows``), with the test diagnostics.
+
+    Returns:
+        ``(word, said)``: ``diverged``, ``silent``, ``one class``, ``exploding membranes``, ``frozen`` or ``learns``
+        (the first that applies, by ``SILENT``, ``ONE_CLASS``, ``EXPLODED`` and ``FROZEN``), and the diagnostics that
+        say so.
+    """
     last = final_epochs(rows)
     lost = last[last["status"] == "diverged"]
     if len(lost) == len(last):
@@ -84,6 +99,7 @@ def _screened(decision, claim: str) -> str:
 
 
 def _column(name: str, frames: dict[str, pd.DataFrame] | None, claim) -> str:
+    """Says how one column's run of a claim ends (``state``), with the spike rates for a 4.3 claim."""
     if frames is None or claim.run is None:
         return ""
     section, sweep, value = claim.run
@@ -104,8 +120,14 @@ MEASURED = ("yes", "no", "tie")
 
 
 def unexplained(table: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(claims measured in some column and reproduced in none, claims measured in neither)
-    of a reproduction table; without seed-like columns, labsnn's column alone."""
+    """Returns the claims of a reproduction table that no column reproduces.
+
+    Args:
+        table: ``labsnn.lab.claims.reproduction_table``, with or without the seed-like columns.
+
+    Returns:
+        ``(neither, missing)``: claims measured in some column and reproduced in none; claims measured in none.
+    """
     columns = [c for c in ("reproduced", "there") if c in table.columns]
     measured = table[columns].isin(MEASURED).any(axis=1)
     neither = ~table[columns].eq("yes").any(axis=1)
@@ -113,9 +135,15 @@ def unexplained(table: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def explanations(study: Study) -> list[str]:
-    """One line per claim that neither column reproduces: each column's value and how its
-    run ends, and (for a failure claim) which screened setups reproduce it; then one line
-    naming the claims this profile does not measure."""
+    """Explains each claim that neither column reproduces.
+
+    Args:
+        study: section 4.4's ``Study``.
+
+    Returns:
+        Markdown list items: per claim, each column's value and how its run ends, and (for a failure claim) which
+        screened setups reproduce it; then one naming the claims this profile does not measure.
+    """
     table = study.table()
     neither, missing = unexplained(table)
     rows = table.set_index("seed's claim")
@@ -142,6 +170,7 @@ def _choices(winner: str) -> str:
 
 
 def _counts(table: pd.DataFrame, column: str) -> str:
+    """Says how many claims a column reproduces, and how many more tie."""
     return (
         f"{(table[column] == 'yes').sum()} of {len(table)} claims "
         f"({(table[column] == 'tie').sum()} more a tie within seed noise)"
@@ -149,6 +178,7 @@ def _counts(table: pd.DataFrame, column: str) -> str:
 
 
 def _calibrated(decision) -> str:
+    """Says which budget the setups were screened on and whether its calibration agreed."""
     first, ranking = decision.tried[0], decision.ranking
     if first.agrees:
         return (
@@ -164,6 +194,7 @@ def _calibrated(decision) -> str:
 
 
 def _winner_sentence(study: Study) -> str:
+    """Says what the winner reproduces against labsnn's setup, and what its choices tell of the seed's."""
     scores = study.decision.ranking.scores.set_index("setup")
     won, ours = int(scores.loc[study.winner, "claims reproduced"]), int(scores.loc[LABSNN_SETUP, "claims reproduced"])
     table = study.table()
@@ -183,8 +214,15 @@ def _winner_sentence(study: Study) -> str:
 
 
 def summary(study: Study) -> str:
-    """The chapter's opening paragraph: the screening and its calibration, the winner and
-    the unstated choices it stands for, both columns' counts and what no setup explains."""
+    """Writes the chapter's opening paragraph.
+
+    Args:
+        study: section 4.4's ``Study``.
+
+    Returns:
+        The screening and its calibration, the winner and the unstated choices it stands for, both columns' counts
+        and what no setup explains.
+    """
     decision = study.decision
     text = f"The {len(setups(decision.profile))} setups of the declared grid were {_calibrated(decision)}."
     if study.winner is None:

@@ -1,6 +1,4 @@
-"""Section 4.4 for reading: the declared grid, budget and rule, the calibration, the
-setups' scores, the figures' captions and the chapter's findings, each generated from
-the results (``seed_explain`` holds the summary and the claims' explanations)."""
+"""Section 4.4 for reading: grid, budget and rules, calibration, scores, captions and findings, from the results."""
 
 from __future__ import annotations
 
@@ -36,7 +34,11 @@ def _stuck(row: pd.Series) -> str:
 
 
 def findings(last: pd.DataFrame, scores: pd.DataFrame) -> str:
-    """The chapter's text, generated from ``scores`` and the runs' diagnostics."""
+    """Returns the chapter's findings (Markdown), generated from ``scores`` and the runs' diagnostics.
+
+    Args:
+        last, scores: the shown screening's ``seed_setup.final_runs`` and ``seed_setup.score``.
+    """
     best, tied = best_setup(scores), tied_best(scores)
     n = len(FAILURE_CLAIMS)
     never = [c for c in FAILURE_CLAIMS if not scores[c].any()]
@@ -84,7 +86,11 @@ def findings(last: pd.DataFrame, scores: pd.DataFrame) -> str:
 
 
 def score_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """``score`` for reading: yes / no per claim, each claim's column headed by its run."""
+    """Returns ``scores`` for reading: yes / no per claim, each claim's column headed by its run.
+
+    Args:
+        scores: ``seed_setup.score`` of a screening.
+    """
     short = {claim: claim.split(" ")[0] + " = " + claim.split(" ")[2] for claim in FAILURE_CLAIMS}
     table = scores.rename(columns={**short, "claims reproduced": f"of {len(FAILURE_CLAIMS)}"})
     table["default acc"] = table["default acc"].map(percent)
@@ -92,7 +98,11 @@ def score_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_caption(last: pd.DataFrame, number: int = 8) -> str:
-    """Figure 8's caption, with the setups' extremes read from ``last``."""
+    """Returns Figure 8's Markdown caption, with the default run's extremes over the setups.
+
+    Args:
+        last, number: the screening's ``seed_setup.final_runs``; the figure's number.
+    """
     table = run_table(last, "scored_acc")
     default = table["default"]
     return (
@@ -103,7 +113,11 @@ def accuracy_caption(last: pd.DataFrame, number: int = 8) -> str:
 
 
 def diagnostics_caption(last: pd.DataFrame, number: int = 9) -> str:
-    """Figure 9's caption: how many runs end silent, read from ``last``."""
+    """Returns Figure 9's Markdown caption: how many runs end silent or diverged.
+
+    Args:
+        last, number: the screening's ``seed_setup.final_runs``; the figure's number.
+    """
     silent = last[last["silent_frac_test"] >= 0.99]
     return (
         f"**Figure {number}: how the runs fail.** Left: the fraction of test images on which no output neuron fires "
@@ -114,8 +128,11 @@ def diagnostics_caption(last: pd.DataFrame, number: int = 9) -> str:
 
 
 def protocol_text(profile_name: str, tie_accuracy: float) -> str:
-    """What is searched, on which budget, the rule for "reproduced" and the winner rule,
-    from the profile and the data: all declared before any run."""
+    """Returns the declared protocol (Markdown): what is searched, on which budget, the verdict and winner rules.
+
+    Args:
+        profile_name, tie_accuracy: the profile; the accuracy a diverged run is scored at (``first_class_share``).
+    """
     first, fallback = screenings(profile_name)
     grid = "; ".join(
         f"{axis}: {', '.join(SETUP_PROFILES[profile_name][key])}"
@@ -143,7 +160,11 @@ def protocol_text(profile_name: str, tie_accuracy: float) -> str:
 
 
 def grid_table(profile_name: str) -> pd.DataFrame:
-    """The declared grid, one row per setup, with the fields each sets."""
+    """Returns the declared grid: one row per setup, with the fields it sets (``optimizer``, ``lr``, ...).
+
+    Args:
+        profile_name: the profile whose grid it is (``seed_grid.setups``).
+    """
     rows = [
         {
             "setup": name,
@@ -159,7 +180,11 @@ def grid_table(profile_name: str) -> pd.DataFrame:
 
 
 def budget_table(profile_name: str) -> pd.DataFrame:
-    """The screening's budget and its fallback (4.1's protocol), one row each."""
+    """Returns the screening's budget and its fallback (4.1's protocol), one row each.
+
+    Args:
+        profile_name: the profile whose budgets they are (``seed_grid.screenings``).
+    """
     return pd.DataFrame(
         [
             {
@@ -175,8 +200,11 @@ def budget_table(profile_name: str) -> pd.DataFrame:
 
 
 def calibration_markdown(screening) -> str:
-    """A screening's calibration for reading: labsnn's six values and verdicts under it and
-    under 4.1's protocol, and a sentence on whether it ranks."""
+    """Returns a screening's calibration (Markdown): labsnn's values and verdicts under it and 4.1's protocol.
+
+    Args:
+        screening: a ``seed_screening.Screening``; a sentence says whether it ranks.
+    """
     table = screening.calibration.copy()
     for column in ("screening", "4.1 protocol"):
         table[column] = table[column].map(percent)
@@ -195,6 +223,7 @@ PAIR_SWEEPS = [("z", "z"), ("beta", "beta"), ("v_th", "V_th"), ("T", "T"), ("enc
 
 
 def _range(stats: pd.DataFrame, symbol: str) -> str:
+    """Says a setup's range of final accuracy, where its outputs fall silent and how many runs diverged."""
     finite = stats["acc"].dropna()
     if finite.empty:
         return "every run diverged"
@@ -208,8 +237,11 @@ def _range(stats: pd.DataFrame, symbol: str) -> str:
 
 
 def pair_caption(ours: pd.DataFrame, theirs: pd.DataFrame, winner: str, sweep: str, symbol: str, number: int) -> str:
-    """The caption of a seed-like figure: each setup's range of final accuracy and where
-    its outputs fall silent, read from the two frames."""
+    """Returns a seed-like figure's Markdown caption: each setup's final accuracy range and silent values.
+
+    Args:
+        ours, theirs, winner, sweep, symbol, number: both setups' 4.1 results; winner; sweep; its symbol; figure number.
+    """
     return (
         f"**Figure {number}: {symbol} under labsnn's setup (left) and the seed-like {winner} (middle)**, 4.1's "
         f"protocol for both; right: final accuracy (solid) and the share of test images with silent outputs "

@@ -1,6 +1,8 @@
-"""Section 4.4's declared grid and screening budget, fixed before any of its runs train:
-the setups (optimizer and learning rate, surrogate, spike timing) the seed leaves
-unstated, and the images, epochs and seeds each setup is screened on."""
+"""Section 4.4's declared grid and screening budget, fixed before any of its runs train.
+
+The setups vary what the seed leaves unstated (optimizer and learning rate, surrogate, spike timing); the budget
+is the images, epochs and seeds each setup is screened on.
+"""
 
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ GRID_CHOICE = (
 )
 
 SETUP_PROFILES: dict[str, dict[str, Any]] = {
-    # The screening budget: the smallest found, when the grid was declared, at which labsnn's own setup gets 4.1's
-    # six verdicts (docs/seed-setup.md); the calibration table checks it again on every run.
+    # The screening budget: the smallest at which labsnn's own setup gets 4.1's six verdicts (docs/seed-setup.md);
+    # the calibration table checks it again on every run.
     "full": {
         "n_train": None,
         "n_test": None,
@@ -66,8 +68,17 @@ _BUDGET_KEYS = ("n_train", "n_test", "epochs", "seeds", "batch_size")
 
 
 def setups(profile_name: str) -> dict[str, dict[str, Any]]:
-    """The declared grid: setup name -> the config fields it sets (optimizer x surrogate x
-    timing), labsnn's own setup first, then the others in the axes' order."""
+    """Returns the declared grid: optimizer x surrogate x timing, labsnn's own setup first, then the axes' order.
+
+    Args:
+        profile_name: a key of ``SETUP_PROFILES``.
+
+    Returns:
+        Setup name (e.g. ``Adam 1e-3, fast sigmoid, same step``) -> the config fields it sets.
+
+    Raises:
+        ValueError: a grid without labsnn's own setup.
+    """
     p = SETUP_PROFILES[profile_name]
     grid = {}
     for opt, sur, timing in product(p["optimizers"], p["surrogates"], p["timings"]):
@@ -82,10 +93,16 @@ def setups(profile_name: str) -> dict[str, dict[str, Any]]:
 
 
 def screenings(profile_name: str) -> list[dict[str, Any]]:
-    """The budgets the setups may be screened on, in order: the declared screening, then
-    4.1's own protocol (its images, epochs and seeds), the fallback when the screening's
-    verdicts for labsnn's setup disagree with 4.1's. Each: name, n_train, n_test, epochs,
-    seeds and, where the profile sets it, batch_size."""
+    """Returns the budgets the setups may be screened on, in order.
+
+    Args:
+        profile_name: the profile.
+
+    Returns:
+        The declared screening, then 4.1's own protocol (its images, epochs and seeds), the fallback when the
+        screening's verdicts for labsnn's setup disagree with 4.1's. Each: ``name``, ``n_train``, ``n_test``,
+        ``epochs``, ``seeds`` and, where the profile sets it, ``batch_size``.
+    """
     declared, protocol = SETUP_PROFILES[profile_name], profile(profile_name)
     first = {key: declared[key] for key in _BUDGET_KEYS if key in declared}
     second = {key: protocol[key] for key in _BUDGET_KEYS if key in protocol}
@@ -93,7 +110,11 @@ def screenings(profile_name: str) -> list[dict[str, Any]]:
 
 
 def budget_text(budget: dict[str, Any]) -> str:
-    """``all training images x 2 epoch(s), 1 seed, tested on the whole test set`` for a budget."""
+    """Returns a budget in words, e.g. ``all training images x 2 epoch(s), 1 seed, tested on the whole test set``.
+
+    Args:
+        budget: an entry of ``screenings``.
+    """
     images = "all" if budget["n_train"] is None else f"{budget['n_train']:,}"
     tested = "the whole test set" if budget["n_test"] is None else f"{budget['n_test']:,} test images"
     seeds = f"{budget['seeds']} seed{'s' * (budget['seeds'] > 1)}"

@@ -1,9 +1,10 @@
-"""Section 4.4's screening, checked before it ranks: labsnn's own setup must get the same
-verdicts on the seed's six failure claims under the screening as under 4.1's full
-protocol (the calibration); a screening that disagrees ranks nothing, and the setups
-are screened again on the next budget (4.1's own protocol, which agrees by construction:
-labsnn's runs there are 4.1's). The winner of the screening that ranks is retrained on
-all of 4.1-4.3 (``labsnn.lab.profiles`` plans those runs once the winner is known)."""
+"""Section 4.4's screening, calibrated before it ranks, and the decision the result cache holds.
+
+labsnn's own setup must get the same verdicts on the seed's six failure claims under the screening as under 4.1's
+full protocol (the calibration); a screening that disagrees ranks nothing, and the setups are screened again on
+the next budget (4.1's own protocol, which agrees by construction: labsnn's runs there are 4.1's). The winner of
+the screening that ranks is retrained on all of 4.1-4.3 (``labsnn.lab.profiles`` plans those runs).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from labsnn.running.data import MNISTData
 
 @dataclass
 class Screening:
-    """One screening: its budget, the final runs, the setups' scores and the calibration."""
+    """One screening of the setups.
+
+    Attributes:
+        budget: its entry of ``seed_grid.screenings``.
+        last: its final runs (``seed_setup.final_runs``).
+        scores: the setups' scores (``seed_setup.score``).
+        calibration: labsnn's verdicts under it and under 4.1's protocol (``calibration``).
+    """
 
     budget: dict[str, Any]
     last: pd.DataFrame
@@ -30,14 +38,20 @@ class Screening:
 
     @property
     def agrees(self) -> bool:
+        """Whether labsnn's verdicts agree on every failure claim, so that the screening ranks."""
         return bool(self.calibration["same verdict"].all())
 
 
 @dataclass
 class Decision:
-    """What the cache decides: the screenings tried in order, the one that ranks (the first
-    whose calibration agrees), the winner and the fields it sets; ``needed``: every budget
-    the decision has used or needs next (a missing one ends it early)."""
+    """What the result cache decides for one profile.
+
+    Attributes:
+        profile: the profile.
+        reference: labsnn's final runs under 4.1's protocol, or None while they are missing.
+        tried: the screenings tried, in order.
+        needed: every budget the decision has used or needs next (a missing run ends it early).
+    """
 
     profile: str
     reference: pd.DataFrame | None = None
@@ -46,6 +60,7 @@ class Decision:
 
     @property
     def ranking(self) -> Screening | None:
+        """The screening that ranks: the first whose calibration agrees, or None."""
         return next((s for s in self.tried if s.agrees), None)
 
     @property
@@ -55,16 +70,25 @@ class Decision:
 
     @property
     def winner(self) -> str | None:
+        """The seed-like setup of the ranking screening (``seed_setup.best_setup``), or None."""
         return None if self.ranking is None else seed_setup.best_setup(self.ranking.scores)
 
     @property
     def fields(self) -> dict[str, Any] | None:
+        """The config fields the winner sets, or None without one."""
         return None if self.winner is None else setups(self.profile)[self.winner]
 
 
 def calibration(screened: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Per failure claim: labsnn's value and verdict under the screening (``screened``: its
-    final runs) and under 4.1's protocol (``reference``), and whether the verdicts agree."""
+    """Compares labsnn's verdicts on the failure claims under a screening and under 4.1's protocol.
+
+    Args:
+        screened, reference: labsnn's final runs under the screening and under 4.1's protocol.
+
+    Returns:
+        One row per failure claim: ``seed's claim``, ``screening``, ``reproduced (screening)``, ``4.1 protocol``,
+        ``reproduced (4.1 protocol)``, ``same verdict``.
+    """
     under, full = seed_setup.claim_values(screened), seed_setup.claim_values(reference)
     rows = []
     for claim in seed_setup.FAILURE_CLAIMS:
@@ -85,19 +109,39 @@ def calibration(screened: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
 def screen(
     last: pd.DataFrame, reference: pd.DataFrame, budget: dict[str, Any], learns: float = seed_setup.DEFAULT_LEARNS
 ) -> Screening:
-    """A ``Screening`` from its final runs and the reference (labsnn's under 4.1's protocol);
-    ``learns``: the accuracy at which a default run counts as learning."""
+    """Scores a screening and calibrates it.
+
+    Args:
+        last, budget: the screening's final runs and its budget.
+        reference: labsnn's final runs under 4.1's protocol.
+        learns: the accuracy at which a default run counts as learning.
+
+    Returns:
+        The ``Screening``.
+    """
     own = last[last["setup"] == LABSNN_SETUP]
     return Screening(budget, last, seed_setup.score(last, learns), calibration(own, reference))
 
 
 def reference_grid(profile_name: str) -> dict[str, dict[str, Any]]:
+    """Returns a grid of labsnn's own setup alone: name -> fields.
+
+    Args:
+        profile_name: the profile.
+    """
     return {LABSNN_SETUP: setups(profile_name)[LABSNN_SETUP]}
 
 
 def first_plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
-    """The runs 4.4 needs before anything is decided: labsnn's diagnostic runs under 4.1's
-    protocol (4.1's own runs, where its grid has them) and the declared screening."""
+    """Returns the runs 4.4 needs before anything is decided.
+
+    Args:
+        profile_name, device: the profile and the runs' device.
+
+    Returns:
+        labsnn's diagnostic runs under 4.1's protocol (4.1's own runs, where its grid has them), then the declared
+        screening's.
+    """
     protocol = screenings(profile_name)[-1]
     reference = [
         c for *_, c in seed_setup.labelled_configs(profile_name, protocol, device, reference_grid(profile_name))
@@ -114,8 +158,16 @@ def decide(
     progress: bool = False,
     scheduler: str | None = None,
 ) -> Decision:
-    """Screen until a screening's calibration agrees: from the cache only, stopping at the
-    first missing run (``train=False``), or training what is missing (``train=True``)."""
+    """Screens until a screening's calibration agrees.
+
+    Args:
+        profile_name, data, results_dir: the profile, its data and the result cache.
+        train: train what is missing; else read the cache only, stopping at the first missing run.
+        device, progress, scheduler: as ``seed_setup.run_setups`` takes them.
+
+    Returns:
+        The ``Decision``.
+    """
 
     def frame(budget: dict, grid: dict | None = None) -> pd.DataFrame | None:
         if train:
@@ -141,5 +193,9 @@ def decide(
 
 
 def screening_plan(decision: Decision, device: str = "auto") -> list[RunConfig]:
-    """Every run of the screenings ``decision`` has used or needs next."""
+    """Returns every run of the screenings ``decision`` has used or needs next.
+
+    Args:
+        decision, device: the ``Decision`` and the runs' device.
+    """
     return [c for budget in decision.needed for c in seed_setup.plan(decision.profile, device, budget)]

@@ -1,7 +1,8 @@
-"""Section 4.4: which training setup, of those the seed leaves unstated, reproduces its
-failures. The seed's diagnostic runs train under every setup of the declared grid
-(``seed_grid``) on a screening budget; each setup is scored against the seed's claims
-for those runs, and the winner is chosen by the rule below, declared before any run."""
+"""Section 4.4: which training setup, of those the seed leaves unstated, reproduces its failures.
+
+The seed's diagnostic runs train under every setup of the declared grid (``seed_grid``) on a screening budget;
+each setup is scored against the seed's claims for those runs; ``winner_rule``, declared before any run, picks one.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +44,10 @@ DEFAULT_LEARNS = SETUP_PROFILES["full"]["default_learns"]  # "the default learns
 
 
 def winner_rule(profile_name: str) -> str:
-    """The rule that picks the seed-like setup, printed before the scores."""
+    """Returns the rule that picks the seed-like setup, as printed before the scores.
+
+    Args:
+        profile_name: the profile, whose ``default_learns`` the rule states."""
     learns = SETUP_PROFILES[profile_name]["default_learns"]
     return (
         f"The seed-like setup is, among the setups whose default run ends at {learns:.0%} or more, the one that "
@@ -54,7 +58,10 @@ def winner_rule(profile_name: str) -> str:
 
 
 def budget_base(budget: dict[str, Any], device: str = "auto") -> RunConfig:
-    """The lab's default run at a budget's data size and epochs."""
+    """Returns the lab's default run at a budget's data size, batch size and epochs.
+
+    Args:
+        budget, device: an entry of ``seed_grid.screenings``; the run's device."""
     sizes = {key: budget[key] for key in ("n_train", "n_test", "batch_size") if key in budget}
     return RunConfig(**sizes, epochs=budget["epochs"], device=device)
 
@@ -62,8 +69,11 @@ def budget_base(budget: dict[str, Any], device: str = "auto") -> RunConfig:
 def labelled_configs(
     profile_name: str, budget: dict | None = None, device: str = "auto", grid: dict | None = None
 ) -> list[tuple[str, str, Any, RunConfig]]:
-    """``(setup, sweep, value, config)`` for every run of the seed's diagnostic runs under
-    each setup of ``grid`` (default: the declared grid) at ``budget`` (default: the screening)."""
+    """Returns ``(setup, sweep, value, config)`` for each seed of each diagnostic run under each setup.
+
+    Args:
+        profile_name, device: the profile; the runs' device.
+        budget, grid: a budget and setups (name -> fields); None for the declared screening and grid."""
     budget = budget or screenings(profile_name)[0]
     base = budget_base(budget, device)
     rows = []
@@ -75,11 +85,15 @@ def labelled_configs(
 
 
 def plan(profile_name: str, device: str = "auto", budget: dict | None = None) -> list[RunConfig]:
-    """The runs of the screening at ``budget`` (default: the declared screening)."""
+    """Returns the runs of the screening at ``budget``.
+
+    Args:
+        profile_name, device, budget: as ``labelled_configs`` takes them."""
     return [config for *_, config in labelled_configs(profile_name, budget, device)]
 
 
 def _tidy(labelled: list, results: list) -> pd.DataFrame:
+    """Returns the results as one frame, each row labelled with its ``setup``, ``sweep`` and ``value``."""
     frames = []
     for (name, sweep, value, _), result in zip(labelled, results):
         frame = result.frame()
@@ -100,8 +114,15 @@ def run_setups(
     budget: dict | None = None,
     grid: dict | None = None,
 ) -> pd.DataFrame:
-    """Tidy results of a screening: one row per run and epoch, with ``setup``, ``sweep`` and
-    ``value`` (missing runs are trained)."""
+    """Returns the tidy results of a screening, training the runs the cache lacks.
+
+    Args:
+        profile_name, data, results_dir: the profile, its data and the result cache.
+        device, progress, scheduler: as ``labsnn.running.sweep.run_configs`` takes them.
+        budget, grid: as ``labelled_configs`` takes them.
+
+    Returns:
+        One row per run and epoch, with ``setup``, ``sweep`` and ``value``."""
     labelled = labelled_configs(profile_name, budget, device, grid)
     return _tidy(labelled, run_configs([c for *_, c in labelled], results_dir, data, progress, scheduler))
 
@@ -109,23 +130,29 @@ def run_setups(
 def read_setups(
     profile_name: str, data: MNISTData, results_dir: str | Path, budget: dict | None = None, grid: dict | None = None
 ) -> pd.DataFrame | None:
-    """``run_setups`` from the cache only: None when any of its runs is not there."""
+    """Returns ``run_setups``' frame from the cache only, or None when any of its runs is not there.
+
+    Args:
+        profile_name, data, results_dir, budget, grid: as ``run_setups`` takes them."""
     labelled = labelled_configs(profile_name, budget, grid=grid)
     results = [read_result(result_path(Path(results_dir), c, data), c, report=False) for *_, c in labelled]
     return None if any(r is None for r in results) else _tidy(labelled, results)
 
 
 def first_class_share(data: MNISTData, n_test: int | None = None) -> float:
-    """Share of class 0 in the test set: the accuracy of a network whose outputs all tie
-    (all silent, or NaN), since the first class wins a tie."""
+    """Returns the share of class 0 in the test set: the accuracy of a network whose outputs all tie (silent or NaN).
+
+    Args:
+        data, n_test: the data and its test images used (None: all); the first class wins a tie."""
     labels = data.subset(None, n_test).test_labels
     return float((labels == 0).double().mean())
 
 
 def final_runs(frame: pd.DataFrame, tie_accuracy: float) -> pd.DataFrame:
-    """Last epoch of every run, with ``scored_acc``: the test accuracy, or for a diverged
-    run ``tie_accuracy`` (its NaN network leaves every output silent: the seed's code, with
-    no divergence check, would have read that share)."""
+    """Returns the last epoch of every run, with ``scored_acc``: the test accuracy, or ``tie_accuracy`` if diverged.
+
+    Args:
+        frame, tie_accuracy: ``run_setups``' frame; ``first_class_share``, what code with no divergence check reads."""
     last = pd.concat([final_epochs(group) for _, group in frame.groupby("setup", sort=False)])
     last = last.copy()
     last["scored_acc"] = last["test_acc"].where(last["status"] != "diverged", tie_accuracy)
@@ -133,37 +160,58 @@ def final_runs(frame: pd.DataFrame, tie_accuracy: float) -> pd.DataFrame:
 
 
 def run_label(sweep: str, value: Any) -> str:
+    """Returns a diagnostic run's column heading: ``default``, or e.g. ``V_th = 5``.
+
+    Args:
+        sweep, value: the run's swept field and value."""
     return "default" if sweep == "default" else f"{'V_th' if sweep == 'v_th' else sweep} = {value:g}"
 
 
 def run_table(last: pd.DataFrame, column: str, aggfunc: str = "mean") -> pd.DataFrame:
-    """Setups (rows) by the seed's runs (columns): ``column`` aggregated over seeds; for
-    ``scored_acc``, the accuracy with diverged runs at the tie accuracy."""
+    """Returns setups (rows) by the seed's runs (columns, ``run_label``): ``column`` aggregated over seeds.
+
+    Args:
+        last, column, aggfunc: ``final_runs``; a column (``scored_acc``: diverged at the tie accuracy); an aggregate."""
     last = last.assign(run=[run_label(s, v) for s, v in zip(last["sweep"], last["value"])])
     table = last.pivot_table(index="setup", columns="run", values=column, aggfunc=aggfunc, sort=False)
     return table[[run_label(s, v) for s, v in SEED_RUNS]]
 
 
 def diverged_table(last: pd.DataFrame) -> pd.DataFrame:
-    """True where every seed of that setup and run diverged."""
+    """Returns ``run_table`` of booleans: True where every seed of that setup and run diverged.
+
+    Args:
+        last: ``final_runs``."""
     return run_table(last.assign(diverged=last["status"].eq("diverged")), "diverged", "all").astype(bool)
 
 
 def claim_values(runs: pd.DataFrame) -> dict[str, float]:
-    """Each failure claim's measured value on one setup's final runs (scored accuracy)."""
+    """Returns each failure claim's measured value (scored accuracy) on one setup's final runs.
+
+    Args:
+        runs: one setup's rows of ``last``."""
     frame = runs.assign(test_acc=runs["scored_acc"])
     claims = {c.claim: c for c in CLAIMS if c.claim in FAILURE_CLAIMS}
     return {text: float(claims[text].measure({"4.1": frame})) for text in FAILURE_CLAIMS}
 
 
 def holds(claim: str, value: float) -> bool:
-    """Whether the failure claim ``claim`` holds at ``value`` (the reproduction table's rule)."""
+    """Tells whether a failure claim holds at ``value``, by the reproduction table's rule.
+
+    Args:
+        claim, value: an entry of ``FAILURE_CLAIMS``; its measured value."""
     return bool(next(c for c in CLAIMS if c.claim == claim).holds(value))
 
 
 def score(last: pd.DataFrame, learns: float = DEFAULT_LEARNS) -> pd.DataFrame:
-    """Per setup: each failure claim reproduced or not, the default's accuracy and whether
-    it learns (ends at ``learns`` or more), and the count of claims reproduced."""
+    """Scores each setup against the failure claims.
+
+    Args:
+        last, learns: ``final_runs``; the accuracy at which the default run counts as learning.
+
+    Returns:
+        One row per setup: ``setup``, each failure claim (bool), ``default acc``, ``default learns`` and
+        ``claims reproduced`` (a count)."""
     rows = []
     for name, group in last.groupby("setup", sort=False):
         verdicts = {text: holds(text, value) for text, value in claim_values(group).items()}
@@ -181,7 +229,10 @@ def score(last: pd.DataFrame, learns: float = DEFAULT_LEARNS) -> pd.DataFrame:
 
 
 def tied_best(scores: pd.DataFrame) -> list[str]:
-    """Every setup that reproduces the most failure claims with the default still learning."""
+    """Returns every setup that reproduces the most failure claims with the default still learning.
+
+    Args:
+        scores: ``score``'s table."""
     learning = scores[scores["default learns"]]
     if learning.empty:
         return []
@@ -189,8 +240,10 @@ def tied_best(scores: pd.DataFrame) -> list[str]:
 
 
 def best_setup(scores: pd.DataFrame) -> str | None:
-    """The seed-like setup by ``winner_rule``: of ``tied_best``, the most accurate default
-    run, then the first in the grid (``scores``' order); None when no default learns."""
+    """Returns the seed-like setup by ``winner_rule``, or None when no default learns.
+
+    Args:
+        scores: ``score``'s table; of ``tied_best``, the most accurate default wins, then the first in its order."""
     tied = scores[scores["setup"].isin(tied_best(scores))]
     if tied.empty:
         return None

@@ -1,6 +1,8 @@
-"""Section 4.4 as one object for the notebook and the report: the screening's decision,
-labsnn's runs of 4.1-4.3 and the seed-like winner's runs of the same, and the
-reproduction table that scores the seed's claims under both."""
+"""Section 4.4 as one object for the notebook and the report: the screening's decision and both setups' runs.
+
+labsnn's runs of 4.1-4.3 and the seed-like winner's runs of the same feed the reproduction table, which scores the
+seed's claims under both.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +21,14 @@ SECTIONS = ("4.1", "4.2", "4.3")
 
 @dataclass
 class Study:
-    """What 4.4 found: ``decision`` (the screenings, the calibration, the winner), the raw
-    frames of 4.1-4.3 under labsnn's setup and under the winner (None without one), and
-    ``tie``, the accuracy a diverged run of 4.1-4.3 is scored at."""
+    """What 4.4 found.
+
+    Attributes:
+        decision: the screenings, their calibration and the winner (``seed_screening.Decision``).
+        labsnn, seed_like: the raw frames of 4.1-4.3 (section -> tidy results) under labsnn's setup and under the
+            winner's (None without a winner).
+        tie: the accuracy a diverged run of 4.1-4.3 is scored at (``seed_setup.first_class_share``).
+    """
 
     decision: seed_screening.Decision
     labsnn: dict[str, pd.DataFrame]
@@ -30,20 +37,25 @@ class Study:
 
     @property
     def winner(self) -> str | None:
+        """The seed-like setup's name, or None."""
         return self.decision.winner
 
     def scored_seed_like(self) -> dict[str, pd.DataFrame] | None:
-        """The winner's frames as the reproduction table reads them (``scored``)."""
+        """Returns the winner's frames as the reproduction table reads them (``scored``), or None without a winner."""
         return None if self.seed_like is None else {k: scored(f, self.tie) for k, f in self.seed_like.items()}
 
     def table(self) -> pd.DataFrame:
-        """The reproduction table: every claim under labsnn's setup and under the winner's."""
+        """Returns the reproduction table: every claim under labsnn's setup and under the winner's."""
         return reproduction_table(self.labsnn, self.scored_seed_like())
 
 
 def scored(frame: pd.DataFrame, tie: float) -> pd.DataFrame:
-    """``frame`` with a diverged run's NaN accuracy at ``tie``: its NaN network leaves every
-    output silent, and code without a divergence check reads the first class's share."""
+    """Returns ``frame`` with a diverged run's NaN accuracy at ``tie``.
+
+    Args:
+        frame, tie: tidy results; the accuracy to score them at (a NaN network leaves every output silent, and code
+            without a divergence check reads the first class's share).
+    """
     lost = frame["status"].eq("diverged") & frame["test_acc"].isna()
     return frame.assign(test_acc=frame["test_acc"].where(~lost, tie))
 
@@ -57,10 +69,19 @@ def study(
     scheduler: str | None = None,
     labsnn: dict[str, pd.DataFrame] | None = None,
 ) -> Study:
-    """Section 4.4's study, training what the cache lacks in the order it is decided: the
-    screening (and its fallback when the calibration disagrees), then the winner's runs of
-    4.1-4.3 (``labsnn.lab.prepare`` trains all of it beforehand for the report).
-    ``labsnn``: 4.1-4.3's frames under labsnn's setup when the caller has them already."""
+    """Runs section 4.4's study, training what the cache lacks in the order it is decided.
+
+    First the screening (and its fallback when the calibration disagrees), then the winner's runs of 4.1-4.3;
+    ``labsnn.lab.prepare`` trains all of it beforehand for the report.
+
+    Args:
+        profile_name, data, results_dir: the profile, its data and the result cache.
+        device, progress, scheduler: where and how runs train.
+        labsnn: 4.1-4.3's frames under labsnn's setup when the caller has them already; None reads them.
+
+    Returns:
+        The ``Study``.
+    """
     decision = seed_screening.decide(profile_name, data, results_dir, True, device, progress, scheduler)
 
     def frames(setup: dict | None) -> dict[str, pd.DataFrame]:

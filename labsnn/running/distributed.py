@@ -1,6 +1,7 @@
-"""Sweeps on a Dask cluster: each stack of the plan (what ``train_stack`` trains) is one
-task; the results come back to the submitting process, which writes each into the result
-cache as soon as its task finishes, so workers need no shared file system.
+"""Sweeps on a Dask cluster: one task per stack, each result written to the cache by the submitting process.
+
+A stack is what ``train_stack`` trains. The results come back to the submitting process, which writes each into
+the result cache as soon as its task finishes, so workers need no shared file system.
 
 Where the cluster is, first match wins (``resolve_scheduler``):
 
@@ -45,7 +46,11 @@ INSTALL = "pip install -e '.[cluster]'"
 
 @dataclass(frozen=True)
 class SchedulerFile:
-    """A scheduler reached through the JSON file that ``dask scheduler --scheduler-file`` writes."""
+    """A scheduler reached through the JSON file that ``dask scheduler --scheduler-file`` writes.
+
+    Attributes:
+        path: the file, absolute.
+    """
 
     path: Path
 
@@ -54,6 +59,7 @@ class SchedulerFile:
 
 
 def _is_client(scheduler: Any) -> bool:
+    """Tells whether ``scheduler`` is a ``distributed.Client``, without importing Dask."""
     return type(scheduler).__name__ == "Client" and type(scheduler).__module__.startswith("distributed")
 
 
@@ -77,15 +83,19 @@ def _configured_address() -> str | None:
 
 
 def resolve_scheduler(scheduler: Any = None, scheduler_file: str | os.PathLike | None = None) -> Any:
-    """Where to train, checked at once (its form, the file, that Dask is installed).
+    """Returns where to train, checked at once: its form, the file, that Dask is installed.
 
     Args:
         scheduler: a ``distributed.Client``, an address, ``local:N``, or None.
         scheduler_file: a Dask scheduler file (not with ``scheduler``).
 
     Returns:
-        The ``Client``, the address string, a ``SchedulerFile``, or None (in-process), by
-        the order of the module docstring.
+        The ``Client``, the address string, a ``SchedulerFile``, or None (in-process), by the order of the module
+        docstring.
+
+    Raises:
+        ValueError: both given, a missing file, or a scheduler of another form.
+        RuntimeError: a scheduler without Dask installed (naming the extra to install).
     """
     if scheduler is not None and scheduler_file is not None:
         raise ValueError("give a scheduler or a scheduler file, not both")
@@ -117,8 +127,14 @@ def resolve_scheduler(scheduler: Any = None, scheduler_file: str | os.PathLike |
 
 @contextmanager
 def connect(scheduler: Any) -> Iterator:
-    """A ``distributed.Client`` for ``scheduler``; one made here is closed (with its local
-    cluster) on exit, one passed in is left open."""
+    """Connects to a scheduler as a context manager.
+
+    Args:
+        scheduler: what ``resolve_scheduler`` returns, other than None.
+
+    Yields:
+        A ``distributed.Client``; one made here is closed (with its local cluster) on exit, one passed in is left open.
+    """
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -143,8 +159,15 @@ def connect(scheduler: Any) -> Iterator:
 
 
 def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> list[RunResult]:
-    """One stack, on a worker, with the submitter's number of torch threads (so the same
-    arithmetic, and the same numbers, as in-process on the same kind of machine)."""
+    """Trains one stack on a worker, with the submitter's number of torch threads.
+
+    Args:
+        configs, data: the stack's runs and the data (scattered by the submitter).
+        threads: torch's thread count, so the same arithmetic, and numbers, as in-process on the same kind of machine.
+
+    Returns:
+        The runs' ``RunResult`` list, in the order of ``configs``.
+    """
     import torch
 
     from labsnn.running.train import train_stack
@@ -154,6 +177,7 @@ def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> l
 
 
 def _describe(group: Sequence[RunConfig]) -> str:
+    """Names a stack by its size and the fields its first run changes from the defaults."""
     changes = [f"{k}={v}" for k, v in group[0].to_dict().items() if v != RunConfig.__dataclass_fields__[k].default]
     return f"{len(group)} run(s) from the stack of ({', '.join(changes) or 'the defaults'})"
 
@@ -165,9 +189,14 @@ def train_on_cluster(
     on_result: Callable[[RunConfig, RunResult], None],
     progress: bool = True,
 ) -> None:
-    """Train each group as one task; ``on_result`` gets every run as its task finishes. A
-    task that raises stops the sweep with its stack and the worker's one-line error; an
-    interrupt cancels what is pending. Runs already handed to ``on_result`` stay done."""
+    """Trains each group as one task; ``on_result`` gets every run as its task finishes, and those runs stay done.
+
+    Args:
+        groups, data, scheduler: the stacks; the data, scattered once; as ``resolve_scheduler`` returns it.
+        on_result, progress: called with ``(config, result)`` per run; whether to show a progress bar.
+
+    Raises:
+        RuntimeError: a task failed (its stack, the worker's error); pending tasks are cancelled, as on an interrupt."""
     import torch
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
