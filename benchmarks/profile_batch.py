@@ -37,7 +37,7 @@ from collections import defaultdict
 import torch
 
 from labsnn.dynamics.flops import FlopsMeter
-from labsnn.engine import kernels, op_c, stack
+from labsnn.engine import kernels, op_c
 from labsnn.model import SNNStack
 from labsnn.running import measure
 from labsnn.running.batches import BatchEngine
@@ -132,7 +132,7 @@ def main() -> None:
     info = kernels.build_info()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled kernels "
-        f"{'on' if stack.runs_compiled(torch.device('cpu')) else 'off'} (march {info['march']}, {info['backend_build']}); "
+        f"{'on' if kernels.runs_compiled(torch.device('cpu')) else 'off'} (march {info['march']}, {info['backend_build']}); "
         f"ms per batch of 128, median of {args.batches}"
     )
     rows = {}

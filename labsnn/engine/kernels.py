@@ -127,6 +127,12 @@ def library() -> ctypes.CDLL:
     return found  # type: ignore[return-value]
 
 
+def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether the compiled loops run on ``device`` in ``dtype`` under the backend in use: the one
+    question the model's passes, the encoder and the batch engine ask."""
+    return device.type == "cpu" and dtype == torch.float32 and load() is not None
+
+
 def say_unavailable() -> None:
     """Say once per process, on the ``labsnn`` logger, why training runs its torch loops."""
     if not _state.get("said"):

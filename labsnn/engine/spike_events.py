@@ -52,7 +52,7 @@ class BernoulliSpikes:
 def _draw(images: Tensor, rows: Tensor, seed: int, T: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(mask, counts, columns, starts)`` of ``images[rows]``: the compiled operators where
     the backend runs them (``images[rows]`` read in place), else the torch forms."""
-    if images.device.type == "cpu" and images.dtype == torch.float32 and kernels.load() is not None:
+    if kernels.runs_compiled(images.device, images.dtype):
         import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
 
         columns, limits, starts = torch.ops.labsnn.pixel_levels(images.contiguous(), rows.to(torch.int64))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labsnn.dynamics.neuron import lif_sequence, lif_sequence_reference
-from labsnn.engine import kernels
+from labsnn.engine.kernels import runs_compiled
 from labsnn.engine.spike_events import BernoulliSpikes
 
 Layers = tuple[list[Tensor], list[Tensor]]  # each layer's spikes and membrane [K, T, B, N]
@@ -48,11 +48,6 @@ class StackParams:
         from labsnn.engine.compiled import LIFVectors
 
         return LIFVectors.of(self.beta, self.v_th, self.z, self.gain, self.spike_timing)
-
-
-def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
-    """The compiled loops run on ``device`` in ``dtype`` under the backend in use."""
-    return device.type == "cpu" and dtype == torch.float32 and kernels.load() is not None
 
 
 def _ascending_indices(columns: Tensor, bound: int) -> bool:

@@ -101,7 +101,7 @@ def plot_trace(run: Trace, figures_dir: str | Path, name: str = "figure_spike_ra
     return fig
 
 
-def caption(run: Trace, number: str = "A") -> str:
+def trace_caption(run: Trace, number: str = "A") -> str:
     """Writes the raster figure's caption: the run, its output spikes and its prediction.
 
     Args:

@@ -112,7 +112,7 @@ def accuracy_caption(last: pd.DataFrame, number: int = 8) -> str:
     )
 
 
-def diagnostics_caption(last: pd.DataFrame, number: int = 9) -> str:
+def setup_diagnostics_caption(last: pd.DataFrame, number: int = 9) -> str:
     """Returns Figure 9's Markdown caption: how many runs end silent or diverged.
 
     Args:

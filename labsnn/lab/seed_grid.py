@@ -12,7 +12,7 @@ from typing import Any
 from labsnn.lab.preflight import profile
 
 #: Each optimizer at its usual learning rate and a decade either side; SGD with and without momentum.
-OPTIMIZERS: dict[str, dict[str, Any]] = {
+SETUP_OPTIMIZERS: dict[str, dict[str, Any]] = {
     "Adam 1e-4": {"optimizer": "adam", "lr": 1e-4},
     "Adam 1e-3": {"optimizer": "adam", "lr": 1e-3},
     "Adam 1e-2": {"optimizer": "adam", "lr": 1e-2},
@@ -23,8 +23,8 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
     "SGD 1 m0.9": {"optimizer": "sgd", "lr": 1.0, "momentum": 0.9},
     "SGD 10 m0.9": {"optimizer": "sgd", "lr": 10.0, "momentum": 0.9},
 }
-SURROGATES = {"fast sigmoid": "fast_sigmoid", "scaled fast sigmoid": "scaled_fast_sigmoid"}
-TIMINGS = {"same step": "same_step", "next step": "next_step"}
+SETUP_SURROGATES = {"fast sigmoid": "fast_sigmoid", "scaled fast sigmoid": "scaled_fast_sigmoid"}
+SETUP_TIMINGS = {"same step": "same_step", "next step": "next_step"}
 #: labsnn's own setup (4.1's defaults); every grid lists it first.
 LABSNN_SETUP = "Adam 1e-3, fast sigmoid, same step"
 
@@ -48,9 +48,9 @@ SETUP_PROFILES: dict[str, dict[str, Any]] = {
         "epochs": 2,
         "seeds": 1,
         "default_learns": 0.80,  # the seed's default runs end near 90%; a screening trains less
-        "optimizers": list(OPTIMIZERS),
-        "surrogates": list(SURROGATES),
-        "timings": list(TIMINGS),
+        "optimizers": list(SETUP_OPTIMIZERS),
+        "surrogates": list(SETUP_SURROGATES),
+        "timings": list(SETUP_TIMINGS),
     },
     "smoke": {
         "n_train": 700,
@@ -60,8 +60,8 @@ SETUP_PROFILES: dict[str, dict[str, Any]] = {
         "batch_size": 16,
         "default_learns": 0.20,  # twice chance: no smoke run trains long enough to reach the full profile's
         "optimizers": ["Adam 1e-3", "Adam 1e-2", "SGD 1"],
-        "surrogates": list(SURROGATES),
-        "timings": list(TIMINGS),
+        "surrogates": list(SETUP_SURROGATES),
+        "timings": list(SETUP_TIMINGS),
     },
 }
 _BUDGET_KEYS = ("n_train", "n_test", "epochs", "seeds", "batch_size")
@@ -83,9 +83,9 @@ def setups(profile_name: str) -> dict[str, dict[str, Any]]:
     grid = {}
     for opt, sur, timing in product(p["optimizers"], p["surrogates"], p["timings"]):
         grid[f"{opt}, {sur}, {timing}"] = {
-            **OPTIMIZERS[opt],
-            "surrogate": SURROGATES[sur],
-            "spike_timing": TIMINGS[timing],
+            **SETUP_OPTIMIZERS[opt],
+            "surrogate": SETUP_SURROGATES[sur],
+            "spike_timing": SETUP_TIMINGS[timing],
         }
     if LABSNN_SETUP not in grid:
         raise ValueError(f"the {profile_name} grid must hold labsnn's own setup, {LABSNN_SETUP}")

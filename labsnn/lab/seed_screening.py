@@ -146,7 +146,7 @@ def first_plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
     reference = [
         c for *_, c in seed_setup.labelled_configs(profile_name, protocol, device, reference_grid(profile_name))
     ]
-    return reference + seed_setup.plan(profile_name, device)
+    return reference + seed_setup.grid_plan(profile_name, device)
 
 
 def decide(
@@ -198,4 +198,4 @@ def screening_plan(decision: Decision, device: str = "auto") -> list[RunConfig]:
     Args:
         decision, device: the ``Decision`` and the runs' device.
     """
-    return [c for budget in decision.needed for c in seed_setup.plan(decision.profile, device, budget)]
+    return [c for budget in decision.needed for c in seed_setup.grid_plan(decision.profile, device, budget)]

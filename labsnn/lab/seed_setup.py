@@ -84,7 +84,7 @@ def labelled_configs(
     return rows
 
 
-def plan(profile_name: str, device: str = "auto", budget: dict | None = None) -> list[RunConfig]:
+def grid_plan(profile_name: str, device: str = "auto", budget: dict | None = None) -> list[RunConfig]:
     """Returns the runs of the screening at ``budget``.
 
     Args:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from labsnn.dynamics.encoders import get_encoder
 from labsnn.dynamics.losses import stack_losses
-from labsnn.engine import stack
+from labsnn.engine import kernels, stack
 from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
 from labsnn.model import SNNStack, StackOutput
 from labsnn.running.config import RunConfig
@@ -59,7 +59,7 @@ class BatchEngine:
     @property
     def events(self) -> bool:
         """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
-        return self.base.encoder == "bernoulli" and stack.runs_compiled(self.device)
+        return self.base.encoder == "bernoulli" and kernels.runs_compiled(self.device)
 
     def encode(
         self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
