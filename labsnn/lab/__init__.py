@@ -67,6 +67,7 @@ _MODULES = (
     "findings",
     "host",
     "nbcells",
+    "notebooks",
     "preflight",
     "profiles",
     "raster",

@@ -18,6 +18,7 @@ from labsnn import lab
 from labsnn.lab import seed_study
 from labsnn.lab.host import PeakMemory, check_tex
 from labsnn.lab.nbcells import is_checked
+from labsnn.lab.notebooks import run_notebooks
 from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
 from labsnn.lab.report_inputs import (
     INPUTS_FILE,
@@ -166,22 +167,6 @@ def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> No
     atomic.write_bytes(target, pdf)
 
 
-def _run_notebooks(parameters: dict, out_dir: Path) -> None:
-    """Executes each section notebook with papermill into ``out_dir``, with ``parameters``."""
-    import papermill  # imported here: an up-to-date rerun needs it not
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for source in notebook_paths():
-        papermill.execute_notebook(
-            str(source),
-            str(out_dir / source.name),
-            parameters=parameters,
-            cwd=str(source.parent),
-            progress_bar=True,
-            kernel_name="python3",
-        )
-
-
 def build_report(
     profile: str = "full",
     data_root: str | None = None,
@@ -240,7 +225,7 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
         return target
     (out_dir / INPUTS_FILE).unlink(missing_ok=True)
     parameters = {"profile": profile, "data_root": plan.data_root, "results_dir": str(results_dir)}
-    _run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
+    run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
     export(results_dir, out_dir / RESULTS_TABLE, files=planned)
     seconds = time.perf_counter() - started
     _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
