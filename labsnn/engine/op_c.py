@@ -121,6 +121,7 @@ def pixel_levels(images: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         starts.data_ptr(),
         kernels.threads(),
     )
+    kernels.check(int(n == -2), "pixel_levels")
     if n < 0:
         raise ValueError("bernoulli_encode needs intensities in [0, 1]")
     return columns[0, :n].clone(), limits[0, :n].clone(), starts  # copies: the scratch rows are freed

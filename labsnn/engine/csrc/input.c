@@ -24,28 +24,44 @@ void splitmix64_fill(uint64_t seed, int64_t start, int64_t count, void *out) {
 /* The pixels of images[rows[b]], b < B (images [*, M]), with level q = round(65536 x) > 0,
  * image by image: columns[j],
  * limits[j] = q - 32769, starts[b] (image b owns starts[b] <= j < starts[b + 1]). Returns n,
- * or -1 where a value is outside [0, 1] (NaN included). */
+ * -1 where a value is outside [0, 1] (NaN included), -2 out of memory. */
 int64_t pixel_levels(const float *restrict images, const int64_t *restrict rows, int64_t B, int64_t M,
                      int64_t *restrict scratch_columns,
                      int16_t *restrict scratch_limits, int64_t *restrict columns, int16_t *restrict limits,
                      int64_t *restrict starts, int threads) {
-    int bad = 0;
-    /* each image's kept pixels into its own slice of the scratch arrays (branch-free: write
-     * every pixel, advance past those with q > 0), then packed image after image */
-    #pragma omp parallel for num_threads(threads) schedule(dynamic, 16) reduction(|: bad)
-    for (int64_t b = 0; b < B; b++) {
-        int64_t kept = b * M;
-        for (int64_t p = 0; p < M; p++) {
-            const float x = images[rows[b] * M + p];
-            const int ok = x >= 0.0f && x <= 1.0f;  /* NaN fails too */
-            bad |= !ok;
-            const int32_t q = (int32_t)nearbyintf((ok ? x : 0.0f) * 65536.0f);  /* 0 .. 65536 */
-            scratch_columns[kept] = p;
-            scratch_limits[kept] = (int16_t)(q > 0 ? q - 32769 : 0);
-            kept += q > 0;
+    int bad = 0, failed = 0;
+    /* each image's levels first (a loop the compiler vectorises: rintf rounds half to even,
+     * as torch.round, in the default rounding mode), then its kept pixels into its own slice
+     * of the scratch arrays (branch-free: write every pixel, advance past those with q > 0),
+     * then packed image after image */
+    #pragma omp parallel num_threads(threads) reduction(|: bad, failed)
+    {
+        int32_t *levels = malloc(sizeof(int32_t) * (size_t)(M + 1));
+        failed = levels == NULL;
+        #pragma omp for schedule(dynamic, 16)
+        for (int64_t b = 0; b < B; b++) {
+            if (levels == NULL) continue;
+            const float *restrict image = images + rows[b] * M;
+            int outside = 0;
+            for (int64_t p = 0; p < M; p++) {
+                const float x = image[p];
+                const int ok = (x >= 0.0f) & (x <= 1.0f);  /* NaN fails too */
+                outside |= !ok;
+                levels[p] = (int32_t)rintf((ok ? x : 0.0f) * 65536.0f);  /* 0 .. 65536 */
+            }
+            bad |= outside;
+            int64_t kept = b * M;
+            for (int64_t p = 0; p < M; p++) {
+                const int32_t q = levels[p];
+                scratch_columns[kept] = p;
+                scratch_limits[kept] = (int16_t)(q - 32769);
+                kept += q > 0;
+            }
+            starts[b + 1] = kept - b * M;
         }
-        starts[b + 1] = kept - b * M;
+        free(levels);
     }
+    if (failed) return -2;
     if (bad) return -1;
     starts[0] = 0;
     for (int64_t b = 0; b < B; b++) starts[b + 1] += starts[b];
