@@ -44,6 +44,7 @@ def _fake_cache(monkeypatch, frames):
         return frame[frame["setup"].isin(grid)] if grid else frame
 
     monkeypatch.setattr(seed_setup, "read_setups", read)
+    monkeypatch.setattr(seed_screening, "_decisions", {})  # a faked cache is not in the folder's files
 
 
 def test_a_screening_that_disagrees_ranks_nothing_and_the_setups_are_screened_on_4_1s_protocol(
@@ -179,3 +180,10 @@ def test_the_summary_and_the_explanations_are_read_from_the_results():
         in text
     )
     assert "it reproduces 3 of 17 claims (0 more a tie within seed noise)" in text
+
+
+def test_a_decision_is_recomputed_once_the_cache_changes(subset, tmp_path):
+    first = seed_screening.decide("full", subset, tmp_path)
+    assert seed_screening.decide("full", subset, tmp_path) is first  # the same cache: the same decision
+    (tmp_path / "new-run.json").write_text("{}")
+    assert seed_screening.decide("full", subset, tmp_path) is not first

@@ -8,6 +8,7 @@ the screening that ranks is retrained on all of 4.1-4.3 (``labsnn.lab.profiles``
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,18 @@ def first_plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
     return reference + seed_setup.grid_plan(profile_name, device)
 
 
+_decisions: dict[tuple, tuple[tuple, Decision]] = {}  # by the cache's state: planning asks the same question many times
+
+
+def _cache_state(results_dir: str | Path) -> tuple:
+    """The result files in ``results_dir``: names, sizes and modification times (a new or rewritten run changes it)."""
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        return ()
+    entries = [e for e in os.scandir(folder) if e.name.endswith(".json")]
+    return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
+
+
 def decide(
     profile_name: str,
     data: MNISTData,
@@ -166,8 +179,19 @@ def decide(
         device, progress, scheduler: as ``seed_setup.run_setups`` takes them.
 
     Returns:
-        The ``Decision``.
+        The ``Decision`` (the same object again while the cache is unchanged: read it, do not change it).
     """
+    key = (profile_name, data.fingerprint, str(Path(results_dir).resolve()), train, device)
+    known = _decisions.get(key)
+    if known is not None and known[0] == _cache_state(results_dir):
+        return known[1]
+    decision = _decide(profile_name, data, results_dir, train, device, progress, scheduler)
+    _decisions[key] = (_cache_state(results_dir), decision)
+    return decision
+
+
+def _decide(profile_name, data, results_dir, train, device, progress, scheduler) -> Decision:
+    """``decide``, computed."""
 
     def frame(budget: dict, grid: dict | None = None) -> pd.DataFrame | None:
         if train:
