@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from labsnn.engine import kernels
+from labsnn.engine.op_checks import OPERATORS
 
 
 def _ptr(op: str, name: str, tensor: Tensor) -> int:
@@ -143,17 +144,4 @@ def bernoulli_mask(seed: int, limits: Tensor, T: int) -> tuple[Tensor, Tensor]:
     return mask, counts
 
 
-C_IMPLEMENTATIONS = {
-    name: globals()[name]
-    for name in (
-        "lif",
-        "lif_backward",
-        "event_currents",
-        "event_weight_grad",
-        "dense_currents",
-        "dense_grads",
-        "row_sums",
-        "pixel_levels",
-        "bernoulli_mask",
-    )
-}
+C_IMPLEMENTATIONS = {name: globals()[name] for name in OPERATORS}

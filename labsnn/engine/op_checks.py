@@ -113,17 +113,16 @@ def bernoulli_mask(seed: int, limits: Tensor, T: int) -> None:
         _fail("bernoulli_mask", f"T must be >= 1, got {T}")
 
 
-CHECKS = {
-    name: globals()[name]
-    for name in (
-        "lif",
-        "lif_backward",
-        "event_currents",
-        "event_weight_grad",
-        "dense_currents",
-        "dense_grads",
-        "row_sums",
-        "pixel_levels",
-        "bernoulli_mask",
-    )
-}
+#: The operators, in the order ``labsnn.engine.ops`` defines them.
+OPERATORS = (
+    "lif",
+    "lif_backward",
+    "event_currents",
+    "event_weight_grad",
+    "dense_currents",
+    "dense_grads",
+    "row_sums",
+    "pixel_levels",
+    "bernoulli_mask",
+)
+CHECKS = {name: globals()[name] for name in OPERATORS}
