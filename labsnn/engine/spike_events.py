@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
 from labsnn.engine import kernels, reference
 from labsnn.engine.reference import LEVELS, spike_limits
 from labsnn.validation import check_steps
@@ -53,8 +54,6 @@ def _draw(images: Tensor, rows: Tensor, seed: int, T: int) -> tuple[Tensor, Tens
     """``(mask, counts, columns, starts)`` of ``images[rows]``: the compiled operators where
     the backend runs them (``images[rows]`` read in place), else the torch forms."""
     if kernels.runs_compiled(images.device, images.dtype):
-        import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
-
         columns, limits, starts = torch.ops.labsnn.pixel_levels(images.contiguous(), rows.to(torch.int64))
         mask, counts = torch.ops.labsnn.bernoulli_mask(seed, limits, T)
     else:

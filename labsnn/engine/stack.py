@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labsnn.dynamics.neuron import lif_sequence, lif_sequence_reference
+from labsnn.engine import reference as torch_ops
+from labsnn.engine.compiled import LIFVectors, compiled_stack
 from labsnn.engine.kernels import runs_compiled
 from labsnn.engine.spike_events import BernoulliSpikes
 
@@ -43,10 +45,8 @@ class StackParams:
     gain: Tensor | None
     spike_timing: str
 
-    def lif_vectors(self):
+    def lif_vectors(self) -> LIFVectors:
         """The LIF parameters as the ``labsnn::lif`` operator takes them (``compiled.LIFVectors``)."""
-        from labsnn.engine.compiled import LIFVectors
-
         return LIFVectors.of(self.beta, self.v_th, self.z, self.gain, self.spike_timing)
 
 
@@ -78,8 +78,7 @@ def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None)
 
 def _lif(params: StackParams, currents: Tensor) -> tuple[Tensor, Tensor]:
     if runs_compiled(currents.device, currents.dtype):
-        spikes, membrane = params.lif_vectors().lif(currents)
-        return spikes, membrane
+        return params.lif_vectors().lif(currents)
     args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
     spikes, membrane = lif_sequence(currents.transpose(0, 1), *args)
     return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)
@@ -106,7 +105,7 @@ def forward(params: StackParams, inputs: Tensor, columns: Tensor | None = None) 
     for layer in range(len(params.weights)):
         if layer:
             weight, bias = params.weights[layer], params.biases[layer]
-            currents = torch.stack([F.linear(x, w, b) for x, w, b in zip(layer_spikes[-1], weight, bias)])
+            currents = torch_ops.dense_currents(layer_spikes[-1], weight, bias)
         spikes, membrane = _lif(params, currents)
         layer_spikes.append(spikes)
         membranes.append(membrane)
@@ -119,8 +118,6 @@ def forward_events(params: StackParams, spikes: BernoulliSpikes) -> Layers:
     if spikes.shape[2] != params.weights[0].shape[2]:
         raise ValueError(f"BernoulliSpikes input needs shape [T, B, {params.weights[0].shape[2]}]")
     if runs_compiled(params.weights[0].device, params.weights[0].dtype):
-        from labsnn.engine.compiled import compiled_stack
-
         return compiled_stack(spikes, list(params.weights), list(params.biases), params.lif_vectors())
     return forward(params, spikes.dense())
 
@@ -131,8 +128,8 @@ def reference(params: StackParams, inputs: Tensor) -> Layers:
     layer_spikes, membranes = [], []
     args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
     for layer, (weight, bias) in enumerate(zip(params.weights, params.biases)):
-        sources = [inputs] * weight.shape[0] if layer == 0 else layer_spikes[-1]
-        currents = torch.stack([F.linear(x, w, b) for x, w, b in zip(sources, weight, bias)])
+        sources = inputs.expand(weight.shape[0], *inputs.shape) if layer == 0 else layer_spikes[-1]
+        currents = torch_ops.dense_currents(sources, weight, bias)
         spikes, membrane = lif_sequence_reference(currents.transpose(0, 1), *args)
         layer_spikes.append(spikes.transpose(0, 1))
         membranes.append(membrane.transpose(0, 1))
