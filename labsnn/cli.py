@@ -19,6 +19,7 @@ from labsnn.log import log
 from labsnn.running.config import RunConfig
 from labsnn.running.distributed import resolve_scheduler
 from labsnn.running.paths import check_data_root, check_writable_folder
+from labsnn.validation import check_workers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,14 +83,24 @@ def _sweep(args: argparse.Namespace) -> None:
     check_data_root(args.data_root)
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
+    check_workers(args.workers)
     _check_backend(base)
     from labsnn.running.data import load_mnist
-    from labsnn.running.sweep import summarize, sweep, sweep_configs
+    from labsnn.running.summary import summarize
+    from labsnn.running.sweep import sweep, sweep_configs
 
     sweep_configs(base, args.param, values, args.seeds)  # validates before the data is loaded
     data = load_mnist(args.data_root)
     frame = sweep(
-        base, args.param, values, args.seeds, args.results, data, progress=not args.no_progress, scheduler=scheduler
+        base,
+        args.param,
+        values,
+        args.seeds,
+        args.results,
+        data,
+        progress=not args.no_progress,
+        scheduler=scheduler,
+        workers=args.workers,
     )
     print(f"data: {data.source}; results in {args.results}")
     _print_table(summarize(frame))
@@ -97,7 +108,9 @@ def _sweep(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     """Runs ``labsnn report``: checks its arguments (stopping there with ``--check-only``), then TeX, then builds."""
-    check_report(args.profile, args.data_root, args.results, args.out, args.scheduler, args.scheduler_file)
+    check_report(
+        args.profile, args.data_root, args.results, args.out, args.scheduler, args.scheduler_file, args.workers
+    )
     if args.check_only:
         log.info(f"report arguments checked (profile {args.profile}); nothing was run")
         return
@@ -114,6 +127,7 @@ def _report(args: argparse.Namespace) -> None:
         force=args.force,
         scheduler=args.scheduler,
         scheduler_file=args.scheduler_file,
+        workers=args.workers,
     )
 
 

@@ -11,6 +11,7 @@ import typing
 from typing import Any
 
 from labsnn.running.config import RunConfig, describe_fields
+from labsnn.validation import AUTO_WORKERS
 
 
 def _field_type(name: str) -> Any:
@@ -79,7 +80,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
-    """Adds ``--scheduler`` and ``--scheduler-file``, which exclude each other.
+    """Adds ``--scheduler`` and ``--scheduler-file``, which exclude each other, and ``--workers``.
 
     Args:
         parser: the command's parser.
@@ -98,6 +99,13 @@ def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PATH",
         help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)",
+    )
+    parser.add_argument(
+        "--workers",
+        default=AUTO_WORKERS,
+        metavar="N",
+        help="without a scheduler: train stacks side by side in N processes of one thread each (the same numbers), "
+        "1 in this process (default: auto, as many as torch's threads)",
     )
 
 

@@ -82,3 +82,20 @@ def lookup(kind: str, table: Mapping[str, T], name: str) -> T:
         return table[name]
     except (KeyError, TypeError):
         raise ValueError(f"{kind} must be one of {', '.join(sorted(table))}, got {name!r}") from None
+
+
+#: ``workers`` meaning as many worker processes as torch has threads.
+AUTO_WORKERS = "auto"
+
+
+def check_workers(workers: Any) -> int | str:
+    """Returns ``workers`` checked: an integer >= 1 (a digit string too), or ``"auto"``.
+
+    Raises:
+        ValueError: anything else, in one line.
+    """
+    if workers == AUTO_WORKERS or is_integer(workers, 1):
+        return workers
+    if isinstance(workers, str) and workers.isdigit() and int(workers) >= 1:
+        return int(workers)
+    raise ValueError(f"workers must be an integer >= 1 or {AUTO_WORKERS!r}, got {workers!r}")

@@ -18,7 +18,9 @@ from labsnn.running.config import RunConfig
 from labsnn.running.sweep import sweep
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
+
 COMMON = ["--T", "4", "--epochs", "1", "--n_train", "200", "--n_test", "100", "--no-progress"]
+SWEEP = [*COMMON, "--workers", "1"]  # in this process: the fixtures watch train_stack here
 
 
 @pytest.fixture
@@ -138,7 +140,7 @@ def test_sizes_from_the_command_line(capsys, trained, monkeypatch):
 
 
 def test_sweep_over_sizes(tmp_path, capsys, trained):
-    assert main(["sweep", "sizes", "784-10-10", "784-20-10", "--results", str(tmp_path), *COMMON]) == 0
+    assert main(["sweep", "sizes", "784-10-10", "784-20-10", "--results", str(tmp_path), *SWEEP]) == 0
     assert sorted(c.sizes for c in trained) == [(784, 10, 10), (784, 20, 10)]
     rows = [json.loads(p.read_text())["config"]["sizes"] for p in tmp_path.glob("*.json")]
     assert sorted(rows) == [[784, 10, 10], [784, 20, 10]]
@@ -237,7 +239,7 @@ def tiny_disk(tmp_path):
 
 def test_a_full_disk_is_one_line_and_keeps_every_whole_result(tiny_disk, capsys, trained):
     err = _one_line_exit_2(
-        capsys, "sweep", "beta", "0.1", "0.5", "1.0", "2.0", "--seeds", "2", "--results", str(tiny_disk), *COMMON
+        capsys, "sweep", "beta", "0.1", "0.5", "1.0", "2.0", "--seeds", "2", "--results", str(tiny_disk), *SWEEP
     )
     assert "No space left on device" in err
     assert not list(tiny_disk.glob(".*.tmp"))

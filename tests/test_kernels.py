@@ -192,8 +192,10 @@ def test_a_network_in_the_compiled_stack_computes_what_it_computes_alone():
 
 
 @compiled
-def test_results_do_not_depend_on_the_thread_count(subset):
-    config = RunConfig(T=25, epochs=1, n_train=512, n_test=256, device="cpu")  # the lab's T and batch 128
+@pytest.mark.parametrize("encoder", ["bernoulli", "repeat", "threshold"])
+def test_results_do_not_depend_on_the_thread_count(subset, encoder):
+    # the lab's T and batch 128; repeat and threshold feed the dense first layer
+    config = RunConfig(T=25, epochs=1, n_train=512, n_test=256, device="cpu", encoder=encoder)
     before = torch.get_num_threads()
     try:
         histories = []

@@ -21,11 +21,12 @@ from labsnn.running.train import train_stack
 PINNED = Path(__file__).with_name("pinned_history.json")
 TINY = RunConfig(T=8, epochs=1, n_train=64, n_test=32, batch_size=16, lr=1e-2, v_th=0.5, device="cpu")
 RUNS = [TINY, TINY.replace(beta=0.5, z=5.0, loss="cross_entropy_rate")]  # stacked, as the report trains
+DENSE = TINY.replace(encoder="repeat")  # the dense first layer's path, a stack of its own
 MACHINE_FIELDS = ("epoch_time_s",)
 
 
 def histories(data) -> list[list[dict]]:
-    results = train_stack(RUNS, data, progress=False)
+    results = [*train_stack(RUNS, data, progress=False), *train_stack([DENSE], data, progress=False)]
     return [[{k: v for k, v in row.items() if k not in MACHINE_FIELDS} for row in r.epochs] for r in results]
 
 
@@ -50,6 +51,7 @@ def test_numbers_change_only_with_a_results_version_bump():
         f"version {pinned['results_version']}: re-pin with `.venv/bin/python tests/test_results_version.py`"
     )
     now = histories(load_subset())
+    assert len(now) == len(pinned["histories"]), f"the pinned runs changed: {advice}"
     for run, (old, new) in enumerate(zip(pinned["histories"], now)):
         for epoch, (old_row, new_row) in enumerate(zip(old, new)):
             assert set(old_row) == set(new_row), f"per-epoch fields changed ({set(old_row) ^ set(new_row)}): {advice}"

@@ -11,7 +11,8 @@ import pytest
 from conftest import REPO
 from labsnn.cli import main
 from labsnn.running.config import RunConfig
-from labsnn.running.sweep import run_configs, summarize, sweep
+from labsnn.running.summary import summarize
+from labsnn.running.sweep import run_configs, sweep
 
 TINY = RunConfig(T=4, epochs=1, n_train=200, n_test=100, batch_size=50)
 SEEDS = 4

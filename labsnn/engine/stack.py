@@ -67,12 +67,18 @@ def distinct_steps(inputs: Tensor) -> Tensor:
 
 
 def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None) -> Tensor:
-    """The first layer's currents ``[K, T, B, N]``: once for a view repeated over time."""
+    """The first layer's currents ``[K, T, B, N]``: once for a view repeated over time; on the
+    compiled backend through ``labsnn::dense_currents``, network by network (sums in a fixed
+    order, so that a run's numbers do not depend on the thread count), else ``F.linear``."""
     weight, bias = params.weights[0], params.biases[0]
     if columns is not None:
         weight = weight.index_select(2, columns)
     source = distinct_steps(inputs)
-    current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
+    if runs_compiled(source.device, source.dtype):
+        source = source.contiguous().unsqueeze(0)
+        current = torch.cat([torch.ops.labsnn.dense_currents(source, w[None], b[None]) for w, b in zip(weight, bias)])
+    else:
+        current = torch.stack([F.linear(source, w, b) for w, b in zip(weight, bias)])
     return current.expand(-1, inputs.shape[0], -1, -1)
 
 

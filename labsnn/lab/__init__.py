@@ -58,7 +58,7 @@ _EXPORTS = {
     "section_grids": "labsnn.lab.profiles",
     "training_seconds": "labsnn.lab.profiles",
     "training_summary": "labsnn.lab.profiles",
-    "summarize": "labsnn.running.sweep",
+    "summarize": "labsnn.running.summary",
 }
 _MODULES = (
     "claims",

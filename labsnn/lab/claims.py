@@ -13,7 +13,7 @@ from labsnn.dynamics.flops import ann_flops
 from labsnn.lab.discussion import claims_sentence, discuss, final_stats
 from labsnn.lab.findings import final_accuracy
 from labsnn.model import LAB_SIZES
-from labsnn.running.sweep import final_epochs, value_key
+from labsnn.running.summary import final_epochs, value_key
 
 LAB_ANN_FLOPS = ann_flops(LAB_SIZES)
 

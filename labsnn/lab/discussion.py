@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from labsnn.running.sweep import final_epochs, value_key
+from labsnn.running.summary import final_epochs, value_key
 
 
 def final_stats(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:

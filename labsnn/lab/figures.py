@@ -9,7 +9,7 @@ import pandas as pd
 
 from labsnn.lab.discussion import final_stats
 from labsnn.running.atomic import write_bytes
-from labsnn.running.sweep import value_key
+from labsnn.running.summary import value_key
 
 
 def save_figure(fig, figures_dir: str | Path, name: str) -> None:

@@ -14,7 +14,8 @@ from labsnn.dynamics.flops import snn_flops
 from labsnn.lab.discussion import final_stats
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData
-from labsnn.running.sweep import final_epochs, run_configs, summarize, value_key
+from labsnn.running.summary import final_epochs, summarize, value_key
+from labsnn.running.sweep import run_configs
 
 CHANCE = 0.1  # ten balanced classes
 LEARNED = 2 * CHANCE

@@ -13,6 +13,7 @@ from typing import Any
 
 from labsnn.running.paths import REPOSITORY, check_writable_folder
 from labsnn.running.paths import check_data_root as check_mnist_root
+from labsnn.validation import AUTO_WORKERS, check_workers
 
 #: The report's notebooks, in the order of the report.
 NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed_setup")
@@ -110,7 +111,8 @@ class ReportPlan:
     Attributes:
         profile, data_root: as given.
         results_dir, out_dir, figures_dir: absolute folders (``<out_dir>/figures`` for the figures).
-        scheduler: the resolved scheduler (``labsnn.running.distributed.resolve_scheduler``), None for in-process.
+        scheduler: the resolved scheduler (``labsnn.running.distributed.resolve_scheduler``), None for this machine.
+        workers: without a scheduler, the processes training side by side (``labsnn.running.processes``).
     """
 
     profile: str
@@ -119,6 +121,7 @@ class ReportPlan:
     out_dir: Path
     figures_dir: Path
     scheduler: Any
+    workers: int | str = 1
 
 
 def check_report(
@@ -128,6 +131,7 @@ def check_report(
     out_dir: str | os.PathLike,
     scheduler: Any = None,
     scheduler_file: str | os.PathLike | None = None,
+    workers: int | str = AUTO_WORKERS,
 ) -> ReportPlan:
     """Runs every check of ``labsnn report`` that needs neither TeX nor data; creates nothing.
 
@@ -135,6 +139,7 @@ def check_report(
         profile_name, data_root: as ``check_data_root`` takes them.
         results_dir, out_dir: the result cache and the output folder, each writable or creatable.
         scheduler, scheduler_file: as ``labsnn.running.distributed.resolve_scheduler`` takes them.
+        workers: as ``labsnn.running.sweep.sweeps`` takes it.
 
     Returns:
         The checked ``ReportPlan``.
@@ -149,4 +154,5 @@ def check_report(
     results = check_writable_folder(results_dir, "results folder")
     figures = check_writable_folder(out / "figures", "figures folder")
     notebook_paths()
-    return ReportPlan(profile_name, data_root, results, out, figures, resolve_scheduler(scheduler, scheduler_file))
+    where = resolve_scheduler(scheduler, scheduler_file)
+    return ReportPlan(profile_name, data_root, results, out, figures, where, check_workers(workers))

@@ -198,7 +198,12 @@ def run_section(
 
 
 def prepare(
-    profile_name: str, data: MNISTData, results_dir: str | Path, progress: bool = True, scheduler: str | None = None
+    profile_name: str,
+    data: MNISTData,
+    results_dir: str | Path,
+    progress: bool = True,
+    scheduler: str | None = None,
+    workers: int | str = 1,
 ) -> None:
     """Trains every run of the report; the notebooks then read the cache.
 
@@ -207,13 +212,13 @@ def prepare(
 
     Args:
         profile_name, data, results_dir: the profile, its data and the result cache.
-        progress, scheduler: as ``labsnn.running.sweep.run_configs`` takes them.
+        progress, scheduler, workers: as ``labsnn.running.sweep.run_configs`` takes them.
     """
     configs, trained = plan(profile_name), -1
     while len(configs) != trained:
         if trained >= 0:
             log.info(f"{len(configs) - trained} more run(s) planned from what 4.4's screening decided")
-        run_configs(configs, results_dir, data, progress, scheduler)
+        run_configs(configs, results_dir, data, progress, scheduler, workers)
         configs, trained = plan(profile_name, data=data, results_dir=results_dir), len(configs)
 
 

@@ -33,6 +33,7 @@ from labsnn.log import log
 from labsnn.running import atomic
 from labsnn.running.data import MNISTData
 from labsnn.running.export import export
+from labsnn.validation import AUTO_WORKERS
 
 __all__ = [
     "INPUTS_FILE",
@@ -175,6 +176,7 @@ def build_report(
     force: bool = False,
     scheduler: Any = None,
     scheduler_file: str | Path | None = None,
+    workers: int | str = AUTO_WORKERS,
 ) -> Path:
     """Runs everything and writes ``<out_dir>/lab1_report.pdf``.
 
@@ -187,6 +189,7 @@ def build_report(
         results_dir, out_dir: the result cache; where the notebooks, figures, ``results.csv`` and the PDF go.
         force: rebuild the PDF even when it was made from exactly these results, notebooks and code.
         scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.distributed``).
+        workers: else train side by side in this many processes (``labsnn.running.processes``; auto: torch's threads).
 
     Returns:
         The PDF's path.
@@ -195,7 +198,7 @@ def build_report(
         ValueError, FileNotFoundError, RuntimeError: a bad argument (``check_report``) or no TeX (``check_tex``).
     """
     started = time.perf_counter()
-    plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file)
+    plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file, workers)
     check_tex()
     with PeakMemory() as memory:
         data = lab.load_data(profile, data_root)
@@ -213,7 +216,7 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
     """Trains what is missing, then runs the notebooks and writes the table and PDF, unless they are up to date."""
     profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
     before = time.time()
-    lab.prepare(profile, data, results_dir, scheduler=plan.scheduler)
+    lab.prepare(profile, data, results_dir, scheduler=plan.scheduler, workers=plan.workers)
     planned = planned_results(profile, data, results_dir)  # known whole once 4.4's screening has trained
     runs = (sum(path.stat().st_mtime >= before for path in planned), len(planned))  # (trained now, all)
     digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))

@@ -16,7 +16,7 @@ from labsnn.lab.claims import CLAIMS
 from labsnn.lab.seed_grid import LABSNN_SETUP, budget_text, setups
 from labsnn.lab.seed_setup import FAILURE_CLAIMS
 from labsnn.lab.seed_study import Study
-from labsnn.running.sweep import final_epochs
+from labsnn.running.summary import final_epochs
 
 SILENT = 0.99  # "silent": no output spike on (nearly) every test image, so every image ties at class 0
 ONE_CLASS = 0.90  # "one class": (nearly) every prediction the same digit

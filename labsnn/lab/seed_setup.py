@@ -17,7 +17,8 @@ from labsnn.lab.seed_grid import SETUP_PROFILES, screenings, setups
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
-from labsnn.running.sweep import final_epochs, run_configs
+from labsnn.running.summary import final_epochs
+from labsnn.running.sweep import run_configs
 
 __all__ = ["SETUP_PROFILES", "setups"]  # read by the run summary, with the names defined here
 
@@ -216,15 +217,9 @@ def score(last: pd.DataFrame, learns: float = DEFAULT_LEARNS) -> pd.DataFrame:
     for name, group in last.groupby("setup", sort=False):
         verdicts = {text: holds(text, value) for text, value in claim_values(group).items()}
         default = float(group.loc[group["sweep"] == "default", "scored_acc"].mean())
-        rows.append(
-            {
-                "setup": name,
-                **verdicts,
-                "default acc": default,
-                "default learns": default >= learns,
-                "claims reproduced": sum(verdicts.values()),
-            }
-        )
+        reproduced = sum(verdicts.values())
+        row = {"default acc": default, "default learns": default >= learns, "claims reproduced": reproduced}
+        rows.append({"setup": name, **verdicts, **row})
     return pd.DataFrame(rows)
 
 

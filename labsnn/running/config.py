@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -201,3 +201,9 @@ def field_names() -> list[str]:
 def describe_fields() -> dict[str, str]:
     """Each field's help text, in declaration order."""
     return {f.name: f.metadata["help"] for f in fields(RunConfig)}
+
+
+def describe_stack(group: Sequence[RunConfig]) -> str:
+    """Names a stack by its size and the fields its first run changes from the defaults."""
+    changes = [f"{k}={v}" for k, v in group[0].to_dict().items() if v != RunConfig.__dataclass_fields__[k].default]
+    return f"{len(group)} run(s) from the stack of ({', '.join(changes) or 'the defaults'})"

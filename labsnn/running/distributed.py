@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labsnn.log import log
-from labsnn.running.config import RunConfig
+from labsnn.running.config import RunConfig, describe_stack
 
 if TYPE_CHECKING:
     from labsnn.running.data import MNISTData
@@ -176,12 +176,6 @@ def train_task(configs: Sequence[RunConfig], data: MNISTData, threads: int) -> l
     return train_stack(configs, data, progress=False)
 
 
-def _describe(group: Sequence[RunConfig]) -> str:
-    """Names a stack by its size and the fields its first run changes from the defaults."""
-    changes = [f"{k}={v}" for k, v in group[0].to_dict().items() if v != RunConfig.__dataclass_fields__[k].default]
-    return f"{len(group)} run(s) from the stack of ({', '.join(changes) or 'the defaults'})"
-
-
 def train_on_cluster(
     groups: Sequence[Sequence[RunConfig]],
     data: MNISTData,
@@ -219,7 +213,7 @@ def train_on_cluster(
                 if future.status == "error":
                     if failure is None:  # keep what the other tasks already finished; stop giving out more
                         error = future.exception()
-                        failure = f"a task failed for {_describe(group)}: {type(error).__name__}: {error}"
+                        failure = f"a task failed for {describe_stack(group)}: {type(error).__name__}: {error}"
                         client.cancel([f for f in futures if not f.done()])
                     continue
                 if future.status != "finished":

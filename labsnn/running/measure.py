@@ -31,8 +31,9 @@ def input_rates(inputs: Tensor | BernoulliSpikes, out: StackOutput, width: int) 
         if isinstance(inputs, BernoulliSpikes):
             first = (inputs.counts / (B * width)).unsqueeze(1).expand(T, K)
         else:
-            distinct = distinct_steps(inputs).flatten(start_dim=1)
-            first = (distinct.sum(dim=1) / (B * width)).expand(T).unsqueeze(1).expand(T, K)
+            # image by image, then over the batch: torch splits one long sum by thread count
+            distinct = distinct_steps(inputs).sum(dim=2).sum(dim=1)
+            first = (distinct / (B * width)).expand(T).unsqueeze(1).expand(T, K)
         return [first, *(spikes.mean(dim=(2, 3)).T for spikes in out.layer_spikes[:-1])]
 
 

@@ -7,7 +7,7 @@ its lock, and a run that another sweep into the same folder is training is waite
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from labsnn.log import log
 from labsnn.running.config import EXECUTION_FIELDS, RunConfig, field_names
 from labsnn.running.data import MNISTData, load_mnist
 from labsnn.running.paths import check_writable_folder
+from labsnn.running.processes import split, train_in_processes
 from labsnn.running.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
 from labsnn.running.train import train_stack
+from labsnn.validation import check_workers
 
 DEFAULT_RESULTS = Path("results")
 
@@ -30,12 +32,15 @@ def run_configs(
     data: MNISTData | None = None,
     progress: bool = True,
     scheduler: str | None = None,
+    workers: int | str = 1,
 ) -> list[RunResult]:
     """Returns the results of ``configs`` in order: cached ones read back, missing ones trained and written.
 
     Args:
-        configs: the runs; results_dir (unwritable: a ValueError), data, progress, scheduler: as in ``sweeps``.
+        configs: the runs; results_dir (unwritable: a ValueError), data, progress, scheduler, workers: as in
+            ``sweeps``.
     """
+    check_workers(workers)
     results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
     found, missing = _scan(configs, results_dir, data)
@@ -52,13 +57,7 @@ def run_configs(
 
     locks, todo, elsewhere = _claim(list(missing.values()), results_dir, data, found)
     try:
-        if scheduler is not None and todo:
-            from labsnn.running.distributed import train_on_cluster
-
-            train_on_cluster(todo, data, scheduler, keep, progress)
-        for group in todo if scheduler is None else []:
-            for config, result in zip(group, train_stack(group, data, progress)):
-                keep(config, result)
+        _train(todo, data, keep, progress, scheduler, workers)
     finally:
         for lock in locks:
             lock.release()
@@ -73,6 +72,22 @@ def run_configs(
             else:
                 found[config.config_hash] = cached
     return [found[config.config_hash] for config in configs]
+
+
+def _train(todo: list, data: MNISTData, keep: Callable, progress: bool, scheduler: Any, workers: int | str) -> None:
+    """Trains the stacks ``todo`` on the scheduler, else side by side in ``workers`` processes where that changes
+    no number (``labsnn.running.processes``) and in this process otherwise; ``keep`` gets each run's result."""
+    if scheduler is not None and todo:
+        from labsnn.running.distributed import train_on_cluster
+
+        train_on_cluster(todo, data, scheduler, keep, progress)
+        return
+    processes, side, here = split(todo, workers)
+    if side:
+        train_in_processes(side, data, processes, keep, progress)
+    for group in here:
+        for config, result in zip(group, train_stack(group, data, progress)):
+            keep(config, result)
 
 
 def _scan(configs: Sequence[RunConfig], results_dir: Path, data: MNISTData) -> tuple[dict, dict]:
@@ -158,6 +173,7 @@ def sweeps(
     data: MNISTData | None = None,
     progress: bool = True,
     scheduler: str | None = None,
+    workers: int | str = 1,
 ) -> pd.DataFrame:
     """One-at-a-time sweeps of every ``param: values`` in ``grid`` around ``base``, run as one batch.
 
@@ -169,7 +185,10 @@ def sweeps(
         data: the data to train on; None means ``load_mnist()``.
         progress: log what is cached, and show progress bars and each epoch's test accuracy.
         scheduler: a Dask scheduler to train on, one task per stack (``labsnn.running.distributed.resolve_scheduler``:
-            ``tcp://host:8786``, ``local:N``, a scheduler file or a ``Client``); None trains in this process.
+            ``tcp://host:8786``, ``local:N``, a scheduler file or a ``Client``); None trains on this machine.
+        workers: without a scheduler, train stacks side by side in this many processes of one thread each
+            (``labsnn.running.processes``: the same numbers), or ``"auto"``: as many as torch's threads; 1 trains
+            in this process.
 
     Returns:
         A tidy frame: one row per run and epoch (``RunResult.rows``), led by ``sweep`` (the parameter varied)
@@ -179,7 +198,8 @@ def sweeps(
         ValueError: a field that cannot be swept, a value the config rejects, ``seeds`` below 1, an unwritable folder.
     """
     plan = {param: sweep_configs(base, param, values, seeds) for param, values in grid.items()}
-    results = run_configs([c for configs in plan.values() for c in configs], results_dir, data, progress, scheduler)
+    configs = [c for configs in plan.values() for c in configs]
+    results = run_configs(configs, results_dir, data, progress, scheduler, workers)
     by_hash = {r.config.config_hash: r for r in results}
     frames = []
     for param, configs in plan.items():
@@ -201,48 +221,12 @@ def sweep(
     data: MNISTData | None = None,
     progress: bool = True,
     scheduler: str | None = None,
+    workers: int | str = 1,
 ) -> pd.DataFrame:
     """Sweeps one parameter: ``sweeps(base, {param: values}, ...)``, with its frame and ValueErrors.
 
     Args:
         base, param, values: the config the sweep starts from, the field varied and its values.
-        seeds, results_dir, data, progress, scheduler: as in ``sweeps``.
+        seeds, results_dir, data, progress, scheduler, workers: as in ``sweeps``.
     """
-    return sweeps(base, {param: values}, seeds, results_dir, data, progress, scheduler)
-
-
-def value_key(value: Any) -> tuple[bool, Any]:
-    """Returns the sort key ``(is a name, value)`` of a sweep's ``value``: numbers ascending, then names A-Z."""
-    return isinstance(value, str), value
-
-
-def final_epochs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Returns each run's last recorded epoch of ``frame``, a tidy frame of ``sweeps``: a row per sweep, value, seed."""
-    return frame[frame["epoch"] == frame.groupby(["sweep", "value", "seed"])["epoch"].transform("max")]
-
-
-def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Final-epoch test accuracy per sweep value, over its seeds.
-
-    Args:
-        frame: a tidy frame of ``sweeps``.
-
-    Returns:
-        A row per sweep and value (sweeps in ``frame``'s order, values by ``value_key``): ``test_acc_mean`` and
-        ``test_acc_std`` (skipping diverged runs' NaN), ``runs``, ``diverged`` (how many) and ``epochs`` (the last).
-    """
-    table = (
-        final_epochs(frame)
-        .groupby(["sweep", "value"], sort=False)
-        .agg(
-            test_acc_mean=("test_acc", "mean"),
-            test_acc_std=("test_acc", "std"),
-            runs=("seed", "count"),
-            diverged=("status", lambda s: int((s == "diverged").sum())),
-            epochs=("epoch", "max"),
-        )
-    )
-    table = table.reset_index()
-    sweep_rank = {name: rank for rank, name in enumerate(dict.fromkeys(frame["sweep"]))}
-    order = sorted(table.index, key=lambda i: (sweep_rank[table.at[i, "sweep"]], *value_key(table.at[i, "value"])))
-    return table.loc[order].reset_index(drop=True)
+    return sweeps(base, {param: values}, seeds, results_dir, data, progress, scheduler, workers)

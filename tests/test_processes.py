@@ -1,0 +1,71 @@
+"""Stacks side by side in worker processes (``labsnn.running.processes``): the same numbers as in-process training,
+which stacks go to workers, and failures in one line with the finished runs kept."""
+
+import pytest
+import torch
+
+from labsnn.cli import main
+from labsnn.engine import kernels
+from labsnn.running.config import RunConfig
+from labsnn.running.processes import split, train_in_processes
+from labsnn.running.sweep import run_configs
+
+TINY = RunConfig(T=6, epochs=1, n_train=256, n_test=128, batch_size=32, lr=1e-2, device="cpu")
+compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: every stack trains in-process")
+
+
+def _numbers(results) -> list:
+    return [([{k: v for k, v in e.items() if k != "epoch_time_s"} for e in r.epochs], r.state) for r in results]
+
+
+@compiled
+def test_stacks_side_by_side_give_the_in_process_results_bit_for_bit(tmp_path, subset):
+    configs = [TINY, TINY.replace(beta=0.5), TINY.replace(encoder="repeat"), TINY.replace(encoder="threshold", T=4)]
+    alone = run_configs(configs, tmp_path / "alone", subset, progress=False, workers=1)
+    side = run_configs(configs, tmp_path / "side", subset, progress=False, workers=2)
+    for (rows_a, state_a), (rows_s, state_s) in zip(_numbers(alone), _numbers(side)):
+        assert rows_a == rows_s
+        assert all(torch.equal(state_a[name], state_s[name]) for name in state_a)
+    assert {r.environment["threads"] for r in side} == {"1"}
+    assert sorted(p.name for p in (tmp_path / "side").glob("*.json")) == sorted(
+        p.name for p in (tmp_path / "alone").glob("*.json")
+    )
+
+
+@compiled
+def test_only_stacks_whose_numbers_ignore_the_thread_count_go_to_workers():
+    big, small, torch_loops = TINY.replace(epochs=3), TINY.replace(T=2), TINY.replace(backend="torch", T=3)
+    processes, side, here = split([[small], [big, big.replace(beta=0.3)], [torch_loops]], 2)
+    assert processes == 2 and side == [[big, big.replace(beta=0.3)], [small]]  # the largest first
+    assert here == [[torch_loops]]
+    assert split([[small], [big]], 1) == (1, [], [[small], [big]])
+    assert split([[small], [torch_loops]], 4) == (1, [], [[small], [torch_loops]])  # one stack alone: in-process
+    assert split([[small], [big], [TINY]], 8)[0] == 3  # no more processes than stacks
+
+
+@compiled
+def test_a_failing_stack_fails_in_one_line_and_the_others_are_kept(subset):
+    good, bad = TINY, TINY.replace(T=3)
+    object.__setattr__(bad, "sizes", (100, 10, 10))  # past the config's checks: training it raises in the worker
+    kept = []
+    with pytest.raises(RuntimeError, match=r"^training failed for 1 run\(s\) from the stack of \(T=3.*sizes=") as info:
+        train_in_processes([[bad], [good]], subset, 2, lambda config, result: kept.append(config), progress=False)
+    assert "\n" not in str(info.value)
+    assert kept == [good]
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_bad_workers_exit_2_with_one_line_before_any_work(workers, tmp_path, capsys):
+    try:
+        code = main(["sweep", "beta", "0.1", "--results", str(tmp_path), "--workers", workers, "--no-progress"])
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"labsnn: error: workers must be an integer >= 1 or 'auto', got {workers!r}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_configs_checks_workers_before_any_work(tmp_path, subset):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1 or 'auto', got 0"):
+        run_configs([TINY], tmp_path / "cache", subset, progress=False, workers=0)
+    assert not (tmp_path / "cache").exists()
