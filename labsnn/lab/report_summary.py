@@ -66,6 +66,6 @@ def run_summary(
         )
         + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
-        f"| training time per chapter (recorded epoch times) | {lab.training_summary(profile, data, results_dir)} |\n"
+        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {lab.training_summary(profile, data, results_dir)} |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )

@@ -6,9 +6,9 @@ all of them. Only stacks whose numbers do not depend on the thread count go to w
 (CPU runs on the compiled backend, whose sums run in a fixed order): each result is then
 bit for bit the one in-process training gives. The others train in this process.
 
-Each worker gets the data once, pickled (no shared memory: a container's small
-``/dev/shm`` must not matter), and its stacks largest first, so that the last to finish
-are short. The results come back to this process, which writes each into the cache as
+The data are saved once to a temporary file that every worker maps (one copy in the page
+cache; not ``/dev/shm``, which a container may keep small), and the stacks go out largest
+first, so that the last to finish are short. The results come back to this process, which writes each into the cache as
 its stack finishes (``labsnn.running.sweep``).
 """
 
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -67,9 +69,10 @@ def split(groups: Sequence[Sequence[RunConfig]], workers: int | str) -> tuple[in
     return min(wanted, len(side)), sorted(side, key=cost, reverse=True), here
 
 
-def _start(payload: bytes) -> None:
+def _start(path: str) -> None:
     torch.set_num_threads(1)
-    _worker["data"] = pickle.loads(payload)
+    # mapped, not read: the workers share one copy of the images in the page cache
+    _worker["data"] = torch.load(path, mmap=True, weights_only=False)
 
 
 def _train(group: list[RunConfig]) -> bytes:
@@ -97,18 +100,19 @@ def train_in_processes(
     from tqdm.auto import tqdm
 
     context = multiprocessing.get_context("spawn")  # a forked child would inherit torch's thread pools
-    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-    bar = tqdm(total=sum(map(len, groups)), desc=f"runs in {processes} processes", unit="run", disable=not progress)
     log.info(f"training {len(groups)} stack(s) in {processes} processes of one thread each")
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(payload,)) as pool:
-        del payload
-        futures = {pool.submit(_train, list(group)): group for group in groups}
-        try:
-            failure = _collect(futures, on_result, bar)
-        finally:
-            for future in futures:
-                future.cancel()
-            bar.close()
+    bar = tqdm(total=sum(map(len, groups)), desc=f"runs in {processes} processes", unit="run", disable=not progress)
+    with tempfile.TemporaryDirectory(prefix="labsnn-workers-") as folder:
+        path = Path(folder) / "data.pt"
+        torch.save(data, path)
+        with ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(str(path),)) as pool:
+            futures = {pool.submit(_train, list(group)): group for group in groups}
+            try:
+                failure = _collect(futures, on_result, bar)
+            finally:
+                for future in futures:
+                    future.cancel()
+                bar.close()
     if failure is not None:
         raise RuntimeError(failure)
 
