@@ -1,6 +1,8 @@
 """Stacks side by side in worker processes (``labsnn.running.processes``): the same numbers as in-process training,
 which stacks go to workers, and failures in one line with the finished runs kept."""
 
+import os
+
 import pytest
 import torch
 
@@ -69,3 +71,18 @@ def test_run_configs_checks_workers_before_any_work(tmp_path, subset):
     with pytest.raises(ValueError, match="workers must be an integer >= 1 or 'auto', got 0"):
         run_configs([TINY], tmp_path / "cache", subset, progress=False, workers=0)
     assert not (tmp_path / "cache").exists()
+
+
+class _DiesWhenLoaded:
+    """Stands in for the data: a worker that loads it exits at once, as one killed would."""
+
+    def __reduce__(self):
+        return os._exit, (3,)
+
+
+@compiled
+def test_a_worker_that_dies_stops_the_run_in_one_line():
+    kept = []
+    with pytest.raises(RuntimeError, match=r"^a worker process died while training 1 run\(s\) from the stack") as info:
+        train_in_processes([[TINY], [TINY.replace(T=3)]], _DiesWhenLoaded(), 2, lambda c, r: kept.append(c), False)
+    assert "\n" not in str(info.value) and kept == []
