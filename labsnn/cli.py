@@ -83,7 +83,7 @@ def _sweep(args: argparse.Namespace) -> None:
     check_data_root(args.data_root)
     check_writable_folder(args.results, "results folder")
     scheduler = resolve_scheduler(args.scheduler, args.scheduler_file)
-    check_workers(args.workers)
+    workers = check_workers(args.workers)
     _check_backend(base)
     from labsnn.running.data import load_mnist
     from labsnn.running.summary import summarize
@@ -100,7 +100,7 @@ def _sweep(args: argparse.Namespace) -> None:
         data,
         progress=not args.no_progress,
         scheduler=scheduler,
-        workers=args.workers,
+        workers=workers,
     )
     print(f"data: {data.source}; results in {args.results}")
     _print_table(summarize(frame))

@@ -121,7 +121,7 @@ class ReportPlan:
     out_dir: Path
     figures_dir: Path
     scheduler: Any
-    workers: int | str = 1
+    workers: int | str
 
 
 def check_report(

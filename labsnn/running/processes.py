@@ -31,7 +31,7 @@ from labsnn.running.config import RunConfig, describe_stack
 from labsnn.running.data import MNISTData
 from labsnn.running.results import RunResult
 from labsnn.running.train import resolve_device, train_stack
-from labsnn.validation import AUTO_WORKERS, check_workers
+from labsnn.validation import AUTO_WORKERS
 
 _worker: dict[str, Any] = {}  # the data a worker process trains on, set by _start
 
@@ -57,10 +57,9 @@ def split(groups: Sequence[Sequence[RunConfig]], workers: int | str) -> tuple[in
     """Returns ``(processes, stacks for them largest first, stacks for this process)``.
 
     Args:
-        groups: the stacks to train; workers: as ``check_workers`` takes it (``auto``: torch's thread count).
+        groups: the stacks to train; workers: as ``check_workers`` returns it (``auto``: torch's thread count).
     """
-    checked = check_workers(workers)
-    wanted = torch.get_num_threads() if checked == AUTO_WORKERS else int(checked)
+    wanted = torch.get_num_threads() if workers == AUTO_WORKERS else workers
     side, here = [], []
     for group in groups:
         (side if wanted > 1 and thread_invariant(group) else here).append(group)
@@ -76,6 +75,7 @@ def _start(path: str) -> None:
 
 
 def _train(group: list[RunConfig]) -> bytes:
+    # pickled here: returned as they are, the weights would travel through /dev/shm (torch's reducers)
     return pickle.dumps(train_stack(group, _worker["data"], progress=False))
 
 

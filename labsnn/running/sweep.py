@@ -40,7 +40,7 @@ def run_configs(
         configs: the runs; results_dir (unwritable: a ValueError), data, progress, scheduler, workers: as in
             ``sweeps``.
     """
-    check_workers(workers)
+    workers = check_workers(workers)
     results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
     found, missing = _scan(configs, results_dir, data)
@@ -198,8 +198,8 @@ def sweeps(
         ValueError: a field that cannot be swept, a value the config rejects, ``seeds`` below 1, an unwritable folder.
     """
     plan = {param: sweep_configs(base, param, values, seeds) for param, values in grid.items()}
-    configs = [c for configs in plan.values() for c in configs]
-    results = run_configs(configs, results_dir, data, progress, scheduler, workers)
+    every = [config for configs in plan.values() for config in configs]
+    results = run_configs(every, results_dir, data, progress, scheduler, workers)
     by_hash = {r.config.config_hash: r for r in results}
     frames = []
     for param, configs in plan.items():
