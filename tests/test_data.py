@@ -4,7 +4,9 @@ import pytest
 import torch
 
 import labsnn.running.data as data_module
-from labsnn.running.data import FallbackDataWarning, load_mnist, stratified_indices
+from labsnn.running.config import RunConfig
+from labsnn.running.data import FallbackDataWarning, load_mnist, load_subset, run_subset, stratified_indices
+from labsnn.running.results import result_path
 
 
 def test_explicit_root_without_files_names_the_expected_files(tmp_path):
@@ -115,3 +117,11 @@ def test_subset_is_mlxtends_csv_split_by_stratified_indices(subset):
     assert subset.test_images[0].mul(255).round().int().tolist() == [
         int(v) for v in lines[int(test[0])].split(",")[:-1]
     ]
+
+
+def test_the_data_keys_the_cache(subset, tmp_path):
+    config = RunConfig()
+    key = result_path(tmp_path, config, subset)
+    assert key == result_path(tmp_path, config, load_subset())
+    assert key != result_path(tmp_path, config, run_subset(subset, 2000, 500))
+    assert key.name.split("-")[0] == config.config_hash

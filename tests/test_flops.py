@@ -66,8 +66,8 @@ def test_meter_averages_rates_measured_by_the_model():
         rates = measure.input_rates(x, out, 784)
         meter.update(rates, measure.input_active(x, rates, 784), x.shape[1])
     rates = meter.mean_rates()
-    assert rates.shape == (2, 5, 1)
-    torch.testing.assert_close(rates[0, :, 0], expected_in.double())
-    assert meter.snn_flops()[0] == pytest.approx(snn_flops((784, 10, 10), rates[:, :, 0]))
+    assert rates.shape == (1, 2, 5)
+    torch.testing.assert_close(rates[0, 0], expected_in.double())
+    assert meter.snn_flops()[0] == pytest.approx(snn_flops((784, 10, 10), rates[0]))
     ops = meter.synaptic_ops()[0]
     assert ops.macs == 0 and ops.acs > 0  # binary spike inputs count as accumulates

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from labsnn.running.config import RunConfig
+from labsnn.running.results import write_result
 from labsnn.running.train import resolve_device, train, train_stack
 
 SMOKE = RunConfig(T=8, epochs=2, n_train=300, n_test=200, batch_size=50, lr=5e-3)
@@ -23,12 +24,43 @@ def test_same_config_and_seed_give_identical_history(subset):
     assert _without_time(c) != _without_time(a)
 
 
-def test_a_run_trained_in_a_stack_equals_the_run_trained_alone(subset):
-    runs = [SMOKE.replace(beta=0.5), SMOKE.replace(z=10.0, loss="cross_entropy_rate"), SMOKE.replace(v_th=0.5)]
-    stacked = train_stack(runs, subset, progress=False)
-    for run, result in zip(runs, stacked):
-        assert _without_time(result) == _without_time(train(run, subset, progress=False))
-    assert _without_time(train_stack(runs[1:], subset, progress=False)[0]) == _without_time(stacked[1])
+#: Seventeen networks, as many as the report's largest stack, that differ in every stackable field.
+MATES = (
+    [{"z": z} for z in (0.5, 2.0, 5.0, 10.0, 25.0)]
+    + [{"beta": beta} for beta in (0.3, 0.5, 0.7, 0.9)]
+    + [{"v_th": v_th} for v_th in (0.5, 0.75, 1.5, 2.0)]
+    + [
+        {"loss": "cross_entropy_rate"},
+        {"surrogate": "scaled_fast_sigmoid"},
+        {"loss": "cross_entropy_rate", "z": 5.0},
+        {"beta": 0.5, "surrogate": "scaled_fast_sigmoid"},
+    ]
+)
+
+
+def _recorded(result, folder):
+    """Every number a cached result records (less wall time and stack size) and its weights' SHA-256."""
+    write_result(folder / f"{len(list(folder.iterdir()))}.json", result)
+    return _without_time(result), result.status, result.weights_sha256
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "optimizer",
+    [{"lr": 1e-3}, {"lr": 1e-2}, {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9}],
+    ids=["adam-1e-3", "adam-1e-2", "sgd-momentum"],
+)
+def test_a_run_trained_in_a_stack_equals_the_run_trained_alone(subset, tmp_path, optimizer):
+    runs = [RunConfig(T=25, epochs=2, **optimizer, **mate) for mate in MATES]
+    seventeen = train_stack(runs, subset, progress=False)
+    twelve = train_stack(runs[:12], subset, progress=False)
+    learning = [result.status == "ok" and result.epochs[-1]["test_acc"] > 0.25 for result in seventeen]
+    assert sum(learning) >= 8 and all(learning[k] for k in (0, 7, 16)), "too few networks learn to show a difference"
+    for k in (0, 7, 16):
+        alone = _recorded(train(runs[k], subset, progress=False), tmp_path)
+        assert _recorded(seventeen[k], tmp_path) == alone, f"network {k} of 17 differs from the run alone"
+        if k < 12:
+            assert _recorded(twelve[k], tmp_path) == alone, f"network {k} of 12 differs from the run alone"
 
 
 def test_history_has_every_metric(subset):

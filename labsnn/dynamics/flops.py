@@ -160,7 +160,9 @@ class FlopsMeter:
     """Accumulates the per-step input rates of every layer over forward passes, for K networks.
 
     Each pass is weighted by its batch size. The lab averages F over batches, then applies the (linear)
-    FLOPs formula.
+    FLOPs formula. Each network's numbers are kept as one contiguous block, ``[K, layers, T]``: a sum over a
+    strided slice is ordered differently from one over a contiguous row, so a network's FLOPs would otherwise
+    depend on how many networks share the meter.
 
     Attributes:
         sizes: layer sizes, inputs first.
@@ -183,17 +185,17 @@ class FlopsMeter:
                 (``labsnn.running.measure.input_active``); needed only for ``synaptic_ops``, else None.
             batch_size: images in the pass (its weight).
         """
-        rates = torch.stack([r.detach().double().cpu() for r in input_rates]) * batch_size
+        rates = _by_network(input_rates) * batch_size
         self._rates = rates if self._rates is None else self._rates + rates
         if input_active is not None:
-            active = torch.stack([a.detach().double().cpu() for a in input_active]) * batch_size
-            binary = (rates == active).all(dim=2).all(dim=1)
+            active = _by_network(input_active) * batch_size
+            binary = (rates == active).all(dim=2).all(dim=0)
             self._active = active if self._active is None else self._active + active
             self._binary = binary if self._binary is None else self._binary & binary
         self.count += batch_size
 
     def mean_rates(self) -> Tensor:
-        """Mean input rate of each layer at each step over the images seen, ``[layers, T, K]`` (float64).
+        """Mean input rate of each layer at each step over the images seen, ``[K, layers, T]`` (float64).
 
         Raises:
             ValueError: no forward pass was added.
@@ -209,7 +211,7 @@ class FlopsMeter:
             ValueError: no forward pass was added.
         """
         rates = self.mean_rates()
-        return [snn_flops(self.sizes, rates[:, :, k]) for k in range(rates.shape[2])]
+        return [snn_flops(self.sizes, network) for network in rates]
 
     def synaptic_ops(self) -> list[SynapticOps]:
         """Average synaptic operations per forward pass, one ``SynapticOps`` per network.
@@ -224,4 +226,9 @@ class FlopsMeter:
             raise ValueError("FlopsMeter was updated without nonzero fractions (input_active)")
         active = self._active / self.count
         binary = [bool(b) for b in self._binary]
-        return [snn_synaptic_ops(self.sizes, active[:, :, k], binary) for k in range(active.shape[2])]
+        return [snn_synaptic_ops(self.sizes, network, binary) for network in active]
+
+
+def _by_network(per_layer: Sequence[Tensor]) -> Tensor:
+    """Layers' ``[T, K]`` values as one float64 CPU tensor ``[K, layers, T]``, each network's block contiguous."""
+    return torch.stack([values.detach().double().cpu() for values in per_layer]).permute(2, 0, 1).contiguous()

@@ -25,7 +25,10 @@ from labsnn.running.data import MNISTData
 #: without a bump). CHANGELOG.md says what changed at each version.
 #: Version 9: the compiled backend's dense first layer (repeat and threshold input) sums in a fixed order, and a
 #: dense input's rate image by image: their last bits no longer depend on the thread count.
-RESULTS_VERSION = 9
+#: Version 10: Adam and SGD are ``labsnn.running.optimizers``' (each network's update the same whatever its stack,
+#: where torch's fused kernels rounded a tensor's tail differently), and the FLOPs meter sums each network's rates
+#: as a contiguous block: a run's numbers no longer depend on its stack mates.
+RESULTS_VERSION = 10
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from labsnn.dynamics.flops import FlopsMeter
 from labsnn.engine import backend
 from labsnn.model import SNNStack
-from labsnn.running import measure, provenance
+from labsnn.running import measure, optimizers, provenance
 from labsnn.running.batches import BatchEngine
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData, load_mnist, run_subset
@@ -51,15 +51,18 @@ def _generator(seed: int, stream: int, device: torch.device) -> torch.Generator:
 
 
 def make_optimizer(config: RunConfig, parameters) -> torch.optim.Optimizer:
-    """Returns the run's optimizer, in torch's fused implementation (the same update, elementwise).
+    """Returns the run's optimizer: each network's update is the same whatever it is stacked with.
 
     Args:
         config: the run: ``optimizer`` ``adam`` (``Adam(lr)``) or ``sgd`` (``SGD(lr, momentum)``).
-        parameters: the model's parameters.
+        parameters: the model's parameters (``[K, ...]`` tensors of a stack).
+
+    Returns:
+        A ``labsnn.running.optimizers`` ``Adam`` or ``SGD``.
     """
     if config.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, fused=True)
-    return torch.optim.Adam(parameters, lr=config.lr, fused=True)
+        return optimizers.SGD(parameters, lr=config.lr, momentum=config.momentum)
+    return optimizers.Adam(parameters, lr=config.lr)
 
 
 def _train_epoch(

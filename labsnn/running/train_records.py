@@ -73,15 +73,15 @@ def _rates_and_flops(
     n_layers = len(sizes) - 1
     trained = stats.meter.count > 0
     train_flops = stats.meter.snn_flops() if trained else [math.nan] * K
-    train_rates = stats.meter.mean_rates() if trained else torch.full((n_layers, T, K), math.nan)
+    train_rates = stats.meter.mean_rates() if trained else torch.full((K, n_layers, T), math.nan)
     test_rates, test_flops, test_ops = test.meter.mean_rates(), test.meter.snn_flops(), test.meter.synaptic_ops()
     ann_ops, ann = ann_synaptic_ops(sizes), float(ann_flops(sizes))
     rows = []
     for k in range(K):
         row = {}
         for layer in range(n_layers):
-            row[f"rate_train_l{layer}"] = float(train_rates[layer, :, k].mean())
-            row[f"rate_test_l{layer}"] = float(test_rates[layer, :, k].mean())
+            row[f"rate_train_l{layer}"] = float(train_rates[k, layer].mean())
+            row[f"rate_test_l{layer}"] = float(test_rates[k, layer].mean())
         row.update(
             snn_flops_train=float(train_flops[k]),
             snn_flops_test=float(test_flops[k]),
@@ -129,6 +129,6 @@ def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: 
             row.update(train_loss=math.nan, train_acc=math.nan, test_loss=math.nan, test_acc=math.nan)
         else:
             row.update(_scores(stats, test, k))
-            result.test_step_rates = test_rates[:, :, k].tolist()
+            result.test_step_rates = test_rates[k].tolist()
         row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
         result.epochs.append(row)
