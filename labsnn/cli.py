@@ -176,8 +176,12 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--data-root", default=None, help="folder with MNIST/raw/... (default: resolution order of labsnn.running.data)"
     )
-    report.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
-    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    report.add_argument(
+        "--results", type=Path, default=None, help="result cache folder (default: results, or results/smoke for smoke)"
+    )
+    report.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: reports, or reports/smoke for smoke)"
+    )
     report.add_argument(
         "--force", action="store_true", help="rebuild the PDF even when its inputs are unchanged (default: off)"
     )

@@ -18,6 +18,23 @@ def mnist():
     return load_subset()
 
 
+def write_tiny_mnist(root, n_train=30, n_test=10):
+    """Writes an MNIST of ``n_train`` + ``n_test`` random images in torchvision's IDX layout under ``root``."""
+    import numpy as np
+
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        header = np.array([0x803, n, 28, 28], dtype=">i4").tobytes()
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            np.array([0x801, n], dtype=">i4").tobytes() + labels.tobytes()
+        )
+
+
 @pytest.fixture(scope="session")
 def subset():
     return load_subset()

@@ -1,8 +1,11 @@
 import os
 import time
+from pathlib import Path
 
 import nbformat
+import pytest
 
+from conftest import write_tiny_mnist
 from labsnn.lab.report import _section_cells, _unnumbered
 
 
@@ -90,3 +93,47 @@ def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, sub
     (out / "results.csv").write_text("made")
     (out / "lab1_report.pdf").unlink()
     assert not up_to_date(out, digest)
+
+
+class _Stopped(Exception):
+    """Raised where the report would start its notebooks."""
+
+
+@pytest.mark.parametrize("how", ["flag", "environment", "default ./data"])
+def test_the_notebooks_get_the_data_root_resolved_where_the_command_ran(tmp_path, monkeypatch, how):
+    from labsnn import lab
+    from labsnn.lab import report
+    from labsnn.running.paths import REPOSITORY
+
+    root = tmp_path / ("data" if how == "default ./data" else "mnist")
+    write_tiny_mnist(root)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path if how == "default ./data" else tmp_path / "here")
+    monkeypatch.delenv("LABSNN_DATA", raising=False)
+    if how == "environment":
+        monkeypatch.setenv("LABSNN_DATA", "../mnist")
+    handed = []
+
+    def notebooks(parameters, out_dir):
+        handed.append(parameters)
+        raise _Stopped
+
+    monkeypatch.setattr(report, "check_tex", lambda: None)
+    monkeypatch.setattr(lab, "prepare", lambda *args, **kwargs: None)  # nothing to train: the notebook stage only
+    monkeypatch.setattr(report, "planned_results", lambda *args: [])
+    monkeypatch.setattr(report, "report_inputs", lambda *args: [])
+    monkeypatch.setattr(report, "run_notebooks", notebooks)
+    with pytest.raises(_Stopped):
+        report.build_report("full", data_root="../mnist" if how == "flag" else None, results_dir="r", out_dir="o")
+    assert handed[0]["data_root"] == str(root.resolve())
+    assert handed[0]["results_dir"] == str(Path("r").absolute())
+    monkeypatch.chdir(REPOSITORY / "notebooks")  # where papermill starts each notebook
+    assert lab.load_data("full", handed[0]["data_root"]).n_train == 30
+
+
+def test_each_profile_reports_into_its_own_folders():
+    from labsnn.lab.preflight import check_report
+
+    full, smoke = check_report("full", None), check_report("smoke", None)
+    assert (full.results_dir, full.out_dir) == (Path("results").absolute(), Path("reports").absolute())
+    assert (smoke.results_dir, smoke.out_dir) == (Path("results/smoke").absolute(), Path("reports/smoke").absolute())

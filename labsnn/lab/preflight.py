@@ -60,6 +60,24 @@ def profile(name: str) -> dict[str, Any]:
     return PROFILES[name]
 
 
+def report_folders(profile_name: str) -> tuple[Path, Path]:
+    """Returns where a profile's report keeps its result cache and its output, relative to the current folder.
+
+    Each profile has its own, so that a quick smoke report never overwrites the full one.
+
+    Args:
+        profile_name: ``full`` or ``smoke``.
+
+    Returns:
+        ``(results, reports)``: ``results`` and ``reports`` for full, ``results/smoke`` and ``reports/smoke`` for smoke.
+
+    Raises:
+        ValueError: an unknown profile.
+    """
+    below = () if profile(profile_name) is PROFILES["full"] else (profile_name,)
+    return Path("results", *below), Path("reports", *below)
+
+
 def check_data_root(profile_name: str, data_root: str | os.PathLike | None) -> None:
     """Checks that the data root fits the profile, reading no data.
 
@@ -109,7 +127,8 @@ class ReportPlan:
     """A report's arguments, checked.
 
     Attributes:
-        profile, data_root: as given.
+        profile: as given.
+        data_root: the data root given, absolute against the folder the command was run from (None: none given).
         results_dir, out_dir, figures_dir: absolute folders (``<out_dir>/figures`` for the figures).
         scheduler: the resolved scheduler (``labsnn.running.distributed.resolve_scheduler``), None for this machine.
         workers: without a scheduler, the processes training side by side (``labsnn.running.processes``).
@@ -127,8 +146,8 @@ class ReportPlan:
 def check_report(
     profile_name: str,
     data_root: str | None,
-    results_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    results_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
     scheduler: Any = None,
     scheduler_file: str | os.PathLike | None = None,
     workers: int | str = AUTO_WORKERS,
@@ -137,7 +156,8 @@ def check_report(
 
     Args:
         profile_name, data_root: as ``check_data_root`` takes them.
-        results_dir, out_dir: the result cache and the output folder, each writable or creatable.
+        results_dir, out_dir: the result cache and the output folder, each writable or creatable; None for the
+            profile's own (``report_folders``).
         scheduler, scheduler_file: as ``labsnn.running.distributed.resolve_scheduler`` takes them.
         workers: as ``labsnn.running.sweep.sweeps`` takes it.
 
@@ -150,9 +170,11 @@ def check_report(
     from labsnn.running.distributed import resolve_scheduler
 
     check_data_root(profile_name, data_root)
-    out = check_writable_folder(out_dir, "output folder")
-    results = check_writable_folder(results_dir, "results folder")
+    default_results, default_out = report_folders(profile_name)
+    out = check_writable_folder(default_out if out_dir is None else out_dir, "output folder")
+    results = check_writable_folder(default_results if results_dir is None else results_dir, "results folder")
     figures = check_writable_folder(out / "figures", "figures folder")
     notebook_paths()
     where = resolve_scheduler(scheduler, scheduler_file)
-    return ReportPlan(profile_name, data_root, results, out, figures, where, check_workers(workers))
+    root = None if data_root is None else str(Path(data_root).absolute())
+    return ReportPlan(profile_name, root, results, out, figures, where, check_workers(workers))

@@ -171,8 +171,8 @@ def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> No
 def build_report(
     profile: str = "full",
     data_root: str | None = None,
-    results_dir: str | Path = "results",
-    out_dir: str | Path = "reports",
+    results_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
     force: bool = False,
     scheduler: Any = None,
     scheduler_file: str | Path | None = None,
@@ -185,8 +185,10 @@ def build_report(
 
     Args:
         profile: ``full`` (the lab) or ``smoke`` (a quick check).
-        data_root: a folder with ``MNIST/raw/...`` (full profile only).
-        results_dir, out_dir: the result cache; where the notebooks, figures, ``results.csv`` and the PDF go.
+        data_root: a folder with ``MNIST/raw/...`` (full profile only); relative paths, here and below, are taken
+            from the current folder.
+        results_dir, out_dir: the result cache; where the notebooks, figures, ``results.csv`` and the PDF go. None:
+            the profile's own (``labsnn.lab.preflight.report_folders``).
         force: rebuild the PDF even when it was made from exactly these results, notebooks and code.
         scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.distributed``).
         workers: else train side by side in this many processes (``labsnn.running.processes``; auto: torch's threads).
@@ -201,7 +203,7 @@ def build_report(
     plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file, workers)
     check_tex()
     with PeakMemory() as memory:
-        data = lab.load_data(profile, data_root)
+        data = lab.load_data(profile, plan.data_root)
         target = _make(plan, data, force, memory, started)
     total = time.perf_counter() - started
     log.info(
@@ -227,7 +229,9 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
         )
         return target
     (out_dir / INPUTS_FILE).unlink(missing_ok=True)
-    parameters = {"profile": profile, "data_root": plan.data_root, "results_dir": str(results_dir)}
+    # the notebooks run in notebooks/: they read the data this process read, by its absolute path
+    data_root = data.location if data.source == "mnist" else None
+    parameters = {"profile": profile, "data_root": data_root, "results_dir": str(results_dir)}
     run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
     export(results_dir, out_dir / RESULTS_TABLE, files=planned)
     seconds = time.perf_counter() - started
