@@ -43,7 +43,7 @@ def test_stacked_network_computes_what_it_computes_alone():
             assert torch.equal(b_stack.grad[k], b_alone.grad[0])
 
 
-def test_constant_input_computes_first_layer_once():
+def test_an_expanded_constant_input_gives_what_its_materialised_copy_gives():
     x = torch.rand(4, 784)
     model = SNN(beta=0.5, v_th=0.3)
     expanded = model(x.unsqueeze(0).expand(12, 4, 784))

@@ -49,17 +49,18 @@ def test_the_pythons_are_those_torch_has_wheels_for_in_both_files():
 
 def test_the_installed_environment_is_the_locked_one():
     frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     installed = {
         sync.requirement_name(line.split("==")[0]): line.split("==")[1] for line in frozen.splitlines() if "==" in line
     }
     locked = sync.locked()
-    drift = {
-        name: (installed[name], locked[name])
-        for name in locked
-        if name in installed and installed[name] != locked[name]
-    }
+    missing = sorted(name for name in locked if name not in installed)
+    assert not missing, f"requirements.lock names packages that are not installed {missing}: rerun make"
+    drift = {name: (installed[name], locked[name]) for name in locked if installed[name] != locked[name]}
     assert not drift, (
         f"installed versions differ from requirements.lock {drift}: rerun make (it installs with -c requirements.lock)"
     )

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, write_tiny_mnist
 from labsnn.lab.host import check_tex
 from labsnn.running import provenance
 from labsnn.running.config import RunConfig
@@ -38,16 +38,20 @@ def _labsnn(args, path_dir, cwd):
     return done, time.perf_counter() - started
 
 
-@pytest.mark.parametrize("profile", ["full", "smoke"])
-def test_a_report_without_tex_is_one_line_before_any_data_and_installs_nothing(tmp_path, bare_path, profile):
+@pytest.mark.parametrize("case", ["full", "smoke", "full without MNIST"])
+def test_a_report_without_tex_is_one_line_before_any_data_and_installs_nothing(tmp_path, bare_path, case):
     folder, marker = bare_path
+    profile = case.split()[0]
     args = ["report", "--profile", profile, "--out", str(tmp_path / "out"), "--results", str(tmp_path / "res")]
-    if profile == "full":
+    if case == "full":
+        write_tiny_mnist(tmp_path / "mnist")
+        args += ["--data-root", str(tmp_path / "mnist")]
+    elif case == "full without MNIST":
         args += ["--data-root", str(tmp_path / "nowhere")]
     done, _ = _labsnn(args, folder, tmp_path)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
-    expected = "MNIST not found" if profile == "full" else "the PDF needs xelatex and pandoc"
+    expected = "MNIST not found" if case == "full without MNIST" else "the PDF needs xelatex and pandoc"
     assert expected in done.stderr
     assert not marker.exists() and not (tmp_path / "out").exists() and not (tmp_path / "res").exists()
 
