@@ -55,21 +55,27 @@ def _same(a: dict, b: dict) -> bool:
     return True
 
 
-@pytest.fixture
-def built(mnist, monkeypatch, tmp_path):
-    """Histories with the kernels built for ``march`` into a fresh cache, at ``threads``."""
+@pytest.fixture(scope="module")
+def built(mnist, tmp_path_factory):
+    """Histories with the kernels built for ``march`` at ``threads``: one build per target, each in its own
+    cache folder, and one training pass per (target, threads)."""
+    folder = tmp_path_factory.mktemp("kernels")
+    made: dict[tuple[str, int], dict] = {}
 
     def run(march: str, threads: int) -> dict:
-        monkeypatch.setenv("LABSNN_KERNEL_CACHE", str(tmp_path / march))
-        monkeypatch.setenv("LABSNN_MARCH", march)
-        monkeypatch.setattr(kernels, "_state", {})
-        out = _histories(mnist, threads)
-        assert kernels.build_info()["march"] == march
-        return out
+        if (march, threads) not in made:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("LABSNN_KERNEL_CACHE", str(folder / march))
+                patch.setenv("LABSNN_MARCH", march)
+                patch.setattr(kernels, "_state", {})
+                made[march, threads] = _histories(mnist, threads)
+                assert kernels.build_info()["march"] == march
+        return made[march, threads]
 
     return run
 
 
+@pytest.mark.slow
 @_needs("avx2")
 def test_an_avx2_build_trains_what_the_native_build_trains_with_any_thread_count(built):
     native = built("native", 2)
@@ -78,6 +84,7 @@ def test_an_avx2_build_trains_what_the_native_build_trains_with_any_thread_count
     assert _same(native, built("x86-64-v3", 1))
 
 
+@pytest.mark.slow
 @_needs("sse4_2")
 def test_an_sse_build_trains_what_the_native_build_trains(built):
     assert _same(built("native", 2), built("x86-64-v2", 2))
