@@ -13,6 +13,7 @@ import typing
 from collections.abc import Sequence
 from pathlib import Path
 
+from labsnn import __version__
 from labsnn.cli_options import add_config_options, add_scheduler_option, build_config, convert
 from labsnn.lab.preflight import PROFILES, check_report
 from labsnn.log import log
@@ -154,11 +155,22 @@ def parser() -> argparse.ArgumentParser:
         that carries it out.
     """
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
+    main_parser.add_argument("--version", action="version", version=f"labsnn {__version__}")
     commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    train = commands.add_parser("train", help="train one run and print the per-epoch table")
+    train = commands.add_parser(
+        "train",
+        help="train one run and print the per-epoch table",
+        description="Trains one run of the lab's network and prints its per-epoch table. Nothing is kept: "
+        "use sweep (or report) to cache results.",
+    )
     add_config_options(train)
     train.set_defaults(run=_train)
-    sweep = commands.add_parser("sweep", help="sweep one parameter over seeds; cached, resumable")
+    sweep = commands.add_parser(
+        "sweep",
+        help="sweep one parameter over seeds; cached, resumable",
+        description="Trains one run per value and seed into the result cache (runs already cached are read, not "
+        "retrained) and prints the summary table.",
+    )
     sweep.add_argument("param", help="config field to vary, e.g. beta")
     sweep.add_argument("values", nargs="+", help="values of the field")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per value: seed, seed+1, ... (default: 1)")
@@ -166,7 +178,12 @@ def parser() -> argparse.ArgumentParser:
     add_scheduler_option(sweep)
     add_config_options(sweep)
     sweep.set_defaults(run=_sweep)
-    report = commands.add_parser("report", help="run the notebooks with papermill and build the PDF report")
+    report = commands.add_parser(
+        "report",
+        help="run the notebooks with papermill and build the PDF report",
+        description="Trains every run of the profile into the result cache, executes the four section notebooks "
+        "and builds the PDF report (needs xelatex and pandoc). Relative paths are taken from the current folder.",
+    )
     report.add_argument(
         "--profile",
         choices=tuple(PROFILES),
@@ -190,9 +207,19 @@ def parser() -> argparse.ArgumentParser:
     )
     add_scheduler_option(report)
     report.set_defaults(run=_report)
-    kernels = commands.add_parser("kernels", help="build the compiled CPU kernels (set-up does this) and say where")
+    kernels = commands.add_parser(
+        "kernels",
+        help="build the compiled CPU kernels (set-up does this) and say where",
+        description="Builds labsnn's compiled CPU kernels for this CPU, compiler and flags, once, and says where they "
+        "are. Environment: LABSNN_KERNEL_CACHE (the folder they are kept in; default ~/.cache/labsnn), LABSNN_MARCH "
+        "(the build target, default native, e.g. x86-64-v3) and CC (the compiler, default cc or gcc).",
+    )
     kernels.set_defaults(run=_kernels)
-    export = commands.add_parser("export", help="write one tidy table (CSV) of every run in a result cache")
+    export = commands.add_parser(
+        "export",
+        help="write one tidy table (CSV) of every run in a result cache",
+        description="Writes one row per run and epoch of every result in RESULTS_DIR (not its subfolders) to OUT.",
+    )
     export.add_argument("results_dir", type=Path, help="a result cache folder, e.g. results")
     export.add_argument("out", type=Path, help="the CSV file to write, e.g. results.csv")
     export.set_defaults(run=_export)

@@ -69,7 +69,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{helps[field.name]} (default: {shown})",
+            help=helps[field.name] if "(default:" in helps[field.name] else f"{helps[field.name]} (default: {shown})",
         )
     parser.add_argument(
         "--data-root",

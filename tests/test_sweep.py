@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+import labsnn
 from conftest import REPO
 from labsnn.cli import main
 from labsnn.running.config import RunConfig
@@ -143,6 +144,22 @@ def test_cli_help_documents_every_option_with_default(capsys):
     for option in ("--beta", "--v-th", "--T", "--encoder", "--loss", "--seeds", "--results", "--data-root"):
         assert option in out
     assert out.count("(default:") >= 17
+
+
+@pytest.mark.parametrize("command", ["train", "sweep", "report", "kernels", "export"])
+def test_every_command_describes_itself_and_says_each_default_once(command, capsys):
+    assert _main(command, "--help") == 0
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]
+    assert not description.startswith(("positional arguments", "options")), out
+    assert "(default: all) (default" not in out and "(default: None)" not in out
+    if command == "kernels":
+        assert all(name in out for name in ("LABSNN_KERNEL_CACHE", "LABSNN_MARCH", "CC"))
+
+
+def test_version(capsys):
+    assert _main("--version") == 0
+    assert capsys.readouterr().out.strip() == f"labsnn {labsnn.__version__}"
 
 
 def test_cli_train_and_sweep(tmp_path, subset, capsys, monkeypatch):
