@@ -81,3 +81,16 @@ def test_every_labsnn_path_the_docs_name_imports():
     assert len(named) > 10
     broken = sorted(f"{where}: {path}" for where, path in named if not _resolves(path))
     assert not broken, broken
+
+
+def test_the_package_page_lists_every_module():
+    page = (REPO / "docs" / "package.md").read_text()
+    listed = set(re.findall(r"`([a-z_]+)(?:_\*)?`", page)) | {m + "_" for m in re.findall(r"`([a-z]+)_\*`", page)}
+    modules = [path for path in (REPO / "labsnn").rglob("*.py") if path.stem not in ("__init__", "__main__")]
+    missing = sorted(
+        str(path.relative_to(REPO))
+        for path in modules
+        if path.stem not in listed
+        and not any(path.stem.startswith(prefix) for prefix in listed if prefix.endswith("_"))
+    )
+    assert not missing, missing

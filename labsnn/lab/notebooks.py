@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -18,19 +19,28 @@ def run_notebooks(parameters: dict, out_dir: Path) -> None:
     The notebooks only read the result cache, so they run side by side (``NOTEBOOK_WORKERS``
     kernels), the longest first; the first to fail stops the others from starting and is raised.
     """
-    import papermill  # imported here: an up-to-date rerun needs it not
+    import papermill  # imported here: an up-to-date rerun needs them not
+    from jupyter_client.manager import KernelManager
 
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def execute(source: Path) -> None:
-        papermill.execute_notebook(
-            str(source),
-            str(out_dir / source.name),
-            parameters=parameters,
-            cwd=str(source.parent),
-            progress_bar=False,
-            kernel_name="python3",
-        )
+        # local sockets in a private folder: over TCP every kernel warns that it is unencrypted
+        with tempfile.TemporaryDirectory(prefix="labsnn-kernel-") as sockets:
+            kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+            try:
+                papermill.execute_notebook(
+                    str(source),
+                    str(out_dir / source.name),
+                    parameters=parameters,
+                    cwd=str(source.parent),
+                    progress_bar=False,
+                    kernel_name="python3",
+                    km=kernel,
+                )
+            finally:
+                if kernel.has_kernel:  # papermill shuts down only the kernels it started
+                    kernel.shutdown_kernel()
         log.info(f"executed {source.name}")
 
     sources = sorted(notebook_paths(), key=lambda path: path.stem != LONGEST_NOTEBOOK)
