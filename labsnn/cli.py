@@ -1,4 +1,4 @@
-"""Command line: ``python -m labsnn {train,sweep,report,kernels,export}``.
+"""Command line: ``python -m labsnn {train,sweep,report,verify,kernels,export}``.
 
 Every ``RunConfig`` field is an option with the lab's default. Bad values exit with
 status 2 and a one-line message, before torch, the notebook stack or any data is
@@ -132,6 +132,30 @@ def _report(args: argparse.Namespace) -> None:
     )
 
 
+def _verify(args: argparse.Namespace) -> int:
+    """Runs ``labsnn verify``: retrains a sample of a cache's runs alone and prints one verdict per run.
+
+    Returns:
+        0 when every run is identical or within tolerance, else 1.
+    """
+    from labsnn.lab.verify import REL_TOL, verify
+
+    if args.runs is not None and args.runs < 1:
+        raise ValueError(f"--runs must be at least 1, got {args.runs}")
+    verdicts = verify(args.results, args.runs, args.seed, args.data_root, all_runs=args.all)
+    import pandas as pd
+
+    frame = pd.DataFrame([vars(v) for v in verdicts], columns=["chapter", "name", "run", "verdict", "detail"])
+    with pd.option_context("display.width", 250, "display.max_colwidth", 120, "display.max_rows", None):
+        print(frame.to_string(index=False))
+    held = sum(v.holds for v in verdicts)
+    log.info(
+        f"{held} of {len(verdicts)} run(s) confirmed ({sum(v.verdict == 'identical' for v in verdicts)} identical; "
+        f"within tolerance: every number within {REL_TOL:.0%} on another kind of machine)"
+    )
+    return 0 if held == len(verdicts) else 1
+
+
 def _kernels(args: argparse.Namespace) -> None:
     """Runs ``labsnn kernels``: builds the compiled CPU kernels and says where."""
     from labsnn.engine import kernels
@@ -151,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     """Builds the command line's parser.
 
     Returns:
-        The parser of ``train``, ``sweep``, ``report``, ``kernels`` and ``export``; each sets ``run``, the function
+        The parser of ``train``, ``sweep``, ``report``, ``verify``, ``kernels`` and ``export``; each sets ``run``, the function
         that carries it out.
     """
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
@@ -215,6 +239,25 @@ def parser() -> argparse.ArgumentParser:
         "(the build target, default native, e.g. x86-64-v3) and CC (the compiler, default cc or gcc).",
     )
     kernels.set_defaults(run=_kernels)
+    verify = commands.add_parser(
+        "verify",
+        help="retrain a sample of a report's cached runs, each alone, and compare them with the cache",
+        description="Retrains cached runs, each alone from its recorded config, and compares each with its cached "
+        "history and weights file: identical (bit for bit, expected on the same CPU kind, build target and backend), "
+        "within tolerance (on another kind of machine) or differs (the first field and epoch that differ). "
+        "Exit status 0 when every run holds, 1 otherwise, 2 on bad input (before any training).",
+    )
+    verify.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
+    chosen = verify.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--runs", type=int, default=None, help="how many runs, one per chapter in turn (default: 5, or all if fewer)"
+    )
+    chosen.add_argument("--all", action="store_true", help="retrain every cached run")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the choice of runs (default: 0)")
+    verify.add_argument(
+        "--data-root", default=None, help="folder with MNIST/raw/... (default: the location the runs recorded)"
+    )
+    verify.set_defaults(run=_verify)
     export = commands.add_parser(
         "export",
         help="write one tidy table (CSV) of every run in a result cache",
@@ -233,18 +276,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments, without the program's name; None reads ``sys.argv``.
 
     Returns:
-        The exit status: 0, 2 for a bad value or a failed check (one ``labsnn: error:`` line), 130 on interrupt.
+        The exit status: 0; the command's own (``verify``: 1 when a run differs; ``report``: 3 when only the HTML
+        could be written); 2 for a bad value or a failed check (one ``labsnn: error:`` line); 130 on interrupt.
 
     Raises:
         SystemExit: status 2 on a command line argparse rejects, 0 after ``--help``.
     """
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except (ValueError, OSError, RuntimeError) as error:  # OSError: a folder or disk that fails mid-way
         print(f"labsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         log.warning("interrupted; finished runs are kept in the result folder")
         return 130
-    return 0
+    return status or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import shlex
 from pathlib import Path
 
 from labsnn import lab
@@ -67,5 +68,7 @@ def run_summary(
         + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
         f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {lab.training_summary(profile, data, results_dir)} |\n"
-        f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
+        f"| peak memory (training, notebook kernels; all processes together) | {memory} |\n"
+        f"| check it | `python -m labsnn verify --results {shlex.quote(str(results_dir))}` retrains 5 of these runs, "
+        "each alone, and compares them with this cache (`--all` for every run) |" + note
     )
