@@ -107,20 +107,22 @@ def _sweep(args: argparse.Namespace) -> None:
     _print_table(summarize(frame))
 
 
-def _report(args: argparse.Namespace) -> None:
-    """Runs ``labsnn report``: checks its arguments (stopping there with ``--check-only``), then TeX, then builds."""
+def _report(args: argparse.Namespace) -> int:
+    """Runs ``labsnn report``: checks its arguments (stopping there with ``--check-only``), then builds.
+
+    Returns:
+        0 when the PDF was written; 3 when only the HTML could be (no TeX: the PDF, which the command promises, is
+        missing, and a script must be able to tell).
+    """
     check_report(
         args.profile, args.data_root, args.results, args.out, args.scheduler, args.scheduler_file, args.workers
     )
     if args.check_only:
         log.info(f"report arguments checked (profile {args.profile}); nothing was run")
-        return
-    from labsnn.lab.host import check_tex
-
-    check_tex()
+        return 0
     from labsnn.lab.report import build_report
 
-    build_report(
+    target = build_report(
         args.profile,
         data_root=args.data_root,
         results_dir=args.results,
@@ -130,6 +132,7 @@ def _report(args: argparse.Namespace) -> None:
         scheduler_file=args.scheduler_file,
         workers=args.workers,
     )
+    return 3 if target.suffix == ".html" else 0
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 import os
+import re
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
     cells = [
         v4.new_code_cell("profile = 'full'", metadata={"tags": ["parameters"]}),
         v4.new_markdown_cell("# 4.1 Hyperparameter tuning"),
+        v4.new_markdown_cell("Edit the next cell.", metadata={"tags": ["how-to-run"]}),
         v4.new_code_cell(
             "data = load()",
             outputs=[
@@ -83,11 +85,14 @@ def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, sub
     assert inputs_digest("smoke", subset.fingerprint, files) not in (digest, changed)
 
     out.mkdir()
-    for name in ["lab1_report.pdf", "results.csv", *(f"{n}.ipynb" for n in NOTEBOOKS)]:
+    for name in ["lab1_report.html", "results.csv", *(f"{n}.ipynb" for n in NOTEBOOKS)]:
         (out / name).write_text("made")
-    assert not up_to_date(out, digest)  # no record of its inputs
+    assert not up_to_date(out, digest, pdf=False)  # no record of its inputs
     (out / INPUTS_FILE).write_text(digest + "\n")
-    assert up_to_date(out, digest) and not up_to_date(out, changed)
+    assert up_to_date(out, digest, pdf=False) and not up_to_date(out, changed, pdf=False)
+    assert not up_to_date(out, digest)  # made without TeX: with TeX, the PDF is made
+    (out / "lab1_report.pdf").write_text("made")
+    assert up_to_date(out, digest)
     (out / "results.csv").unlink()  # a deleted table is written again
     assert not up_to_date(out, digest)
     (out / "results.csv").write_text("made")
@@ -118,7 +123,7 @@ def test_the_notebooks_get_the_data_root_resolved_where_the_command_ran(tmp_path
         handed.append(parameters)
         raise _Stopped
 
-    monkeypatch.setattr(report, "check_tex", lambda: None)
+    monkeypatch.setattr(report, "missing_tex", lambda: None)
     monkeypatch.setattr(lab, "prepare", lambda *args, **kwargs: None)  # nothing to train: the notebook stage only
     monkeypatch.setattr(report, "planned_results", lambda *args: [])
     monkeypatch.setattr(report, "report_inputs", lambda *args: [])
@@ -137,3 +142,54 @@ def test_each_profile_reports_into_its_own_folders():
     full, smoke = check_report("full", None), check_report("smoke", None)
     assert (full.results_dir, full.out_dir) == (Path("results").absolute(), Path("reports").absolute())
     assert (smoke.results_dir, smoke.out_dir) == (Path("results/smoke").absolute(), Path("reports/smoke").absolute())
+
+
+@pytest.mark.slow
+def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkeypatch, capfd):
+    """``build_report`` end to end on the smoke cache the notebooks use, as on a machine without TeX: notebooks, run
+    summary, reproduction table, results table and the HTML report; then the PDF from the same report where TeX is."""
+    import shutil
+
+    from conftest import SMOKE_RESULTS
+    from labsnn import lab
+    from labsnn.lab import report
+
+    lab.prepare("smoke", subset, SMOKE_RESULTS, progress=False)  # what nbval reads back later
+    monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex and pandoc, not found on PATH")
+    out = tmp_path / "reports"
+    target = report.build_report("smoke", results_dir=SMOKE_RESULTS, out_dir=out, workers=1)
+    assert target == out / "lab1_report.html" and not (out / "lab1_report.pdf").exists()
+    assert "without encryption" not in capfd.readouterr().err  # the notebook kernels' warning
+    assembled = nbformat.read(out / "lab1_report.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in assembled.cells if cell.cell_type == "markdown")
+    assert assembled.metadata["title"].startswith("Lab 1: Spiking Neural Networks")
+    for heading in ("# 4.1", "# 4.2", "# 4.3", "# 4.4", "# Reproduction of the seed's claims"):
+        assert heading in text, heading
+    planned = len(report.planned_results("smoke", subset, SMOKE_RESULTS))
+    assert f"| runs | {planned}: " in text and "| profile | smoke |" in text and "Not full MNIST" in text
+    assert f"python -m labsnn verify --results {SMOKE_RESULTS}" in text
+    claims = re.search(r"(\d+) of (\d+) measured claims reproduced", text)
+    assert claims and int(claims[1]) <= int(claims[2]) <= 17
+    assert len(list((out / "figures").glob("*.png"))) >= 10
+    table = (out / "results.csv").read_text().splitlines()
+    assert len(table) > planned and "config_hash" in table[0]
+    html = target.read_text()
+    assert "<title>Lab 1: Spiking Neural Networks" in html and "Reproduction of the seed" in html
+    assert "| runs |" not in html and "<table" in html and f">{planned}: " in html
+    assert html.count('src="data:image/png;base64,') >= 10 and "Run summary" in html or "profile" in html
+    assert not re.search(r'<img[^>]+src="(?!data:)', html), "an image that is not embedded"
+    assert report.up_to_date(out, (out / report.INPUTS_FILE).read_text().strip(), pdf=False)
+    if shutil.which("xelatex") and shutil.which("pandoc"):
+        report._write_documents(assembled, out, pdf=True)
+        assert (out / "lab1_report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_the_report_command_exits_3_when_only_the_html_is_written(tmp_path, monkeypatch):
+    from labsnn.cli import main
+    from labsnn.lab import report
+
+    for written, status in (("lab1_report.html", 3), ("lab1_report.pdf", 0)):
+        monkeypatch.setattr(report, "build_report", lambda *args, written=written, **kwargs: tmp_path / written)
+        assert (
+            main(["report", "--profile", "smoke", "--out", str(tmp_path / "o"), "--results", str(tmp_path)]) == status
+        )

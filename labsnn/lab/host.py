@@ -11,19 +11,20 @@ import psutil
 TEX_PACKAGES = ("texlive-xetex", "texlive-fonts-recommended", "texlive-plain-generic", "pandoc")
 
 
-def check_tex() -> None:
-    """Checks that xelatex and pandoc (nbconvert's PDF) are on PATH; installs nothing.
+def missing_tex() -> str | None:
+    """Says what the PDF lacks of xelatex and pandoc (nbconvert's PDF), looking on PATH; installs nothing.
 
-    Raises:
-        RuntimeError: one line naming what is missing and what to install (``make tex`` and ``make report``
-            install it as root on Debian; see the README).
+    Returns:
+        None when both are there, else one line naming what is missing and what to install (``make tex`` and
+        ``make report`` install it as root on Debian; see the README).
     """
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
-    if missing:
-        raise RuntimeError(
-            f"the PDF needs {' and '.join(missing)}, not found on PATH: run `make tex` as root on Debian, "
-            f"or install them yourself (sudo apt-get install {' '.join(TEX_PACKAGES)})"
-        )
+    if not missing:
+        return None
+    return (
+        f"the PDF needs {' and '.join(missing)}, not found on PATH: run `make tex` as root on Debian, "
+        f"or install them yourself (sudo apt-get install {' '.join(TEX_PACKAGES)})"
+    )
 
 
 def tree_rss_bytes(root: int) -> int | None:

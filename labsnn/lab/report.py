@@ -16,7 +16,7 @@ import nbformat
 
 from labsnn import lab
 from labsnn.lab import seed_study
-from labsnn.lab.host import PeakMemory, check_tex
+from labsnn.lab.host import PeakMemory, missing_tex
 from labsnn.lab.nbcells import is_checked
 from labsnn.lab.notebooks import run_notebooks
 from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
@@ -55,13 +55,17 @@ def _unnumbered(markdown: str) -> str:
     return _HEADING.sub(r"\1 {.unnumbered}", markdown)
 
 
+#: Cells for the reader of the notebook only: how to run it (the parameters' cell and its injected copy too).
+NOTEBOOK_ONLY_TAGS = frozenset({"parameters", "injected-parameters", "how-to-run"})
+
+
 def _section_cells(path: Path) -> list:
-    """Returns an executed notebook's cells for the report: no parameters, nbval-checked cells or stderr outputs."""
+    """Returns an executed notebook's cells for the report: none tagged ``NOTEBOOK_ONLY_TAGS``, no nbval-checked
+    cells, no stderr outputs."""
     notebook = nbformat.read(path, as_version=4)
     keep = []
     for cell in notebook.cells:
-        tags = set(cell.metadata.get("tags", []))
-        if tags & {"parameters", "injected-parameters"}:
+        if set(cell.metadata.get("tags", [])) & NOTEBOOK_ONLY_TAGS:
             continue
         if cell.cell_type == "code":
             if is_checked(cell):
@@ -155,17 +159,23 @@ def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict
     return lab.reproduction_table(frames, study.scored_seed_like()), study.winner
 
 
-def _write_pdf(report: nbformat.NotebookNode, out_dir: Path, target: Path) -> None:
-    """Writes the report notebook beside the PDF, then the PDF (inputs and prompts hidden)."""
-    from nbconvert import PDFExporter
+def _write_documents(report: nbformat.NotebookNode, out_dir: Path, pdf: bool) -> None:
+    """Writes the report notebook, the HTML report (figures embedded) and, with ``pdf``, the PDF report, each with
+    inputs and prompts hidden."""
+    from nbconvert import HTMLExporter, PDFExporter
 
     atomic.write_text(out_dir / "lab1_report.ipynb", nbformat.writes(report))
-    exporter = PDFExporter()
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    pdf, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-    atomic.write_bytes(target, pdf)
+    for exporter, name in ((HTMLExporter(embed_images=True), "lab1_report.html"), (PDFExporter(), "lab1_report.pdf")):
+        if name.endswith(".pdf") and not pdf:
+            continue
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        body, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
+        if isinstance(body, str):
+            atomic.write_text(out_dir / name, body)
+        else:
+            atomic.write_bytes(out_dir / name, body)
 
 
 def build_report(
@@ -178,9 +188,10 @@ def build_report(
     scheduler_file: str | Path | None = None,
     workers: int | str = AUTO_WORKERS,
 ) -> Path:
-    """Runs everything and writes ``<out_dir>/lab1_report.pdf``.
+    """Runs everything and writes ``<out_dir>/lab1_report.html`` and, where TeX is installed, ``lab1_report.pdf``.
 
-    Every argument, then TeX, is checked before any data is loaded; each file a reader opens is replaced whole
+    Every argument is checked before any data is loaded, and TeX is looked for: without it one line says what to
+    install, and everything but the PDF is still made. Each file a reader opens is replaced whole
     (``labsnn.running.atomic``).
 
     Args:
@@ -194,36 +205,41 @@ def build_report(
         workers: else train side by side in this many processes (``labsnn.running.processes``; auto: torch's threads).
 
     Returns:
-        The PDF's path.
+        The PDF's path; without TeX, the HTML's.
 
     Raises:
-        ValueError, FileNotFoundError, RuntimeError: a bad argument (``check_report``) or no TeX (``check_tex``).
+        ValueError, FileNotFoundError, RuntimeError: a bad argument (``check_report``).
     """
     started = time.perf_counter()
     plan = check_report(profile, data_root, results_dir, out_dir, scheduler, scheduler_file, workers)
-    check_tex()
+    no_pdf = missing_tex()
+    if no_pdf:
+        log.warning(f"{no_pdf}; the report is written as HTML only")
     with PeakMemory() as memory:
         data = lab.load_data(profile, plan.data_root)
-        target = _make(plan, data, force, memory, started)
+        target = _make(plan, data, force, memory, started, pdf=no_pdf is None)
     total = time.perf_counter() - started
     log.info(
         f"{target} (profile {profile}, data {data.source}): total wall time {total / 60:.1f} min, "
         f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
         f"training per chapter: {lab.training_summary(profile, data, plan.results_dir)}"
     )
+    if no_pdf:
+        log.warning(f"no PDF: {no_pdf}; open {target}")
     return target
 
 
-def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, started: float) -> Path:
-    """Trains what is missing, then runs the notebooks and writes the table and PDF, unless they are up to date."""
+def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, started: float, pdf: bool) -> Path:
+    """Trains what is missing, then runs the notebooks and writes the table, the HTML and (with ``pdf``) the PDF,
+    unless they are up to date; returns the PDF's path, or the HTML's without ``pdf``."""
     profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
     before = time.time()
     lab.prepare(profile, data, results_dir, scheduler=plan.scheduler, workers=plan.workers)
     planned = planned_results(profile, data, results_dir)  # known whole once 4.4's screening has trained
     runs = (sum(path.stat().st_mtime >= before for path in planned), len(planned))  # (trained now, all)
     digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
-    target = out_dir / "lab1_report.pdf"
-    if not force and up_to_date(out_dir, digest):
+    target = out_dir / ("lab1_report.pdf" if pdf else "lab1_report.html")
+    if not force and up_to_date(out_dir, digest, pdf):
         log.info(
             f"{target} is up to date (made from the same results, notebooks and labsnn code). Pass --force to rebuild it."
         )
@@ -235,7 +251,7 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
     run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
     export(results_dir, out_dir / RESULTS_TABLE, files=planned)
     seconds = time.perf_counter() - started
-    _write_pdf(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, target)
+    _write_documents(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, pdf)
     atomic.write_text(out_dir / INPUTS_FILE, digest + "\n")
     log.info(f"wrote {target}")
     return target

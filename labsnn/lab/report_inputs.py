@@ -59,15 +59,18 @@ def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str
     return digest.hexdigest()
 
 
-def up_to_date(out_dir: Path, digest: str) -> bool:
-    """Tells whether the PDF, the results table and the executed notebooks exist and were made from ``digest``.
+def up_to_date(out_dir: Path, digest: str, pdf: bool = True) -> bool:
+    """Tells whether the report's files exist and were made from ``digest``.
 
     Args:
         out_dir, digest: the report's folder and ``inputs_digest`` of the current inputs.
+        pdf: whether the PDF is among the files (it is made only where TeX is installed).
 
     Returns:
-        True when all exist and ``INPUTS_FILE`` holds ``digest``.
+        True when the HTML (and the PDF), the results table and the executed notebooks exist and ``INPUTS_FILE``
+        holds ``digest``.
     """
-    outputs = [out_dir / "lab1_report.pdf", out_dir / RESULTS_TABLE, out_dir / INPUTS_FILE]
+    outputs = [out_dir / "lab1_report.html", out_dir / RESULTS_TABLE, out_dir / INPUTS_FILE]
+    outputs += [out_dir / "lab1_report.pdf"] if pdf else []
     outputs += [out_dir / f"{name}.ipynb" for name in NOTEBOOKS]
     return all(path.exists() for path in outputs) and (out_dir / INPUTS_FILE).read_text().strip() == digest
