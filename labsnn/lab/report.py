@@ -1,8 +1,8 @@
 """``python -m labsnn report``: trains every run of the lab (cached), executes the notebooks and builds the PDF.
 
-The PDF is one notebook assembled from the executed ones (code hidden): a title and run summary, sections 4.1-4.4
-with their figures, captions and findings, and a reproduction table of the seed's claims (with 4.4's best
-seed-like setup beside labsnn's), all read from this run's results.
+The PDF and the HTML are one notebook assembled from the executed ones (code hidden): a title and run summary, what
+the report found and the reproduction table of the seed's claims (with 4.4's best seed-like setup beside labsnn's),
+then sections 4.1-4.4 with their figures, captions and findings, all read from this run's results.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def assemble(
     memory: PeakMemory,
     runs: tuple[int, int],
 ) -> nbformat.NotebookNode:
-    """Assembles the report notebook: title, run summary, the four sections and the reproduction table.
+    """Assembles the report notebook: title, run summary, what it found, the reproduction table, the four sections.
 
     Args:
         profile, data, out_dir, results_dir: the profile; its data; the executed notebooks' folder; the cache.
@@ -109,13 +109,31 @@ def assemble(
         )
     )
     report.cells.append(nbformat.v4.new_markdown_cell(run_summary(profile, data, seconds, memory, runs, results_dir)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_headline(table, best)))
+    report.cells.append(nbformat.v4.new_markdown_cell(_reproduction_markdown(table, best)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
-    report.cells.append(nbformat.v4.new_markdown_cell(_reproduction_markdown(table, best)))
     for cell in report.cells:
         if cell.cell_type == "markdown":
             cell.source = _unnumbered(cell.source)
     return report
+
+
+def _headline(table, best: str | None) -> str:
+    """What the report found, in two sentences: how many of the seed's claims each column reproduces."""
+    measured = table[table["reproduced"] != "n/a"]
+    ours = (
+        f"**What this report found.** Of the seed's {len(table)} claims, labsnn's own setup reproduces "
+        f"{(measured['reproduced'] == 'yes').sum()} of the {len(measured)} measured in this profile "
+        f"({(measured['reproduced'] == 'tie').sum()} more a tie within seed noise)"
+    )
+    if best:
+        there = table["there"]
+        ours += (
+            f"; section 4.4's seed-like setup, {best}, reproduces {(there == 'yes').sum()} "
+            f"({(there == 'tie').sum()} more a tie)"
+        )
+    return ours + ". Claim by claim: the reproduction table, next; each section below explains its claims."
 
 
 def _reproduction_markdown(table, best: str | None) -> str:

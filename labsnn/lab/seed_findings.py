@@ -7,7 +7,16 @@ import pandas as pd
 from labsnn.lab.claims import percent
 from labsnn.lab.discussion import final_stats
 from labsnn.lab.findings import markdown_table
-from labsnn.lab.seed_grid import GRID_CHOICE, SETUP_PROFILES, budget_text, screenings, setups
+from labsnn.lab.seed_grid import (
+    GRID_CHOICE,
+    SETUP_OPTIMIZERS,
+    SETUP_PROFILES,
+    SETUP_SURROGATES,
+    SETUP_TIMINGS,
+    budget_text,
+    screenings,
+    setups,
+)
 from labsnn.lab.seed_setup import (
     FAILURE_CLAIMS,
     SEED_RUNS,
@@ -177,6 +186,29 @@ def grid_table(profile_name: str) -> pd.DataFrame:
         for name, f in setups(profile_name).items()
     ]
     return pd.DataFrame(rows)
+
+
+def grid_axes_table(profile_name: str) -> pd.DataFrame:
+    """Returns the declared grid as its axes, one row each: the setups are every combination of one value per axis.
+
+    Args:
+        profile_name: the profile whose grid it is (``seed_grid.SETUP_PROFILES``).
+
+    Returns:
+        Columns ``axis`` (with its number of values) and ``values``; the optimizer settings with their fields.
+    """
+    p = SETUP_PROFILES[profile_name]
+    settings = []
+    for name in p["optimizers"]:
+        fields = SETUP_OPTIMIZERS[name]
+        momentum = f", momentum {fields['momentum']:g}" if fields.get("momentum") else ""
+        settings.append(f"{name} ({fields['optimizer']}, lr {fields['lr']:g}{momentum})")
+    rows = [
+        ("optimizer settings", settings),
+        ("surrogates", [f"{name} ({SETUP_SURROGATES[name]})" for name in p["surrogates"]]),
+        ("spike timings", [f"{name} ({SETUP_TIMINGS[name]})" for name in p["timings"]]),
+    ]
+    return pd.DataFrame([{"axis": f"{axis} ({len(values)})", "values": "; ".join(values)} for axis, values in rows])
 
 
 def budget_table(profile_name: str) -> pd.DataFrame:
