@@ -1,6 +1,7 @@
 import math
 
 import pandas as pd
+import pytest
 
 from labsnn.lab import seed_findings, seed_setup
 
@@ -139,7 +140,7 @@ def test_the_chapter_prints_the_declared_grid_and_budget_before_the_scores():
     def first(word):
         return next(i for i, source in enumerate(sources) if word in source)
 
-    assert first("grid_table(profile)") < first("calibration_markdown") < first("score_table")
+    assert first("grid_axes_markdown(profile)") < first("calibration_markdown") < first("score_table")
     assert first("budget_table(profile)") < first("score_table")
 
 
@@ -159,3 +160,16 @@ def test_the_reproduction_table_scores_every_claim_under_the_seed_like_setup():
     ]  # the diverged run, scored at the tie accuracy
     assert table.loc["T = 50 best", ["4.4 seed-like", "there"]].tolist() == ["-", "-"]  # not among these runs
     assert table.loc["ANN 15,900 FLOPs", "there"] == "yes"  # every section is scored, 4.3 included
+
+
+@pytest.mark.parametrize("profile", ["full", "smoke"])
+def test_the_grid_is_shown_as_axes_whose_product_is_the_grid(profile):
+    import re
+
+    from labsnn.lab.seed_findings import grid_axes_markdown, grid_axes_table
+    from labsnn.lab.seed_grid import setups
+
+    counts = [int(re.search(r"\((\d+)\)$", axis)[1]) for axis in grid_axes_table(profile)["axis"]]
+    assert math.prod(counts) == len(setups(profile))
+    assert grid_axes_markdown(profile).startswith(f"The grid: {len(setups(profile))} setups")
+    assert len(grid_axes_table(profile)["values"][0].split("; ")) == counts[0]

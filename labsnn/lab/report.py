@@ -28,7 +28,7 @@ from labsnn.lab.report_inputs import (
     report_inputs,
     up_to_date,
 )
-from labsnn.lab.report_summary import run_summary
+from labsnn.lab.report_summary import made_where, run_summary
 from labsnn.log import log
 from labsnn.running import atomic
 from labsnn.running.data import MNISTData
@@ -84,7 +84,8 @@ def assemble(
     memory: PeakMemory,
     runs: tuple[int, int],
 ) -> nbformat.NotebookNode:
-    """Assembles the report notebook: title, run summary, what it found, the reproduction table, the four sections.
+    """Assembles the report notebook: title, run summary, what it found, the reproduction table, where the numbers
+    were made, then the four sections.
 
     Args:
         profile, data, out_dir, results_dir: the profile; its data; the executed notebooks' folder; the cache.
@@ -111,6 +112,7 @@ def assemble(
     report.cells.append(nbformat.v4.new_markdown_cell(run_summary(profile, data, seconds, memory, runs, results_dir)))
     report.cells.append(nbformat.v4.new_markdown_cell(_headline(table, best)))
     report.cells.append(nbformat.v4.new_markdown_cell(_reproduction_markdown(table, best)))
+    report.cells.append(nbformat.v4.new_markdown_cell(made_where(profile, data, results_dir)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     for cell in report.cells:

@@ -1,4 +1,5 @@
-"""The report's run summary: data, protocol, runs trained, the machines and builds behind the results, times, memory."""
+"""The report's run summary (data, protocol, runs trained, times, memory) and where its numbers were made (the
+machines and builds behind the results, the commit, the command that checks them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import shlex
 from pathlib import Path
 
 from labsnn import lab
-from labsnn.lab import seed_setup
+from labsnn.lab import seed_screening, seed_setup
 from labsnn.lab.host import PeakMemory
+from labsnn.lab.seed_grid import budget_text, screenings
 from labsnn.running import provenance
 from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
@@ -33,7 +35,7 @@ def run_summary(
     Returns:
         The Markdown section, headed "Run summary".
     """
-    p, p44 = lab.PROFILES[profile], seed_setup.SETUP_PROFILES[profile]
+    p = lab.PROFILES[profile]
     trained, total = runs
     base = lab.base_config(profile)
     note = ""
@@ -51,24 +53,46 @@ def run_summary(
     if profile != "full":
         note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
     used = data.subset(base.n_train, base.n_test)
+    ranking, first = seed_screening.decide(profile, data, results_dir).ranking, screenings(profile)[0]
+    if ranking is None:
+        screened = f"not ranked: no screening agreed with 4.1's verdicts (declared first: {budget_text(first)})"
+    elif ranking.budget != first:
+        screened = f"ranked on {budget_text(ranking.budget)}; the first, {budget_text(first)}, disagreed with 4.1"
+    else:
+        screened = f"ranked on {budget_text(first)}"
     return (
         "## Run summary\n\n"
         f"| | |\n|---|---|\n"
         f"| data | {data.source} ({data.location}) |\n"
         f"| profile | {profile} |\n"
         f"| 4.1-4.3 | {used.n_train:,} training and {used.n_test:,} test images, {p['epochs']} epochs, {p['seeds']} seeds |\n"
-        f"| 4.4 | {'all' if p44['n_train'] is None else format(p44['n_train'], ',')} training images, {p44['epochs']} epochs, "
-        f"{p44['seeds']} seeds, {len(seed_setup.setups(profile))} setups |\n"
+        f"| 4.4 | {len(seed_setup.setups(profile))} setups, {screened} |\n"
         f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
         f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
+        f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
+        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {lab.training_summary(profile, data, results_dir)} |\n"
+        f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
+    )
+
+
+def made_where(profile: str, data: MNISTData, results_dir: Path) -> str:
+    """Writes where the report's numbers were made, as Markdown: the machines and builds behind its runs, the commit
+    the report was built at, and the command that checks the runs against the cache.
+
+    Args:
+        profile, data, results_dir: the profile, its data and the result cache.
+
+    Returns:
+        The Markdown section, headed "Where these numbers were made".
+    """
+    return (
+        "## Where these numbers were made\n\n"
+        "| | |\n|---|---|\n"
         + "".join(
             f"| made by ({n} runs) | {line} |\n"
             for line, n in provenance.summarize(_results(profile, data, results_dir))
         )
         + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
-        f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
-        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {lab.training_summary(profile, data, results_dir)} |\n"
-        f"| peak memory (training, notebook kernels; all processes together) | {memory} |\n"
         f"| check it | `python -m labsnn verify --results {shlex.quote(str(results_dir))}` retrains 5 of these runs, "
-        "each alone, and compares them with this cache (`--all` for every run) |" + note
+        "each alone, and compares them with this cache (`--all` for every run) |"
     )

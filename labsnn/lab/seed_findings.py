@@ -9,6 +9,7 @@ from labsnn.lab.discussion import final_stats
 from labsnn.lab.findings import markdown_table
 from labsnn.lab.seed_grid import (
     GRID_CHOICE,
+    LABSNN_SETUP,
     SETUP_OPTIMIZERS,
     SETUP_PROFILES,
     SETUP_SURROGATES,
@@ -209,6 +210,15 @@ def grid_axes_table(profile_name: str) -> pd.DataFrame:
         ("spike timings", [f"{name} ({SETUP_TIMINGS[name]})" for name in p["timings"]]),
     ]
     return pd.DataFrame([{"axis": f"{axis} ({len(values)})", "values": "; ".join(values)} for axis, values in rows])
+
+
+def grid_axes_markdown(profile_name: str) -> str:
+    """Returns the declared grid in words: how many setups, then one bullet per axis (``grid_axes_table``)."""
+    axes = grid_axes_table(profile_name)
+    return (
+        f"The grid: {len(setups(profile_name))} setups, every combination of one value per axis; labsnn's own, "
+        f"{LABSNN_SETUP}, first.\n\n" + "\n".join(f"- **{row.axis}:** {row.values}" for row in axes.itertuples())
+    )
 
 
 def budget_table(profile_name: str) -> pd.DataFrame:
