@@ -42,6 +42,7 @@ def submitted(monkeypatch):
     return groups
 
 
+@pytest.mark.slow
 def test_a_dask_sweep_gives_the_in_process_table_bit_for_bit(tmp_path, subset, submitted):
     config = TINY.replace(T=25, n_train=512, batch_size=128)
     local = sweep(config, "beta", [0.1, 0.5, 2.0], 2, tmp_path / "local", subset, False)
@@ -51,6 +52,7 @@ def test_a_dask_sweep_gives_the_in_process_table_bit_for_bit(tmp_path, subset, s
     assert len(list((tmp_path / "dask").glob("*.json"))) == 6
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_task_still_completes_the_cache(tmp_path, subset):
     config = TINY.replace(T=25, n_train=2000, epochs=2)
     folder = tmp_path / "dask"
@@ -117,6 +119,7 @@ sweep_module.sweep(RunConfig(**{config}), "beta", [0.1, 0.5], seeds=3, results_d
 """
 
 
+@pytest.mark.slow
 def test_an_interrupted_dask_sweep_resumes_with_only_the_missing_runs(tmp_path, subset, submitted):
     folder = tmp_path / "dask"
     script = INTERRUPTED.format(config=repr(TINY.to_dict()), folder=str(folder))
@@ -183,6 +186,7 @@ def cluster():
             yield local
 
 
+@pytest.mark.slow
 def test_a_client_and_a_scheduler_file_give_the_in_process_table_bit_for_bit(tmp_path, subset, cluster, submitted):
     from dask.distributed import Client
 
