@@ -209,7 +209,8 @@ def parser() -> argparse.ArgumentParser:
         "report",
         help="run the notebooks with papermill and build the PDF report",
         description="Trains every run of the profile into the result cache, executes the four section notebooks "
-        "and builds the PDF report (needs xelatex and pandoc). Relative paths are taken from the current folder.",
+        "and writes the report as HTML and, where xelatex and pandoc are installed, as PDF. Relative paths are taken "
+        "from the current folder. Exit status 0 with the PDF, 3 with the HTML only (no TeX), 2 on a bad argument.",
     )
     report.add_argument(
         "--profile",
@@ -248,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
         description="Retrains cached runs, each alone from its recorded config, and compares each with its cached "
         "history and weights file: identical (bit for bit, expected on the same CPU kind, build target and backend), "
         "within tolerance (on another kind of machine) or differs (the first field and epoch that differ). "
-        "Exit status 0 when every run holds, 1 otherwise, 2 on bad input (before any training).",
+        "Exit status 0 when every run holds, 1 otherwise, 2 on bad input (checked before any training) or a failure.",
     )
     verify.add_argument("--results", type=Path, default=Path("results"), help="result cache folder (default: results)")
     chosen = verify.add_mutually_exclusive_group()

@@ -13,8 +13,9 @@ MAKERS = {
         lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, foreach=False),
     ),
 }
-#: Gradients over seven decades, so that rounding has room to differ.
-GRADIENTS = torch.randn(60, 7840, generator=torch.Generator().manual_seed(0)) * torch.logspace(-6, 1, 7840)
+#: Gradients over seven decades, in every column range, so that rounding has room to differ.
+_SEED = torch.Generator().manual_seed(0)
+GRADIENTS = torch.randn(60, 7840, generator=_SEED) * torch.logspace(-6, 1, 7840)[torch.randperm(7840, generator=_SEED)]
 
 
 def _first_network(make, n: int, K: int) -> torch.Tensor:

@@ -176,12 +176,38 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
     html = target.read_text()
     assert "<title>Lab 1: Spiking Neural Networks" in html and "Reproduction of the seed" in html
     assert "| runs |" not in html and "<table" in html and f">{planned}: " in html
-    assert html.count('src="data:image/png;base64,') >= 10 and "Run summary" in html or "profile" in html
+    assert html.count('src="data:image/png;base64,') >= 10 and "Run summary" in html
     assert not re.search(r'<img[^>]+src="(?!data:)', html), "an image that is not embedded"
     assert report.up_to_date(out, (out / report.INPUTS_FILE).read_text().strip(), pdf=False)
     if shutil.which("xelatex") and shutil.which("pandoc"):
         report._write_documents(assembled, out, pdf=True)
         assert (out / "lab1_report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_without_tex_the_report_says_so_before_any_data_and_drops_a_stale_pdf(tmp_path, monkeypatch, caplog):
+    from labsnn import lab
+    from labsnn.lab import report
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "lab1_report.pdf").write_bytes(b"%PDF- of other results")
+    events = []
+    monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex, not found on PATH")
+    monkeypatch.setattr(lab, "load_data", lambda *args: events.append(caplog.text) or pytest.fail("stop"))
+    with caplog.at_level("WARNING", logger="labsnn"), pytest.raises(pytest.fail.Exception):
+        report.build_report("smoke", results_dir=tmp_path / "results", out_dir=out)
+    assert "the PDF needs xelatex" in events[0] and "written as HTML only" in events[0]
+    monkeypatch.undo()
+    monkeypatch.setattr(report, "run_notebooks", lambda parameters, out_dir: None)
+    monkeypatch.setattr(report, "export", lambda *args, **kwargs: None)
+    monkeypatch.setattr(report, "assemble", lambda *args: nbformat.v4.new_notebook())
+    monkeypatch.setattr(report, "_write_documents", lambda notebook, out_dir, pdf: None)
+    monkeypatch.setattr(lab, "prepare", lambda *args, **kwargs: None)
+    monkeypatch.setattr(report, "planned_results", lambda *args: [])
+    monkeypatch.setattr(report, "report_inputs", lambda *args: [])
+    monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex, not found on PATH")
+    assert report.build_report("smoke", results_dir=tmp_path / "results", out_dir=out).name == "lab1_report.html"
+    assert not (out / "lab1_report.pdf").exists()
 
 
 def test_the_report_command_exits_3_when_only_the_html_is_written(tmp_path, monkeypatch):

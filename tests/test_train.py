@@ -41,7 +41,7 @@ MATES = (
 def _recorded(result, folder):
     """Every number a cached result records (less wall time and stack size) and its weights' SHA-256."""
     write_result(folder / f"{len(list(folder.iterdir()))}.json", result)
-    return _without_time(result), result.status, result.weights_sha256
+    return _without_time(result), result.status, result.test_step_rates, result.weights_sha256
 
 
 @pytest.mark.slow

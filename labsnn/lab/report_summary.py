@@ -11,6 +11,7 @@ from labsnn import lab
 from labsnn.lab import seed_screening, seed_setup
 from labsnn.lab.host import PeakMemory
 from labsnn.lab.seed_grid import budget_text, screenings
+from labsnn.lab.verify import DEFAULT_RUNS
 from labsnn.running import provenance
 from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
@@ -85,14 +86,13 @@ def made_where(profile: str, data: MNISTData, results_dir: Path) -> str:
     Returns:
         The Markdown section, headed "Where these numbers were made".
     """
+    results = _results(profile, data, results_dir)
     return (
         "## Where these numbers were made\n\n"
         "| | |\n|---|---|\n"
-        + "".join(
-            f"| made by ({n} runs) | {line} |\n"
-            for line, n in provenance.summarize(_results(profile, data, results_dir))
-        )
+        + "".join(f"| made by ({n} runs) | {line} |\n" for line, n in provenance.summarize(results))
         + f"| report built at | {provenance.commit()}, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} |\n"
-        f"| check it | `python -m labsnn verify --results {shlex.quote(str(results_dir))}` retrains 5 of these runs, "
-        "each alone, and compares them with this cache (`--all` for every run) |"
+        f"| check it | `python -m labsnn verify --results {shlex.quote(str(results_dir))}` retrains "
+        f"{min(DEFAULT_RUNS, len(results))} of these runs, each alone, and compares them with this cache "
+        "(`--all` for every run) |"
     )

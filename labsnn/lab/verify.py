@@ -23,8 +23,8 @@ from labsnn.running.results import RESULTS_VERSION, RunResult, result_path
 DEFAULT_RUNS = 5
 #: Within tolerance: every recorded number within 2% of the cached one, or 0.01 of it (an accuracy's point).
 REL_TOL, ABS_TOL = 0.02, 0.01
-#: The environment fields that decide a run's last bits (the others, such as the thread count, do not).
-DECIDING = ("cpu", "machine", "device", "backend", "kernels_march", "torch")
+#: The environment fields that decide a run's last bits; the thread count too off the compiled backend.
+DECIDING = ("cpu", "machine", "device", "backend", "kernels_march", "kernels_flags", "kernels_compiler", "torch")
 #: Fields of an epoch's row that describe the machine's work, not the run.
 NOT_COMPARED = ("epoch_time_s", "stacked_runs")
 
@@ -67,7 +67,7 @@ def cached_runs(results_dir: Path) -> list[tuple[Path, RunResult]]:
     """
     if not results_dir.is_dir():
         raise ValueError(f"results folder {results_dir} does not exist")
-    paths = sorted(results_dir.glob("*.json"))
+    paths = sorted(path for path in results_dir.glob("*.json") if not path.name.startswith("."))
     if not paths:
         raise ValueError(f"results folder {results_dir} holds no results (*.json): run make report first")
     runs = []
@@ -143,6 +143,8 @@ def _first_difference(cached: RunResult, again: RunResult, close) -> str | None:
     """Where two runs' statuses or histories first differ (``close`` compares two values), or None."""
     if cached.status != again.status:
         return f"status: cached {cached.status}, retrained {again.status}"
+    if cached.diverged_epoch != again.diverged_epoch:
+        return f"diverged_epoch: cached {cached.diverged_epoch}, retrained {again.diverged_epoch}"
     a, b = _rows(cached), _rows(again)
     if len(a) != len(b):
         return f"epochs: cached {len(a)}, retrained {len(b)}"
@@ -150,6 +152,11 @@ def _first_difference(cached: RunResult, again: RunResult, close) -> str | None:
         for field in row_a:
             if not close(row_a[field], row_b.get(field)):
                 return f"{field} at epoch {row_a['epoch']}: cached {row_a[field]!r}, retrained {row_b.get(field)!r}"
+    steps_a, steps_b = cached.test_step_rates, again.test_step_rates
+    if len(steps_a) != len(steps_b) or not all(
+        len(x) == len(y) and all(map(close, x, y)) for x, y in zip(steps_a, steps_b)
+    ):
+        return "test_step_rates of the last epoch"
     return None
 
 
@@ -171,7 +178,8 @@ def judge(path: Path, cached: RunResult, again: RunResult, chapter: str) -> Verd
     on_disk = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
     if on_disk != cached.weights_sha256:
         return Verdict(chapter, path.name, run, "differs", f"weights file {weights.name} is not the one recorded")
-    moved = [f for f in DECIDING if cached.environment.get(f) != again.environment.get(f)]
+    deciding = DECIDING if cached.environment.get("backend") == "compiled" else (*DECIDING, "threads")
+    moved = [f for f in deciding if cached.environment.get(f) != again.environment.get(f)]
     exact = _first_difference(cached, again, lambda a, b: a == b or (a != a and b != b))
     if exact is None and _weights_sha256(again) == cached.weights_sha256:
         return Verdict(chapter, path.name, run, "identical", "history and weights bit for bit")

@@ -41,8 +41,9 @@ class Adam(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
 
     @torch.no_grad()
-    def step(self, closure=None) -> None:
-        """Takes one step on every parameter that has a gradient."""
+    def step(self, closure=None):
+        """Takes one step on every parameter that has a gradient; returns ``closure()``'s loss, if one is given."""
+        loss = _evaluate(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -59,6 +60,7 @@ class Adam(torch.optim.Optimizer):
                 v.mul_(beta2).add_(g * g * (1 - beta2))
                 denominator = v.sqrt().div_(math.sqrt(1 - beta2**t)).add_(group["eps"])
                 p.sub_(m.div(denominator).mul_(group["lr"] / (1 - beta1**t)))
+        return loss
 
 
 class SGD(torch.optim.Optimizer):
@@ -77,8 +79,9 @@ class SGD(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @torch.no_grad()
-    def step(self, closure=None) -> None:
-        """Takes one step on every parameter that has a gradient."""
+    def step(self, closure=None):
+        """Takes one step on every parameter that has a gradient; returns ``closure()``'s loss, if one is given."""
+        loss = _evaluate(closure)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -92,3 +95,12 @@ class SGD(torch.optim.Optimizer):
                         state["momentum_buffer"].mul_(group["momentum"]).add_(direction)
                     direction = state["momentum_buffer"]
                 p.sub_(direction * group["lr"])
+        return loss
+
+
+def _evaluate(closure):
+    """Runs torch's optimizer closure (which recomputes the loss and its gradients), if any; returns its loss."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
