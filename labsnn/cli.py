@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labsnn import __version__
-from labsnn.cli_options import add_config_options, add_scheduler_option, build_config, convert
+from labsnn.cli_options import add_config_options, add_scheduler_option, add_workers_option, build_config, convert
 from labsnn.lab.preflight import PROFILES, check_report
 from labsnn.log import log
 from labsnn.running.config import RunConfig
@@ -145,7 +145,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.runs is not None and args.runs < 1:
         raise ValueError(f"--runs must be at least 1, got {args.runs}")
-    verdicts = verify(args.results, args.runs, args.seed, args.data_root, all_runs=args.all)
+    verdicts = verify(
+        args.results, args.runs, args.seed, args.data_root, all_runs=args.all, alone=args.alone, workers=args.workers
+    )
     import pandas as pd
 
     frame = pd.DataFrame([vars(v) for v in verdicts], columns=["chapter", "name", "run", "verdict", "detail"])
@@ -256,11 +258,19 @@ def parser() -> argparse.ArgumentParser:
     chosen.add_argument(
         "--runs", type=int, default=None, help="how many runs, one per chapter in turn (default: 5, or all if fewer)"
     )
-    chosen.add_argument("--all", action="store_true", help="retrain every cached run")
+    chosen.add_argument(
+        "--all",
+        action="store_true",
+        help="retrain every cached run, in the stacks the report trained them in (the same numbers as alone)",
+    )
+    verify.add_argument(
+        "--alone", action="store_true", default=None, help="retrain each run alone, also with --all (default: off)"
+    )
     verify.add_argument("--seed", type=int, default=0, help="seed of the choice of runs (default: 0)")
     verify.add_argument(
         "--data-root", default=None, help="folder with MNIST/raw/... (default: the location the runs recorded)"
     )
+    add_workers_option(verify)
     verify.set_defaults(run=_verify)
     export = commands.add_parser(
         "export",

@@ -100,6 +100,15 @@ def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="train on the Dask scheduler described by PATH (dask scheduler --scheduler-file PATH)",
     )
+    add_workers_option(parser)
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--workers``: how many processes train stacks side by side.
+
+    Args:
+        parser: the command's parser.
+    """
     parser.add_argument(
         "--workers",
         default=AUTO_WORKERS,

@@ -46,8 +46,17 @@ def _verify(*args):
 
 
 def test_a_cache_is_verified_identical(cache, capsys):
-    verdicts = verify(cache, all_runs=True)
-    assert [v.verdict for v in verdicts] == ["identical"] * 3, verdicts
+    stacked = verify(cache, all_runs=True, workers=1)
+    assert [v.verdict for v in stacked] == ["identical"] * 3, stacked
+    assert sorted(v.detail.split("(retrained ")[1] for v in stacked) == [
+        "alone)",
+        "in a stack of 2)",
+        "in a stack of 2)",
+    ]
+    alone = verify(cache, all_runs=True, alone=True, workers=1)
+    assert [v.verdict for v in alone] == ["identical"] * 3 and all(
+        v.detail.endswith("(retrained alone)") for v in alone
+    )
     assert _verify("--results", str(cache), "--runs", "2") == 0
     out = capsys.readouterr().out
     assert out.count("identical") == 2 and "chapter" in out
@@ -61,7 +70,7 @@ def test_a_history_edited_by_one_digit_is_caught(cache, tmp_path, capsys):
     text = repr(before)
     payload["epochs"][1]["train_loss"] = float(text[:-1] + str((int(text[-1]) + 1) % 10))
     path.write_text(json.dumps(payload))
-    verdict = next(v for v in verify(folder, all_runs=True) if v.name == path.name)
+    verdict = next(v for v in verify(folder, all_runs=True, workers=1) if v.name == path.name)
     assert verdict.verdict == "differs" and verdict.detail.startswith("train_loss at epoch 2: cached")
     assert _verify("--results", str(folder), "--all") == 1
 
@@ -73,7 +82,7 @@ def test_weights_swapped_between_two_runs_are_caught(cache, tmp_path):
     assert hashlib.sha256(a_bytes).digest() != hashlib.sha256(b_bytes).digest()
     a.write_bytes(b_bytes)
     b.write_bytes(a_bytes)
-    verdicts = {v.name: v for v in verify(folder, all_runs=True)}
+    verdicts = {v.name: v for v in verify(folder, all_runs=True, workers=1)}
     for path in (a, b):
         verdict = verdicts[path.with_suffix(".json").name]
         assert verdict.verdict == "differs" and "is not the one recorded" in verdict.detail

@@ -3,11 +3,14 @@
 A run's numbers depend on its config, its data, the CPU kind and build target and the backend, and on nothing else
 (docs/results.md): retrained alone from its recorded config, on the same kind of machine, a run gives its cached
 history and weights file bit for bit. On another kind of machine the last bits differ and grow with training, so the
-numbers are compared within ``REL_TOL``/``ABS_TOL`` instead.
+numbers are compared within ``REL_TOL``/``ABS_TOL`` instead. Every run of a cache (``all_runs``) is retrained in the
+stacks the report trained it in, unless asked alone: its numbers are the same (they do not depend on stack mates),
+and alone the full report's runs take hours on a lab machine's two cores.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from labsnn.running.config import RunConfig
 from labsnn.running.results import RESULTS_VERSION, RunResult, result_path
+from labsnn.validation import AUTO_WORKERS, check_workers
 
 #: Runs retrained when no number is asked for.
 DEFAULT_RUNS = 5
@@ -243,8 +247,10 @@ def verify(
     seed: int = 0,
     data_root: str | None = None,
     all_runs: bool = False,
+    alone: bool | None = None,
+    workers: int | str = AUTO_WORKERS,
 ) -> list[Verdict]:
-    """Retrains some of a cache's runs, each alone from its recorded config, and judges each.
+    """Retrains some of a cache's runs from their recorded configs, and judges each.
 
     Args:
         results_dir: the result cache (relative to the current folder).
@@ -252,6 +258,8 @@ def verify(
         seed: the seed of the choice (``choose``).
         data_root: where the MNIST the runs were made from lies; None: the location they recorded.
         all_runs: retrain every run (``runs`` must then be None).
+        alone: retrain each run alone; None: alone unless ``all_runs`` (then in the report's stacks).
+        workers: train side by side in this many processes where that changes no number (``labsnn.running.processes``).
 
     Returns:
         One ``Verdict`` per chosen run, by chapter.
@@ -260,8 +268,9 @@ def verify(
         ValueError, FileNotFoundError: one line, before any training: a folder that is missing or holds no results,
             ``runs`` out of range, results of another results version or other data, data that is not there.
     """
-    from labsnn.running.train import train
+    from labsnn.running.sweep import train_groups
 
+    workers = check_workers(workers)
     results_dir = Path(results_dir).absolute()
     cached = cached_runs(results_dir)
     if runs is not None and not 1 <= runs <= len(cached):
@@ -272,8 +281,24 @@ def verify(
     by_path = dict(cached)
     chapters = _chapters(cached, data, results_dir)
     chapter_of = {path: chapter for chapter, paths in chapters.items() for path in paths}
+    chosen = choose(chapters, runs, seed)
+    configs = {by_path[path].config.config_hash: by_path[path].config for path in chosen}
+    if all_runs if alone is None else not alone:
+        stacks: dict[tuple, list[RunConfig]] = {}
+        for config in configs.values():
+            stacks.setdefault(config.stack_key(), []).append(config)
+        groups = list(stacks.values())
+    else:
+        groups = [[config] for config in configs.values()]
+    again: dict[str, RunResult] = {}
+    train_groups(
+        groups, data, lambda config, result: again.__setitem__(config.config_hash, result), False, None, workers
+    )
+    size = {config.config_hash: len(group) for group in groups for config in group}
     verdicts = []
-    for path in choose(chapters, runs, seed):
-        again = train(by_path[path].config, data, progress=False)
-        verdicts.append(judge(path, by_path[path], again, chapter_of[path]))
+    for path in chosen:
+        config_hash = by_path[path].config.config_hash
+        verdict = judge(path, by_path[path], again[config_hash], chapter_of[path])
+        how = "alone" if size[config_hash] == 1 else f"in a stack of {size[config_hash]}"
+        verdicts.append(dataclasses.replace(verdict, detail=f"{verdict.detail} (retrained {how})"))
     return sorted(verdicts, key=lambda v: (v.chapter, v.name))

@@ -57,7 +57,7 @@ def run_configs(
 
     locks, todo, elsewhere = _claim(list(missing.values()), results_dir, data, found)
     try:
-        _train(todo, data, keep, progress, scheduler, workers)
+        train_groups(todo, data, keep, progress, scheduler, workers)
     finally:
         for lock in locks:
             lock.release()
@@ -74,9 +74,23 @@ def run_configs(
     return [found[config.config_hash] for config in configs]
 
 
-def _train(todo: list, data: MNISTData, keep: Callable, progress: bool, scheduler: Any, workers: int | str) -> None:
-    """Trains the stacks ``todo`` on the scheduler, else side by side in ``workers`` processes where that changes
-    no number (``labsnn.running.processes``) and in this process otherwise; ``keep`` gets each run's result."""
+def train_groups(
+    todo: Sequence[Sequence[RunConfig]],
+    data: MNISTData,
+    keep: Callable[[RunConfig, RunResult], None],
+    progress: bool,
+    scheduler: Any = None,
+    workers: int | str = 1,
+) -> None:
+    """Trains stacks, writing nothing: on the scheduler, else side by side in ``workers`` processes where that changes
+    no number (``labsnn.running.processes``), and in this process otherwise.
+
+    Args:
+        todo: the stacks, each a list of configs that share their input (one config: a run alone).
+        data: what they train on; progress: show progress.
+        keep: called with ``(config, result)`` for every run as its stack finishes.
+        scheduler, workers: as ``sweeps`` takes them (``workers`` checked by ``check_workers``).
+    """
     if scheduler is not None and todo:
         from labsnn.running.distributed import train_on_cluster
 
