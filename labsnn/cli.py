@@ -261,7 +261,7 @@ def parser() -> argparse.ArgumentParser:
     chosen.add_argument(
         "--all",
         action="store_true",
-        help="retrain every cached run, in the stacks the report trained them in (the same numbers as alone)",
+        help="retrain every cached run, in stacks of the runs that share their input (the same numbers as alone)",
     )
     verify.add_argument(
         "--alone", action="store_true", default=None, help="retrain each run alone, also with --all (default: off)"

@@ -3,9 +3,9 @@
 A run's numbers depend on its config, its data, the CPU kind and build target and the backend, and on nothing else
 (docs/results.md): retrained alone from its recorded config, on the same kind of machine, a run gives its cached
 history and weights file bit for bit. On another kind of machine the last bits differ and grow with training, so the
-numbers are compared within ``REL_TOL``/``ABS_TOL`` instead. Every run of a cache (``all_runs``) is retrained in the
-stacks the report trained it in, unless asked alone: its numbers are the same (they do not depend on stack mates),
-and alone the full report's runs take hours on a lab machine's two cores.
+numbers are compared within ``REL_TOL``/``ABS_TOL`` instead. Every run of a cache (``all_runs``) is retrained in
+stacks of the runs that share their input, as the report trains them, unless asked alone: its numbers are the same
+(they do not depend on stack mates), and alone the full report's runs take hours on a lab machine's two cores.
 """
 
 from __future__ import annotations
