@@ -58,7 +58,12 @@ def _arguments(grad: bool = False) -> dict[str, tuple]:
 
 
 def test_every_kernel_is_an_operator_with_a_torch_implementation():
+    from labsnn.engine.op_c import C_IMPLEMENTATIONS
+    from labsnn.engine.op_checks import CHECKS
+    from labsnn.engine.op_fakes import FAKES
+
     assert set(SCHEMAS) == set(TORCH_IMPLEMENTATIONS) == set(_arguments())
+    assert list(SCHEMAS) == list(CHECKS) == list(C_IMPLEMENTATIONS) == list(FAKES)
     for name in SCHEMAS:
         keys = ("CPU", "CUDA", "Meta", *(("Autograd",) if name in DIFFERENTIABLE else ()))
         for key in keys:

@@ -8,7 +8,6 @@ import torch
 from torch import Tensor
 
 from labsnn.engine import kernels
-from labsnn.engine.op_checks import OPERATORS
 
 
 def _ptr(op: str, name: str, tensor: Tensor) -> int:
@@ -144,4 +143,14 @@ def bernoulli_mask(seed: int, limits: Tensor, T: int) -> tuple[Tensor, Tensor]:
     return mask, counts
 
 
-C_IMPLEMENTATIONS = {name: globals()[name] for name in OPERATORS}
+C_IMPLEMENTATIONS = {
+    "lif": lif,
+    "lif_backward": lif_backward,
+    "event_currents": event_currents,
+    "event_weight_grad": event_weight_grad,
+    "dense_currents": dense_currents,
+    "dense_grads": dense_grads,
+    "row_sums": row_sums,
+    "pixel_levels": pixel_levels,
+    "bernoulli_mask": bernoulli_mask,
+}

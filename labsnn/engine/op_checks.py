@@ -113,16 +113,15 @@ def bernoulli_mask(seed: int, limits: Tensor, T: int) -> None:
         _fail("bernoulli_mask", f"T must be >= 1, got {T}")
 
 
-#: The operators, in the order ``labsnn.engine.ops`` defines them.
-OPERATORS = (
-    "lif",
-    "lif_backward",
-    "event_currents",
-    "event_weight_grad",
-    "dense_currents",
-    "dense_grads",
-    "row_sums",
-    "pixel_levels",
-    "bernoulli_mask",
-)
-CHECKS = {name: globals()[name] for name in OPERATORS}
+#: Each operator's boundary check, in the order ``labsnn.engine.ops`` defines the operators.
+CHECKS = {
+    "lif": lif,
+    "lif_backward": lif_backward,
+    "event_currents": event_currents,
+    "event_weight_grad": event_weight_grad,
+    "dense_currents": dense_currents,
+    "dense_grads": dense_grads,
+    "row_sums": row_sums,
+    "pixel_levels": pixel_levels,
+    "bernoulli_mask": bernoulli_mask,
+}
