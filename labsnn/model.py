@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from labsnn.dynamics.neuron import check_lif_params, surrogate_gain
 from labsnn.engine import stack
 from labsnn.engine.stack import StackParams
-from labsnn.names import LAB_SIZES
-from labsnn.validation import check_sizes
+from labsnn.names import BACKENDS, LAB_SIZES
+from labsnn.validation import check_sizes, lookup
 
 
 @dataclass
@@ -61,6 +61,8 @@ class SNNStack(nn.Module):
             seed of its initialisation, ``U(-1/sqrt(M), 1/sqrt(M))`` as ``torch.nn.Linear``'s.
         surrogate: one name per network (``labsnn.dynamics.neuron.SURROGATES``); None: the lab's ``fast_sigmoid``.
         spike_timing: ``same_step`` or ``next_step``, shared by the stack (not checked until it runs).
+        backend: the loops its passes run: ``auto`` (the compiled kernels on the CPU where they load, else torch's),
+            ``compiled`` or ``torch`` (``labsnn.engine.backend``; a run hands in the one it resolved).
 
     Attributes:
         weights, biases: per layer, ``[K, N, M]`` and ``[K, N]``.
@@ -78,9 +80,12 @@ class SNNStack(nn.Module):
         seeds: Sequence[int] = (0,),
         surrogate: Sequence[str] | None = None,
         spike_timing: str = "same_step",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
+        lookup("backend", dict.fromkeys(BACKENDS), backend)
+        self.backend = backend
         K = len(beta)
         surrogate = list(surrogate) if surrogate is not None else ["fast_sigmoid"] * K
         if not (len(v_th) == len(z) == len(seeds) == len(surrogate) == K) or K == 0:
@@ -113,7 +118,14 @@ class SNNStack(nn.Module):
     def params(self) -> StackParams:
         """The stack's parameters, as the engine's passes take them (``labsnn.engine.stack``)."""
         return StackParams(
-            list(self.weights), list(self.biases), self.beta, self.v_th, self.z, self.gain, self.spike_timing
+            list(self.weights),
+            list(self.biases),
+            self.beta,
+            self.v_th,
+            self.z,
+            self.gain,
+            self.spike_timing,
+            self.backend,
         )
 
     def forward(self, inputs: Tensor) -> StackOutput:
@@ -132,7 +144,7 @@ class SNN(nn.Module):
     """One LIF network: a one-network ``SNNStack`` (``self.stack``) underneath.
 
     Args:
-        sizes, spike_timing: as in ``SNNStack``, which raises the same ValueErrors.
+        sizes, spike_timing, backend: as in ``SNNStack``, which raises the same ValueErrors.
         beta, v_th, z, seed, surrogate: the network's leak, threshold, slope, initialisation seed and surrogate.
     """
 
@@ -145,9 +157,10 @@ class SNN(nn.Module):
         seed: int = 0,
         surrogate: str = "fast_sigmoid",
         spike_timing: str = "same_step",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
-        self.stack = SNNStack(sizes, (beta,), (v_th,), (z,), (seed,), (surrogate,), spike_timing)
+        self.stack = SNNStack(sizes, (beta,), (v_th,), (z,), (seed,), (surrogate,), spike_timing, backend)
         self.sizes = self.stack.sizes
 
     def forward(self, inputs: Tensor) -> Tensor:

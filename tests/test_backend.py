@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import REPO
 from labsnn.engine import backend, kernels
+from labsnn.model import SNN
 from labsnn.running.config import RunConfig
 from labsnn.running.train import train_stack
 
@@ -19,8 +21,9 @@ def test_the_torch_backend_trains_without_the_kernels_and_says_so(subset):
     (torch_run,) = train_stack([TINY.replace(backend="torch")], subset, progress=False)
     assert torch_run.environment["backend"] == "torch"
     assert "compiled_kernels" not in torch_run.epochs[0]  # the result's backend says it (results version 8)
-    with backend.use("torch"):
-        assert kernels.load() is None  # every compiled path asks here
+    # every compiled path asks runs_compiled with the backend its model was given
+    assert not kernels.runs_compiled(torch.device("cpu"), backend="torch")
+    assert SNN(backend="torch").stack.params().backend == "torch"
     if kernels.load() is None:
         pytest.skip("no compiled kernels on this machine: auto is torch too")
     (auto_run,) = train_stack([TINY], subset, progress=False)

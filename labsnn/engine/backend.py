@@ -2,27 +2,17 @@
 
 ``compiled``: the C kernels of ``labsnn.engine.kernels`` (CPU, float32); ``torch``: torch's own
 operations, on any device; ``auto``: compiled where the kernels build and the run is on
-the CPU, else torch. A run resolves its choice once (``resolve``) and trains under it
-(``use``); everything that could take the compiled path asks ``kernels.load()``, which
-answers None while the torch backend is in use. The two give the same results up to float
+the CPU, else torch. A run resolves its choice once (``resolve``) and hands the value to its
+model and batch engine; everything that could take the compiled path asks
+``kernels.runs_compiled(device, dtype, backend)``. The two give the same results up to float
 rounding; each result records the backend that made it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
+from labsnn.engine import kernels
 from labsnn.names import BACKENDS
 from labsnn.validation import lookup
-
-_active: ContextVar[str] = ContextVar("labsnn_backend", default="auto")
-
-
-def active() -> str:
-    """The backend in use here: ``compiled``, ``torch``, or ``auto`` outside any run."""
-    return _active.get()
 
 
 def resolve(name: str, device: str = "cpu") -> str:
@@ -38,13 +28,7 @@ def resolve(name: str, device: str = "cpu") -> str:
     on_cpu = device == "cpu"
     if name == "compiled" and not on_cpu:
         raise ValueError(f"backend compiled runs on the CPU only, not on {device}: use backend torch or auto")
-    from labsnn.engine import kernels
-
-    token = _active.set("auto")  # ask for the library itself, whatever backend encloses this call
-    try:
-        library = kernels.load() if on_cpu else None
-    finally:
-        _active.reset(token)
+    library = kernels.load() if on_cpu else None
     if library is not None:
         return "compiled"
     reason = kernels.build_info().get("reason") or "they are not usable here"
@@ -53,13 +37,3 @@ def resolve(name: str, device: str = "cpu") -> str:
     if on_cpu:
         kernels.say_unavailable()
     return "torch"
-
-
-@contextmanager
-def use(name: str) -> Iterator[None]:
-    """Run the enclosed code under backend ``name`` (``compiled`` or ``torch``)."""
-    token = _active.set(name)
-    try:
-        yield
-    finally:
-        _active.reset(token)

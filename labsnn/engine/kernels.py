@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from labsnn.engine import backend
 from labsnn.engine.kernel_build import (  # noqa: F401 (build's names, re-exported)
     FLAGS,
     HEADERS,
@@ -87,13 +86,10 @@ def _load() -> tuple[ctypes.CDLL, dict[str, str]]:
 
 def load() -> ctypes.CDLL | None:
     """The built library, loaded once per process; None where it cannot be built or loaded
-    (``build_info()["reason"]`` says why; ``labsnn.engine.backend`` tells the user) or while the
-    torch backend is in use.
+    (``build_info()["reason"]`` says why; ``labsnn.engine.backend`` tells the user).
 
     Raises: ValueError for a bad ``$LABSNN_MARCH`` (a setting to mend, not a reason for torch loops).
     """
-    if backend.active() == "torch":
-        return None
     if "library" not in _state:
         try:
             library, info = _load()
@@ -114,23 +110,20 @@ def load() -> ctypes.CDLL | None:
 
 
 def library() -> ctypes.CDLL:
-    """The built library, whatever backend is in use (the ``labsnn`` operators' CPU loops).
+    """The built library (the ``labsnn`` operators' CPU loops).
 
     Raises: RuntimeError (one line, saying why) where it cannot be built or loaded.
     """
-    found = _state.get("library")
-    if found is None:
-        with backend.use("auto"):
-            found = load()
+    found = load()
     if found is None:
         raise RuntimeError(f"the compiled kernels are not available here ({build_info()['reason']})")
     return found  # type: ignore[return-value]
 
 
-def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
-    """Whether the compiled loops run on ``device`` in ``dtype`` under the backend in use: the one
-    question the model's passes, the encoder and the batch engine ask."""
-    return device.type == "cpu" and dtype == torch.float32 and load() is not None
+def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32, backend: str = "auto") -> bool:
+    """Whether the compiled loops run on ``device`` in ``dtype`` under ``backend`` (``auto``, ``compiled``: where
+    they load; ``torch``: never): the one question the model's passes, the encoder and the batch engine ask."""
+    return backend != "torch" and device.type == "cpu" and dtype == torch.float32 and load() is not None
 
 
 def say_unavailable() -> None:
@@ -151,8 +144,7 @@ def build_info() -> dict[str, str]:
     ``march`` (the target of the flags that built it), ``flags`` (those flags), ``compiler`` (its
     path and version line), ``library`` (the file's name) and ``reason`` (why torch loops, else "").
     """
-    with backend.use("auto"):  # how they were built, whichever backend runs now
-        load()
+    load()
     return dict(_state["info"])  # type: ignore[arg-type]
 
 

@@ -50,10 +50,10 @@ class BernoulliSpikes:
         return reference.dense_spikes(self.mask, self.starts, self.columns, self.shape[2], spikes)
 
 
-def _draw(images: Tensor, rows: Tensor, seed: int, T: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _draw(images: Tensor, rows: Tensor, seed: int, T: int, backend: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(mask, counts, columns, starts)`` of ``images[rows]``: the compiled operators where
-    the backend runs them (``images[rows]`` read in place), else the torch forms."""
-    if kernels.runs_compiled(images.device, images.dtype):
+    ``backend`` runs them (``images[rows]`` read in place), else the torch forms."""
+    if kernels.runs_compiled(images.device, images.dtype, backend):
         columns, limits, starts = torch.ops.labsnn.pixel_levels(images.contiguous(), rows.to(torch.int64))
         mask, counts = torch.ops.labsnn.bernoulli_mask(seed, limits, T)
     else:
@@ -63,10 +63,15 @@ def _draw(images: Tensor, rows: Tensor, seed: int, T: int) -> tuple[Tensor, Tens
 
 
 def bernoulli_events(
-    images: Tensor, T: int, generator: torch.Generator | None = None, rows: Tensor | None = None
+    images: Tensor,
+    T: int,
+    generator: torch.Generator | None = None,
+    rows: Tensor | None = None,
+    backend: str = "auto",
 ) -> BernoulliSpikes:
     """Rate-coded spikes of ``images [B, M]`` (or of ``images[rows]``, gathered without a
-    copy where compiled) over ``T`` steps, as events (module docstring)."""
+    copy where compiled) over ``T`` steps, as events (module docstring); the compiled
+    operators draw them where ``backend`` runs them (the same spikes either way)."""
     check_steps(T)
     if images.dim() != 2:
         raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
@@ -75,5 +80,5 @@ def bernoulli_events(
     )
     batch = images.shape[0] if rows is None else rows.numel()
     every = torch.arange(images.shape[0], device=images.device) if rows is None else rows
-    mask, counts, columns, starts = _draw(images, every, seed, T)
+    mask, counts, columns, starts = _draw(images, every, seed, T, backend)
     return BernoulliSpikes(mask, counts, columns, starts, (T, batch, images.shape[1]), images.dtype)

@@ -35,7 +35,8 @@ Layers = tuple[list[Tensor], list[Tensor]]  # each layer's spikes and membrane [
 @dataclass(frozen=True)
 class StackParams:
     """A stack's parameters: ``weights``, ``biases`` per layer; ``beta``, ``v_th``, ``z``,
-    ``gain`` (None: the lab's surrogate) per network, ``[K, 1, 1]``; the ``spike_timing``."""
+    ``gain`` (None: the lab's surrogate) per network, ``[K, 1, 1]``; the ``spike_timing``; and the
+    ``backend`` its passes run on (``auto``, ``compiled`` or ``torch``; ``labsnn.engine.backend``)."""
 
     weights: Sequence[Tensor]
     biases: Sequence[Tensor]
@@ -44,6 +45,7 @@ class StackParams:
     z: Tensor
     gain: Tensor | None
     spike_timing: str
+    backend: str = "auto"
 
     def lif_vectors(self) -> LIFVectors:
         """The LIF parameters as the ``labsnn::lif`` operator takes them (``compiled.LIFVectors``)."""
@@ -74,7 +76,7 @@ def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None)
     if columns is not None:
         weight = weight.index_select(2, columns)
     source = distinct_steps(inputs)
-    if runs_compiled(source.device, source.dtype):
+    if runs_compiled(source.device, source.dtype, params.backend):
         source = source.contiguous().unsqueeze(0)
         current = torch.cat([torch.ops.labsnn.dense_currents(source, w[None], b[None]) for w, b in zip(weight, bias)])
     else:
@@ -83,7 +85,7 @@ def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None)
 
 
 def _lif(params: StackParams, currents: Tensor) -> tuple[Tensor, Tensor]:
-    if runs_compiled(currents.device, currents.dtype):
+    if runs_compiled(currents.device, currents.dtype, params.backend):
         return params.lif_vectors().lif(currents)
     args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
     spikes, membrane = lif_sequence(currents.transpose(0, 1), *args)
@@ -123,7 +125,7 @@ def forward_events(params: StackParams, spikes: BernoulliSpikes) -> Layers:
     layer's spikes carry a gradient (the losses read them)."""
     if spikes.shape[2] != params.weights[0].shape[2]:
         raise ValueError(f"BernoulliSpikes input needs shape [T, B, {params.weights[0].shape[2]}]")
-    if runs_compiled(params.weights[0].device, params.weights[0].dtype):
+    if runs_compiled(params.weights[0].device, params.weights[0].dtype, params.backend):
         return compiled_stack(spikes, list(params.weights), list(params.biases), params.lif_vectors())
     return forward(params, spikes.dense())
 

@@ -48,6 +48,7 @@ class BatchEngine:
         base: the stack's config (encoder, T, threshold); model: the ``SNNStack``;
         loss_names: one loss per network; device: where it runs; buffer: a flat scratch
         tensor for dense input (``T * batch * 784`` floats; empty on the events path).
+        The backend is the model's (``SNNStack.backend``).
     """
 
     base: RunConfig
@@ -59,7 +60,7 @@ class BatchEngine:
     @property
     def events(self) -> bool:
         """Bernoulli input as events through the compiled stack (else dense, in ``buffer``)."""
-        return self.base.encoder == "bernoulli" and kernels.runs_compiled(self.device)
+        return self.base.encoder == "bernoulli" and kernels.runs_compiled(self.device, backend=self.model.backend)
 
     def encode(
         self, images: Tensor, generator: torch.Generator, rows: Tensor | None = None
@@ -67,10 +68,11 @@ class BatchEngine:
         """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
         columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
         if self.events:
-            return bernoulli_events(images, self.base.T, generator, rows), None
+            return bernoulli_events(images, self.base.T, generator, rows, self.model.backend), None
         x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
         if self.base.encoder == "bernoulli":  # written into the reused buffer
-            return bernoulli_events(x, self.base.T, generator).dense(batch_view(self.buffer, self.base.T, x)), columns
+            spikes = bernoulli_events(x, self.base.T, generator, backend=self.model.backend)
+            return spikes.dense(batch_view(self.buffer, self.base.T, x)), columns
         encode = get_encoder(self.base.encoder)
         return encode(x, self.base.T, generator=generator, threshold=self.base.threshold), columns
 

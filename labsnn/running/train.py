@@ -133,8 +133,8 @@ def _evaluate(engine: BatchEngine, images: Tensor, labels: Tensor) -> TestStats:
     return stats
 
 
-def _stacked_model(configs: Sequence[RunConfig]) -> SNNStack:
-    """One ``SNNStack`` of the configs' networks (their neuron settings and seeds)."""
+def _stacked_model(configs: Sequence[RunConfig], chosen: str) -> SNNStack:
+    """One ``SNNStack`` of the configs' networks (their neuron settings and seeds), on the backend ``chosen``."""
     base = configs[0]
     return SNNStack(
         base.sizes,
@@ -144,6 +144,7 @@ def _stacked_model(configs: Sequence[RunConfig]) -> SNNStack:
         [c.seed for c in configs],
         surrogate=[c.surrogate for c in configs],
         spike_timing=base.spike_timing,
+        backend=chosen,
     )
 
 
@@ -168,9 +169,7 @@ def train_stack(configs: Sequence[RunConfig], data: MNISTData | None = None, pro
     if any(c.stack_key() != base.stack_key() for c in configs):
         raise ValueError("train_stack needs configs that differ only in z, beta, v_th, loss and surrogate")
     device = resolve_device(base.device)
-    chosen = backend.resolve(base.backend, device.type)
-    with backend.use(chosen):
-        return _train_stack(configs, data, progress, device, chosen)
+    return _train_stack(configs, data, progress, device, backend.resolve(base.backend, device.type))
 
 
 def _train_stack(
@@ -178,7 +177,7 @@ def _train_stack(
 ) -> list[RunResult]:
     base = configs[0]
     data = run_subset(data if data is not None else load_mnist(), base.n_train, base.n_test)
-    model = _stacked_model(configs).to(device)
+    model = _stacked_model(configs, chosen).to(device)
     engine = BatchEngine(base, model, [c.loss for c in configs], device, torch.empty(0, device=device))
     if not engine.events:
         engine.buffer = torch.empty(
