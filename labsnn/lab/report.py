@@ -179,23 +179,20 @@ def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict
     return lab.reproduction_table(frames, study.scored_seed_like()), study.winner
 
 
+def _exported(exporter, report: nbformat.NotebookNode, out_dir: Path):
+    """The report as ``exporter`` writes it, inputs and prompts hidden (HTML text, or PDF bytes)."""
+    exporter.exclude_input = exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    return exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})[0]
+
+
 def _write_documents(report: nbformat.NotebookNode, out_dir: Path, pdf: bool) -> None:
-    """Writes the report notebook, the HTML report (figures embedded) and, with ``pdf``, the PDF report, each with
-    inputs and prompts hidden."""
+    """Writes the report notebook, the HTML report (figures embedded) and, with ``pdf``, the PDF report."""
     from nbconvert import HTMLExporter, PDFExporter
 
     atomic.write_text(out_dir / "lab1_report.ipynb", nbformat.writes(report))
-    for exporter, name in ((HTMLExporter(embed_images=True), "lab1_report.html"), (PDFExporter(), "lab1_report.pdf")):
-        if name.endswith(".pdf") and not pdf:
-            continue
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
-        body, _ = exporter.from_notebook_node(report, resources={"metadata": {"path": str(out_dir)}})
-        if isinstance(body, str):
-            atomic.write_text(out_dir / name, body)
-        else:
-            atomic.write_bytes(out_dir / name, body)
+    atomic.write_text(out_dir / "lab1_report.html", _exported(HTMLExporter(embed_images=True), report, out_dir))
+    if pdf:
+        atomic.write_bytes(out_dir / "lab1_report.pdf", _exported(PDFExporter(), report, out_dir))
 
 
 def build_report(

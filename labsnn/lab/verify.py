@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import random
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labsnn.running.config import RunConfig
-from labsnn.running.results import RESULTS_VERSION, RunResult, result_path
+from labsnn.running.results import RESULTS_VERSION, RunResult, data_key, result_path, weights_bytes, weights_path
 from labsnn.validation import AUTO_WORKERS, check_workers
 
 #: Runs retrained when no number is asked for.
@@ -92,9 +91,8 @@ def check_keys(runs: list[tuple[Path, RunResult]], data) -> None:
     for path, result in runs:
         if result_path(path.parent, result.config, data).name == path.name:
             continue
-        data_hash = path.stem.split("-")[-1]
         for version in range(1, RESULTS_VERSION):
-            if hashlib.sha256(f"{data.fingerprint}-v{version}".encode()).hexdigest()[:8] == data_hash:
+            if path.stem.endswith(f"-{data_key(data, version)}"):
                 raise ValueError(
                     f"{path.name} is a result of results version {version}, and this labsnn computes version "
                     f"{RESULTS_VERSION}: its numbers cannot be retrained here (rerun make report)"
@@ -114,23 +112,13 @@ def choose(chapters: dict[str, list[Path]], runs: int | None, seed: int) -> list
         The chosen files, every chapter represented as soon as ``runs`` allows.
     """
     rng = random.Random(seed)
-    queues = {chapter: rng.sample(paths, len(paths)) for chapter, paths in sorted(chapters.items()) if paths}
-    total = sum(len(paths) for paths in queues.values())
+    queues = [rng.sample(paths, len(paths)) for _, paths in sorted(chapters.items())]
+    total = sum(map(len, queues))
+    wanted = total if runs is None else min(runs, total)
     chosen: list[Path] = []
-    while len(chosen) < min(total if runs is None else runs, total):
-        for paths in queues.values():
-            if paths and len(chosen) < (total if runs is None else runs):
-                chosen.append(paths.pop())
+    while len(chosen) < wanted:
+        chosen += [queue.pop() for queue in queues if queue][: wanted - len(chosen)]
     return chosen
-
-
-def _weights_sha256(result: RunResult) -> str:
-    """The SHA-256 of the weights file ``labsnn.running.results.write_result`` would write for ``result``."""
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(result.state, buffer)
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
 def _rows(result: RunResult) -> list[dict]:
@@ -178,14 +166,14 @@ def judge(path: Path, cached: RunResult, again: RunResult, chapter: str) -> Verd
         else ``differs``, naming the first difference.
     """
     run = describe_run(cached.config)
-    weights = path.with_suffix(".pt")
+    weights = weights_path(path)
     on_disk = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
     if on_disk != cached.weights_sha256:
         return Verdict(chapter, path.name, run, "differs", f"weights file {weights.name} is not the one recorded")
     deciding = DECIDING if cached.environment.get("backend") == "compiled" else (*DECIDING, "threads")
     moved = [f for f in deciding if cached.environment.get(f) != again.environment.get(f)]
     exact = _first_difference(cached, again, lambda a, b: a == b or (a != a and b != b))
-    if exact is None and _weights_sha256(again) == cached.weights_sha256:
+    if exact is None and hashlib.sha256(weights_bytes(again.state)).hexdigest() == cached.weights_sha256:
         return Verdict(chapter, path.name, run, "identical", "history and weights bit for bit")
     if exact is None:
         exact = "weights: their SHA-256 differs"

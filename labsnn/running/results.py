@@ -101,19 +101,35 @@ class ResultError(ValueError):
     """A result file, or the weights file beside it, that is missing or damaged."""
 
 
+def data_key(data: MNISTData, version: int = RESULTS_VERSION) -> str:
+    """Returns the second part of a result's file name: 8 hex digits of the data's fingerprint and a results version.
+
+    Args:
+        data: the data the run trains on; version: the results version (this labsnn's by default).
+    """
+    return hashlib.sha256(f"{data.fingerprint}-v{version}".encode()).hexdigest()[:8]
+
+
 def result_path(results_dir: Path, config: RunConfig, data: MNISTData) -> Path:
-    """Returns ``<results_dir>/<config hash>-<hash of the data's fingerprint and RESULTS_VERSION>.json``.
+    """Returns ``<results_dir>/<config hash>-<data_key(data)>.json``.
 
     Args:
         results_dir, config, data: the results folder, the run and the data it trains on.
     """
-    data_hash = hashlib.sha256(f"{data.fingerprint}-v{RESULTS_VERSION}".encode()).hexdigest()[:8]
-    return Path(results_dir) / f"{config.config_hash}-{data_hash}.json"
+    return Path(results_dir) / f"{config.config_hash}-{data_key(data)}.json"
 
 
 def weights_path(path: Path) -> Path:
     """Returns where the weights of the result file ``path`` are kept: ``<path without .json>.pt``."""
     return Path(path).with_suffix(".pt")
+
+
+def weights_bytes(state: dict[str, Tensor]) -> bytes:
+    """Returns a weights file's bytes: ``state`` as ``torch.save`` writes it (serialised in memory, so that a full disk
+    is a plain OSError, not torch's)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
 
 
 def write_result(path: Path, result: RunResult) -> None:
@@ -126,10 +142,9 @@ def write_result(path: Path, result: RunResult) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if result.state is not None:
-        buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError, not torch's
-        torch.save(result.state, buffer)
-        result.weights_sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
-        write_bytes(weights_path(path), buffer.getvalue())
+        raw = weights_bytes(result.state)
+        result.weights_sha256 = hashlib.sha256(raw).hexdigest()
+        write_bytes(weights_path(path), raw)
     write_atomically(path, lambda stream: json.dump(result.to_json(), stream), binary=False)
 
 
