@@ -198,18 +198,34 @@ def train_on_cluster(
     with connect(scheduler) as client:
         if progress and client.dashboard_link:
             log.info(f"Dask dashboard at {client.dashboard_link}")
-        shared = client.scatter(data, broadcast=True)
         threads = torch.get_num_threads()
-        futures = {
-            client.submit(train_task, list(group), shared, threads, pure=False, retries=1): group for group in groups
-        }
+        shared = client.scatter(data, broadcast=True)
+
+        def submit(group):
+            return client.submit(train_task, list(group), shared, threads, pure=False, retries=1)
+
+        futures = {submit(group): group for group in groups}
+        resubmitted: set[int] = set()
         bar = tqdm(
             total=sum(len(group) for group in groups), desc=f"runs on {scheduler}", unit="run", disable=not progress
         )
         failure = None
         try:
-            for future in as_completed(futures):
+            pending = as_completed(futures)
+            for future in pending:
                 group = futures[future]
+                if future.status not in ("finished", "error") and failure is None:
+                    # lost with the scattered data when the worker holding it died: scatter again, once per stack
+                    if id(group) in resubmitted:
+                        failure = f"a task was lost twice for {describe_stack(group)} (status {future.status})"
+                        client.cancel([f for f in futures if not f.done()])
+                        continue
+                    resubmitted.add(id(group))
+                    shared = client.scatter(data, broadcast=True)
+                    again = submit(group)
+                    futures[again] = group
+                    pending.add(again)
+                    continue
                 if future.status == "error":
                     if failure is None:  # keep what the other tasks already finished; stop giving out more
                         error = future.exception()
