@@ -4,13 +4,14 @@ the CUDA path (skipped without CUDA)."""
 
 import os
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
-from labsnn.dynamics.neuron import lif_sequence
+from labsnn.dynamics.neuron import LIFParameters, lif_sequence
 from labsnn.engine import kernels, reference, stack
 from labsnn.engine.compiled import LIFVectors
 from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
@@ -113,7 +114,8 @@ def test_compiled_lif_equals_the_torch_loop_bit_for_bit(timing, scaled, T):
             spikes, membrane = LIFVectors.of(beta, v_th, z, gain, timing).lif(currents)
         else:
             spikes, membrane = (
-                x.transpose(0, 1) for x in lif_sequence(currents.transpose(0, 1), beta, v_th, z, gain, timing)
+                x.transpose(0, 1)
+                for x in lif_sequence(currents.transpose(0, 1), LIFParameters(beta, v_th, z, gain), timing)
             )
         loss = (spikes * grad_out).sum()  # next_step at T = 1: no spike reads a current
         grad = torch.autograd.grad(loss, currents)[0] if loss.requires_grad else torch.zeros_like(currents)
@@ -149,7 +151,8 @@ def test_compiled_stack_equals_the_step_by_step_reference(timing):
     spikes = bernoulli_events(_images(32, 784), 20, torch.Generator().manual_seed(4))
     target = torch.randint(0, 10, (32,))
     outputs = []
-    for run in (lambda p: stack.forward_events(p, spikes), lambda p: stack.reference(p, spikes.dense())):
+    torch_stack = lambda p: stack.forward(replace(p, backend="torch"), spikes.dense())  # noqa: E731
+    for run in (lambda p: stack.forward_events(p, spikes), torch_stack):
         model = SNNStack(
             beta=[0.1, 0.9],
             v_th=[1.0, 0.5],
@@ -256,7 +259,8 @@ def test_cuda_runs_the_same_network_through_its_torch_path(subset):
     )
     results = []
     for device, inputs in (("cpu", spikes), ("cuda", on_gpu)):
-        model = SNNStack(beta=[0.5], v_th=[1.0], z=[2.0], seeds=[0]).to(device)
+        backend = "compiled" if device == "cpu" else "torch"
+        model = SNNStack(beta=[0.5], v_th=[1.0], z=[2.0], seeds=[0], backend=backend).to(device)
         out = StackOutput(*stack.forward_events(model.params(), inputs))
         out.firing_rates().sum().backward()
         results.append((out.spikes.cpu(), [p.grad.cpu() for p in model.parameters()]))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labsnn.engine import stack
+from labsnn.engine import kernels, stack
 from labsnn.model import ANN, SNN, SNNStack, StackOutput
 from labsnn.running import measure
 
@@ -66,14 +66,15 @@ def test_ann_reference():
     assert sum(p.numel() for p in ann.parameters()) == 784 * 10 + 10 + 10 * 10 + 10
 
 
-def test_fast_model_matches_step_by_step_reference():
+@pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the compiled kernels are not built here")
+def test_the_compiled_model_matches_the_readable_reference():
     torch.manual_seed(2)
     x = (torch.rand(25, 32, 784) < 0.2).float()
     target = torch.randint(0, 10, (32,))
     outputs = []
-    for path in (stack.forward, stack.reference):
-        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1])
-        out = StackOutput(*path(model.params(), x))
+    for backend in ("compiled", "torch"):
+        model = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1], backend=backend)
+        out = model(x)
         loss = ((out.firing_rates() - torch.nn.functional.one_hot(target, 10)) ** 2).mean()
         loss.backward()
         outputs.append((out.spikes, loss.detach(), [w.grad for w in model.weights]))

@@ -5,7 +5,8 @@ The lab's recurrence, with subtractive reset::
     S[t]   = H(V[t] - V_th)                       (spike when V[t] > V_th, strictly)
     V[t+1] = beta * V[t] + I[t] - S[t] * V_th
 
-``lif_step`` is that recurrence, one step. A layer fed currents ``I[0..T-1]`` from ``V[0] = 0`` reports at step
+``lif_step`` is that recurrence, one step, a pure function of the current, an explicit state ``LIFState(v, s)``
+and the parameters ``LIFParameters`` (Norse's split); ``lif_sequence`` runs it over time. A layer fed currents ``I[0..T-1]`` from ``V[0] = 0`` reports at step
 ``t`` the spike of the membrane that has just integrated ``I[t]``: ``spikes[t] = S[t+1] = H(V[t+1] - V_th)`` and
 ``membrane[t] = V[t+1]``. (``S[0]`` is always 0 because ``V_th > 0``.) This is snnTorch's convention for
 ``snn.Leaky(beta, threshold, reset_mechanism="subtract")``: its ``spk_t`` and ``mem_t`` are our ``spikes[t]`` and
@@ -23,6 +24,8 @@ Two choices the lab leaves open are options here (``labsnn.running.config.RunCon
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -95,121 +98,90 @@ def fast_sigmoid(x: Tensor, z: Param = 2.0, gain: Param | None = None) -> Tensor
     return _FastSigmoidSpike.apply(x, z, gain)
 
 
-def lif_step(
-    v: Tensor, current: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None
-) -> tuple[Tensor, Tensor]:
-    """One LIF step; returns ``(S[t], V[t+1])``: ``S[t] = H(V[t] - V_th)``, ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th``.
+class LIFParameters(NamedTuple):
+    """A LIF layer's parameters: numbers, or tensors broadcasting against one step (``[N]`` per neuron,
+    ``[K, 1, 1]`` per network of a stack).
+
+    Attributes:
+        beta: the leak factor (finite; not clamped to [0, 1], the lab sweeps it up to 5).
+        v_th: the threshold (> 0), also what a spike subtracts.
+        z: the surrogate's slope (> 0).
+        gain: the surrogate's scale (``surrogate_gain``); None: the lab's, 1.
+    """
+
+    beta: Param = 0.1
+    v_th: Param = 1.0
+    z: Param = 2.0
+    gain: Param | None = None
+
+
+class LIFState(NamedTuple):
+    """A LIF layer's state before step ``t``: the membrane ``v = V[t]`` and its spike ``s = S[t] = H(V[t] - V_th)``,
+    each shaped as one step's currents (``[B, N]``; ``[K, B, N]`` in a stack)."""
+
+    v: Tensor
+    s: Tensor
+
+
+def lif_step(current: Tensor, state: LIFState, p: LIFParameters) -> tuple[Tensor, LIFState]:
+    """One step of the lab's LIF recurrence, with subtractive reset.
+
+    ``V[t+1] = beta*V[t] + I[t] - S[t]*V_th`` and ``S[t+1] = H(V[t+1] - V_th)``, the spike's gradient the
+    fast-sigmoid surrogate's; the reset term is detached, as in snnTorch.
 
     Args:
-        v, current: the membrane ``V[t]`` and input current ``I[t]``, same shape (e.g. ``[B, N]``, as the outputs).
-        beta, v_th, z, gain: as in ``lif_sequence`` (not checked here); the reset term is detached.
+        current: the input current ``I[t]``, shaped as the state.
+        state: ``(V[t], S[t])``; a layer starts from zeros.
+        p: the parameters (not checked here: ``lif_sequence`` and ``LIF`` check them).
+
+    Returns:
+        ``(S[t+1], (V[t+1], S[t+1]))``: the new spike, and the new state.
     """
-    spike = fast_sigmoid(v - v_th, z, gain)
-    return spike, beta * v + current - spike.detach() * v_th
+    v = p.beta * state.v + current - state.s.detach() * p.v_th
+    s = fast_sigmoid(v - p.v_th, p.z, p.gain)
+    return s, LIFState(v, s)
 
 
 def _check_timing(spike_timing: str) -> None:
     lookup("spike_timing", dict.fromkeys(SPIKE_TIMINGS), spike_timing)
 
 
-def lif_sequence_reference(
-    currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
-) -> tuple[Tensor, Tensor]:
-    """Step-by-step LIF with autograd: the readable reference that ``lif_sequence`` must match.
+def lif_sequence(currents: Tensor, p: LIFParameters, spike_timing: str = "same_step") -> tuple[Tensor, Tensor]:
+    """A LIF layer over a sequence: ``lif_step`` from ``V[0] = S[0] = 0``, step by step, with autograd.
 
-    Args, Returns and Raises as ``lif_sequence``, except that the membrane keeps its gradient (``same_step``:
-    ``spikes[t], membrane[t] = S[t+1], V[t+1]`` of ``lif_step`` from ``V[0] = 0``; ``next_step``: ``S[t], V[t]``).
-    """
-    check_lif_params(beta, v_th, z)
-    _check_timing(spike_timing)
-    v = torch.zeros_like(currents[0])
-    spikes, membrane = [], []
-    for current in currents:
-        spike, v_next = lif_step(v, current, beta, v_th, z, gain)
-        if spike_timing == "next_step":
-            spikes.append(spike)
-            membrane.append(v)
-        else:
-            spikes.append(fast_sigmoid(v_next - v_th, z, gain))
-            membrane.append(v_next)
-        v = v_next
-    return torch.stack(spikes), torch.stack(membrane)
-
-
-class _LIFSequence(torch.autograd.Function):
-    """Whole-sequence LIF with a hand-written backward.
-
-    Forward runs the recurrence without building a graph. Backward uses that the reset is detached, so
-    ``dL/dV[t] = dL/dspikes[t] * sg(V[t]-V_th) + dL/dmembrane[t] + beta * dL/dV[t+1]`` and ``dL/dI[t] = dL/dV[t]``,
-    with ``sg`` the fast-sigmoid derivative.
-    """
-
-    @staticmethod
-    def forward(ctx, currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None):  # type: ignore[override]
-        membrane = torch.empty_like(currents)
-        spikes = torch.empty_like(currents)
-        threshold = torch.as_tensor(v_th, dtype=currents.dtype, device=currents.device)
-        steps = zip(currents.unbind(0), membrane.unbind(0), spikes.unbind(0))  # views, made in one call
-        current, v, s = next(steps)
-        v.copy_(current)  # V[1] = I[0] exactly, since V[0] = 0 and S[0] = 0
-        torch.gt(v, threshold, out=s)
-        for current, v_next, s_next in steps:
-            v = torch.mul(v, beta, out=v_next).add_(current).addcmul_(s, threshold, value=-1)  # exact: s is 0 or 1
-            s = torch.gt(v, threshold, out=s_next)
-        ctx.save_for_backward(membrane)
-        ctx.params = (beta, v_th, z, gain)
-        ctx.mark_non_differentiable(membrane)
-        return spikes, membrane
-
-    @staticmethod
-    def backward(ctx, grad_spikes: Tensor, grad_membrane: Tensor | None):  # type: ignore[override]
-        (membrane,) = ctx.saved_tensors
-        beta, v_th, z, gain = ctx.params
-        grad_v = grad_spikes * fast_sigmoid_grad(membrane - v_th, z, gain)
-        if grad_membrane is not None:
-            grad_v = grad_v + grad_membrane
-        grad_currents = torch.empty_like(grad_v)
-        steps = zip(reversed(grad_v.unbind(0)), reversed(grad_currents.unbind(0)))
-        grad_step, acc = next(steps)
-        acc.copy_(grad_step)
-        for grad_step, out in steps:
-            acc = torch.mul(acc, beta, out=out).add_(grad_step)
-        return grad_currents, None, None, None, None
-
-
-def lif_sequence(
-    currents: Tensor, beta: Param, v_th: Param, z: Param, gain: Param | None = None, spike_timing: str = "same_step"
-) -> tuple[Tensor, Tensor]:
-    """Fast multi-step LIF: the same values and gradients as ``lif_sequence_reference``.
+    This is labsnn's one readable LIF recurrence: the ``torch`` backend runs it, and the compiled loop
+    (``labsnn::lif``) is tested against it.
 
     Args:
-        currents: input currents ``[T, ...]`` (``[T, B, N]`` for a layer; ``SNNStack`` passes ``[T, K, B, N]``).
-        beta, v_th, z, gain: leak (finite), threshold and slope (> 0), and the surrogate's scale (None: the lab's);
-            numbers, or tensors that broadcast against one step (``[N]`` per neuron, ``[K, 1, 1]`` per network).
-        spike_timing: ``same_step``, or ``next_step``: ``same_step`` over ``currents[:-1]``, one step later.
+        currents: input currents ``[T, ...]`` (``[T, B, N]`` for a layer; a stack passes ``[T, K, B, N]``).
+        p: the parameters, broadcasting against one step.
+        spike_timing: ``same_step``: step ``t`` reports the state after integrating ``I[t]``,
+            ``(S[t+1], V[t+1])``; ``next_step``: the state before it, ``(S[t], V[t])``, one step later.
 
     Returns:
-        ``(spikes, membrane)``, each shaped as ``currents``; the membrane is returned without gradient.
+        ``(spikes, membrane)``, each shaped as ``currents``, both carrying their gradient.
 
     Raises:
         ValueError: a parameter out of range, an unknown ``spike_timing``, or no step in ``currents``.
     """
-    check_lif_params(beta, v_th, z)
+    check_lif_params(p.beta, p.v_th, p.z)
     _check_timing(spike_timing)
     if currents.dim() == 0 or currents.shape[0] == 0:
         raise ValueError(f"currents must be [T, ...] with T >= 1, got shape {list(currents.shape)}")
-    if spike_timing == "same_step":
-        return _LIFSequence.apply(currents, beta, v_th, z, gain)
-    start = torch.zeros_like(currents[:1])
-    if currents.shape[0] == 1:
-        return start, start.detach()
-    spikes, membrane = _LIFSequence.apply(currents[:-1], beta, v_th, z, gain)
-    return torch.cat([start, spikes]), torch.cat([start.detach(), membrane])
+    zeros = torch.zeros_like(currents[0])
+    state = LIFState(zeros, zeros)
+    spikes, membrane = [], []
+    for current in currents:
+        before = state
+        _, state = lif_step(current, state, p)
+        shown = state if spike_timing == "same_step" else before
+        spikes.append(shown.s)
+        membrane.append(shown.v)
+    return torch.stack(spikes), torch.stack(membrane)
 
 
 class LIF(torch.nn.Module):
-    """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``, by ``lif_sequence``
-    (``lif_sequence_reference`` is the step-by-step form it is held equal to).
+    """Multi-step LIF layer: currents ``[T, B, N]`` to spikes ``[T, B, N]``, by ``lif_sequence``.
 
     Args:
         beta, v_th, z: leak factor (finite), threshold and surrogate slope (> 0).
@@ -230,13 +202,13 @@ class LIF(torch.nn.Module):
         super().__init__()
         check_lif_params(beta, v_th, z)
         _check_timing(spike_timing)
-        self.gain = surrogate_gain(surrogate, z)
+        self.params = LIFParameters(beta, v_th, z, surrogate_gain(surrogate, z))
         self.beta, self.v_th, self.z = beta, v_th, z
         self.surrogate, self.spike_timing = surrogate, spike_timing
 
     def forward(self, currents: Tensor, return_membrane: bool = False):
         """Spikes ``[T, B, N]`` of ``currents [T, B, N]``; with ``return_membrane``, ``(spikes, membrane)``."""
-        spikes, membrane = lif_sequence(currents, self.beta, self.v_th, self.z, self.gain, self.spike_timing)
+        spikes, membrane = lif_sequence(currents, self.params, self.spike_timing)
         return (spikes, membrane) if return_membrane else spikes
 
     def extra_repr(self) -> str:

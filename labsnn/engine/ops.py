@@ -1,12 +1,13 @@
 """The compiled loops as typed operators, ``torch.ops.labsnn.*``.
 
 Each operator takes tensors and checks their dtype, shape and device where it is called
-(``ValueError`` naming the operator and the argument); on the CPU it runs the C loop of
-``labsnn.engine.kernels`` (on contiguous tensors: anything else is an error, not a copy),
-on CUDA its torch implementation (``labsnn.engine.reference``). Each has a fake (meta)
-implementation for tracing, and the differentiable ones (``lif``, ``event_currents``,
-``dense_currents``) their backward registered with them. ``tests/test_ops.py`` runs
-``torch.library.opcheck`` on every one and holds it to its reference.
+(``ValueError`` naming the operator and the argument) and runs the C loop of
+``labsnn.engine.kernels`` (on contiguous CPU tensors: anything else is an error, not a
+copy). They exist on the CPU only: elsewhere a run takes the torch backend, the readable
+torch code (``labsnn.dynamics.neuron.lif_sequence``, ``labsnn.engine.reference``) that
+``tests/test_ops.py`` holds every operator to. Each has a fake (meta) implementation for
+tracing, and the differentiable ones (``lif``, ``event_currents``, ``dense_currents``) their
+backward registered with them; the tests run ``torch.library.opcheck`` on every one.
 
     lif(currents [K,T,B,N], beta, v_th, z, gain [K], scaled, delay) -> spikes, membrane
     lif_backward(grad_spikes, membrane [K,T,B,N], beta, v_th, z, gain [K], scaled, delay) -> grad
@@ -24,7 +25,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labsnn.engine import reference
 from labsnn.engine.op_c import C_IMPLEMENTATIONS
 from labsnn.engine.op_checks import CHECKS
 from labsnn.engine.op_fakes import FAKES
@@ -41,17 +41,6 @@ SCHEMAS = {
     "row_sums": "(Tensor x) -> Tensor",
     "pixel_levels": "(Tensor images, Tensor rows) -> (Tensor, Tensor, Tensor)",
     "bernoulli_mask": "(int seed, Tensor limits, int T) -> (Tensor, Tensor)",
-}
-TORCH_IMPLEMENTATIONS = {
-    "lif": lambda currents, beta, v_th, z, gain, scaled, delay: reference.lif(currents, beta, v_th, delay),
-    "lif_backward": reference.lif_backward,
-    "event_currents": reference.event_currents,
-    "event_weight_grad": reference.event_weight_grad,
-    "dense_currents": reference.dense_currents,
-    "dense_grads": reference.dense_grads,
-    "row_sums": reference.row_sums,
-    "pixel_levels": reference.pixel_levels,
-    "bernoulli_mask": reference.bernoulli_mask,
 }
 
 _library = torch.library.Library("labsnn", "DEF")  # kept: the operators live as long as this module
@@ -72,7 +61,6 @@ def _checked(name: str, implementations: dict):
 for _name, _schema in SCHEMAS.items():
     _library.define(_name + _schema)
     torch.library.impl(f"labsnn::{_name}", "CPU", lib=_library)(_checked(_name, C_IMPLEMENTATIONS))
-    torch.library.impl(f"labsnn::{_name}", "CUDA", lib=_library)(_checked(_name, TORCH_IMPLEMENTATIONS))
     torch.library.register_fake(f"labsnn::{_name}", _checked(_name, FAKES), lib=_library)
 
 

@@ -1,6 +1,7 @@
-"""The torch implementations of the ``labsnn`` operators (``labsnn.engine.ops``): readable,
-on any device. They are what the operators run on CUDA, and the references the compiled
-loops are held equal to (``tests/test_ops.py``).
+"""Torch implementations of the ``labsnn`` operators' arithmetic (``labsnn.engine.ops``) other
+than the LIF recurrence (``labsnn.dynamics.neuron.lif_sequence``): readable, on any device.
+The torch backend computes with them, and the compiled loops are held to them
+(``tests/test_ops.py``).
 
 Layouts are the operators': a stack of K networks, network first (``[K, T, B, N]``), one
 value per network of each LIF parameter (``[K]``), and Bernoulli input as events (the
@@ -86,50 +87,6 @@ def dense_spikes(mask: Tensor, starts: Tensor, columns: Tensor, M: int, out: Ten
     index = (image * M + columns).expand(T, n)
     out.view(T, -1).zero_().scatter_(1, index, mask.to(out.dtype))  # scatter_: faster than index_copy_
     return out
-
-
-def _per_network(values: Tensor, like: Tensor) -> Tensor:
-    """``values [K]`` shaped to broadcast against one network's step ``like [K, ...]``."""
-    return values.view(-1, *[1] * (like.dim() - 1))
-
-
-def lif(currents: Tensor, beta: Tensor, v_th: Tensor, delay: int) -> tuple[Tensor, Tensor]:
-    """Spikes and membrane ``[K, T, B, N]`` of K LIF layers fed ``currents [K, T, B, N]``.
-
-    ``V[1] = I[0]``, ``V[t+1] = beta V[t] + I[t] - S[t] V_th``, ``S = 1[V > V_th]``; with
-    ``delay`` 1 (``next_step``) everything one step later, the last current unused.
-    """
-    spikes, membrane = torch.zeros_like(currents), torch.zeros_like(currents)
-    b, th = _per_network(beta, currents[:, 0]), _per_network(v_th, currents[:, 0])
-    for t in range(currents.shape[1] - delay):
-        v = (
-            currents[:, 0]
-            if t == 0
-            else (membrane[:, t - 1 + delay] * b + currents[:, t]) - spikes[:, t - 1 + delay] * th
-        )
-        membrane[:, t + delay] = v
-        spikes[:, t + delay] = (v > th).to(currents.dtype)
-    return spikes, membrane
-
-
-def lif_backward(
-    grad_spikes: Tensor, membrane: Tensor, beta: Tensor, v_th: Tensor, z: Tensor, gain: Tensor, scaled: bool, delay: int
-) -> Tensor:
-    """Gradient ``[K, T, B, N]`` of the currents, from that of the spikes and the membrane of ``lif``.
-
-    ``g[t] = dspikes[t + delay] sg(V - V_th)``, ``sg(x) = 1/(1 + z|x|)^2`` (times ``gain`` when
-    ``scaled``); ``dI[t] = beta dI[t+1] + g[t]`` (the reset is detached); 0 past ``T - delay``.
-    """
-    one = membrane[:, 0]
-    b, th, zk, gk = (_per_network(p, one) for p in (beta, v_th, z, gain))
-    grad_currents = torch.zeros_like(membrane)
-    steps = membrane.shape[1] - delay
-    for t in reversed(range(steps)):
-        d = 1.0 / (1.0 + zk * (membrane[:, t + delay] - th).abs())
-        g = d * d * gk if scaled else d * d
-        g = grad_spikes[:, t + delay] * g
-        grad_currents[:, t] = g if t == steps - 1 else grad_currents[:, t + 1] * b + g
-    return grad_currents
 
 
 def row_sums(x: Tensor) -> Tensor:

@@ -8,10 +8,10 @@ in the compiled loops) and everything else is elementwise.
 
 - ``forward``: dense input ``[T, B, M]``, or ``[T, B, U]`` with the ``columns`` it holds (a
   batch's blank pixels need no arithmetic); the LIF layers on the ``labsnn::lif`` operator
-  where the backend is compiled, else ``labsnn.dynamics.neuron.lif_sequence``.
+  where the backend is compiled, else ``labsnn.dynamics.neuron.lif_sequence``, the readable
+  step-by-step recurrence with autograd that the compiled loop is tested against.
 - ``forward_events``: ``BernoulliSpikes`` input, through the compiled whole-stack node
   (``labsnn.engine.compiled``) where the backend is compiled, else densely.
-- ``reference``: the step-by-step autograd reference that both must match.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from labsnn.dynamics.neuron import lif_sequence, lif_sequence_reference
+from labsnn.dynamics.neuron import LIFParameters, lif_sequence
 from labsnn.engine import reference as torch_ops
 from labsnn.engine.compiled import LIFVectors, compiled_stack
 from labsnn.engine.kernels import runs_compiled
@@ -46,6 +46,10 @@ class StackParams:
     gain: Tensor | None
     spike_timing: str
     backend: str = "auto"
+
+    def lif_parameters(self) -> LIFParameters:
+        """The LIF parameters as ``labsnn.dynamics.neuron.lif_sequence`` takes them (``[K, 1, 1]`` each)."""
+        return LIFParameters(self.beta, self.v_th, self.z, self.gain)
 
     def lif_vectors(self) -> LIFVectors:
         """The LIF parameters as the ``labsnn::lif`` operator takes them (``compiled.LIFVectors``)."""
@@ -87,13 +91,13 @@ def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None)
 def _lif(params: StackParams, currents: Tensor) -> tuple[Tensor, Tensor]:
     if runs_compiled(currents.device, currents.dtype, params.backend):
         return params.lif_vectors().lif(currents)
-    args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
-    spikes, membrane = lif_sequence(currents.transpose(0, 1), *args)
+    spikes, membrane = lif_sequence(currents.transpose(0, 1), params.lif_parameters(), params.spike_timing)
     return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)
 
 
 def forward(params: StackParams, inputs: Tensor, columns: Tensor | None = None) -> Layers:
-    """Each layer's spikes and membrane (no gradient) ``[K, T, B, N]`` of the stack fed ``inputs``.
+    """Each layer's spikes and membrane ``[K, T, B, N]`` of the stack fed ``inputs`` (the membrane
+    carries its gradient on the torch backend only).
 
     Args:
         params: the stack; inputs: ``[T, B, M]`` shared by the networks, or with ``columns``
@@ -128,17 +132,3 @@ def forward_events(params: StackParams, spikes: BernoulliSpikes) -> Layers:
     if runs_compiled(params.weights[0].device, params.weights[0].dtype, params.backend):
         return compiled_stack(spikes, list(params.weights), list(params.biases), params.lif_vectors())
     return forward(params, spikes.dense())
-
-
-def reference(params: StackParams, inputs: Tensor) -> Layers:
-    """As ``forward``, step by step with autograd (``lif_sequence_reference``): the readable
-    reference both paths are held to; the membranes keep their gradient."""
-    layer_spikes, membranes = [], []
-    args = (params.beta, params.v_th, params.z, params.gain, params.spike_timing)
-    for layer, (weight, bias) in enumerate(zip(params.weights, params.biases)):
-        sources = inputs.expand(weight.shape[0], *inputs.shape) if layer == 0 else layer_spikes[-1]
-        currents = torch_ops.dense_currents(sources, weight, bias)
-        spikes, membrane = lif_sequence_reference(currents.transpose(0, 1), *args)
-        layer_spikes.append(spikes.transpose(0, 1))
-        membranes.append(membrane.transpose(0, 1))
-    return layer_spikes, membranes
