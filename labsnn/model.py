@@ -61,8 +61,9 @@ class SNNStack(nn.Module):
             seed of its initialisation, ``U(-1/sqrt(M), 1/sqrt(M))`` as ``torch.nn.Linear``'s.
         surrogate: one name per network (``labsnn.dynamics.neuron.SURROGATES``); None: the lab's ``fast_sigmoid``.
         spike_timing: ``same_step`` or ``next_step``, shared by the stack (not checked until it runs).
-        backend: the loops its passes run: ``auto`` (the compiled kernels on the CPU where they load, else torch's),
-            ``compiled`` or ``torch`` (``labsnn.engine.backend``; a run hands in the one it resolved).
+        backend: the loops its passes run: ``torch`` (the default: the readable step-by-step recurrence of
+            ``labsnn.dynamics.neuron``, on any device), ``compiled`` (the C loops, CPU only) or ``auto`` (compiled
+            where they load); a run hands in the one it resolved (``labsnn.engine.backend``).
 
     Attributes:
         weights, biases: per layer, ``[K, N, M]`` and ``[K, N]``.
@@ -80,7 +81,7 @@ class SNNStack(nn.Module):
         seeds: Sequence[int] = (0,),
         surrogate: Sequence[str] | None = None,
         spike_timing: str = "same_step",
-        backend: str = "auto",
+        backend: str = "torch",
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
@@ -113,6 +114,18 @@ class SNNStack(nn.Module):
         has_gain = any(g is not None for g in gains)
         self.register_buffer(
             "gain", _per_network([1.0 if g is None else g for g in gains]) if has_gain else None, persistent=False
+        )
+
+    def extra_repr(self) -> str:
+        """The stack's sizes, LIF parameters per network, spike timing and backend, shown by ``repr``."""
+
+        def per_network(values: Tensor) -> list[float]:
+            return [float(f"{float(v):.6g}") for v in values.flatten()]
+
+        return (
+            f"sizes={'-'.join(map(str, self.sizes))}, networks={self.n_models}, beta={per_network(self.beta)}, "
+            f"v_th={per_network(self.v_th)}, z={per_network(self.z)}, spike_timing={self.spike_timing}, "
+            f"backend={self.backend}"
         )
 
     def params(self) -> StackParams:
@@ -157,7 +170,7 @@ class SNN(nn.Module):
         seed: int = 0,
         surrogate: str = "fast_sigmoid",
         spike_timing: str = "same_step",
-        backend: str = "auto",
+        backend: str = "torch",
     ) -> None:
         super().__init__()
         self.stack = SNNStack(sizes, (beta,), (v_th,), (z,), (seed,), (surrogate,), spike_timing, backend)
