@@ -111,6 +111,30 @@ def test_a_grid_for_a_section_that_sweeps_none_is_rejected(subset, tmp_path):
         lab.run_section("4.2", "smoke", subset, tmp_path, grid={"z": [1.0]})
 
 
+@pytest.mark.parametrize(
+    "grid, problem",
+    [
+        ({"z": [2, 10]}, "it lacks beta, v_th, T"),
+        ({"z": [2], "beta": [0.1], "v_th": [1.0], "T": [5], "lr": [0.1]}, "unknown sweep"),
+        ({"z": [], "beta": [0.1], "v_th": [1.0], "T": [5]}, "no values for z"),
+    ],
+)
+def test_a_partial_grid_is_refused_in_one_line_before_any_training(tmp_path, grid, problem):
+    from labsnn import lab
+
+    with pytest.raises(ValueError, match=f"grid must give values for each of 4.1's sweeps.*{problem}") as caught:
+        lab.run_section("4.1", "smoke", None, tmp_path, grid=grid)  # no data: it stops before loading any
+    assert "\n" not in str(caught.value) and list(tmp_path.iterdir()) == []
+
+
+def test_a_grid_from_the_profiles_with_one_sweep_changed_is_accepted():
+    from labsnn import lab
+
+    grid = {**lab.profile("smoke")["grid"], "z": [2, 10]}
+    assert lab.check_grid("smoke", grid) == grid
+    assert lab.section_grids("smoke", grid)["4.1"]["z"] == [2, 10]
+
+
 def test_notebook_folders_default_to_the_repository_and_are_checked(tmp_path):
     from labsnn import lab
 

@@ -56,6 +56,8 @@ _EXPORTS = {
     "profile": "labsnn.lab.profiles",
     "run_section": "labsnn.lab.profiles",
     "section_grids": "labsnn.lab.profiles",
+    "check_grid": "labsnn.lab.profiles",
+    "profile_sizes": "labsnn.lab.profiles",
     "training_seconds": "labsnn.lab.profiles",
     "training_summary": "labsnn.lab.profiles",
     "summarize": "labsnn.running.summary",

@@ -30,9 +30,54 @@ def base_config(profile_name: str, epochs: int | None = None, device: str = "aut
     Raises:
         ValueError: an unknown profile.
     """
+    return RunConfig(**profile_sizes(profile_name, epochs), device=device)
+
+
+def profile_sizes(profile_name: str, epochs: int | None = None) -> dict[str, Any]:
+    """Returns the ``RunConfig`` fields a profile sets: ``n_train``, ``n_test``, ``epochs`` and, where set, ``batch_size``.
+
+    Args:
+        profile_name, epochs: the profile; epochs (None: the profile's).
+
+    Raises:
+        ValueError: an unknown profile.
+    """
     p = profile(profile_name)
     sizes = {k: p[k] for k in ("n_train", "n_test", "batch_size") if k in p}
-    return RunConfig(**sizes, epochs=epochs or p["epochs"], device=device)
+    return {**sizes, "epochs": epochs or p["epochs"]}
+
+
+def check_grid(profile_name: str, grid: dict[str, list] | None) -> dict[str, list]:
+    """Returns 4.1's grid: ``grid``, or the profile's where None; before any data or training.
+
+    A grid names every sweep that 4.1 shows (``z``, ``beta``, ``v_th``, ``T``), each with at least one value:
+    a partial grid is refused rather than run with subsections that have nothing to show.
+
+    Args:
+        profile_name, grid: the profile; field -> values, or None.
+
+    Raises:
+        ValueError: one line: an unknown or missing sweep, or one with no values.
+    """
+    expected = profile(profile_name)["grid"]
+    if grid is None:
+        return expected
+    unknown = [name for name in grid if name not in expected]
+    missing = [name for name in expected if name not in grid]
+    empty = [name for name in expected if name in grid and not list(grid[name])]
+    if unknown or missing or empty:
+        problem = (
+            f"unknown sweep(s) {', '.join(unknown)}"
+            if unknown
+            else f"no values for {', '.join(empty)}"
+            if empty
+            else f"it lacks {', '.join(missing)}"
+        )
+        raise ValueError(
+            f"grid must give values for each of 4.1's sweeps ({', '.join(expected)}): {problem}; to change one, "
+            f'start from the profile\'s, e.g. grid = {{**lab.profile("{profile_name}")["grid"], "z": [2, 10]}}'
+        )
+    return {name: list(grid[name]) for name in expected}
 
 
 def load_data(profile_name: str, data_root: str | None = None) -> MNISTData:
@@ -81,7 +126,7 @@ def section_grids(profile_name: str, grid: dict[str, list] | None = None) -> dic
     Args:
         profile_name, grid: the profile; 4.1's grid (None: the profile's).
     """
-    grid = grid or profile(profile_name)["grid"]
+    grid = check_grid(profile_name, grid)
     return {
         "4.1": {**grid, "encoder": list(ENCODERS)},
         "4.2": {"loss": list(SECTION_LOSSES)},
@@ -188,10 +233,12 @@ def run_section(
         One row per run and epoch, with ``sweep`` and ``value``.
 
     Raises:
-        ValueError: a ``grid`` given to another section (an error, not silently dropped).
+        ValueError: a ``grid`` given to another section (an error, not silently dropped), or a partial one
+            (``check_grid``).
     """
     if grid is not None and section != "4.1":
         raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
+    check_grid(profile_name, grid)
     base = base_config(profile_name, epochs, device).replace(**(setup or {}))
     seeds = seeds or profile(profile_name)["seeds"]
     return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress, scheduler)

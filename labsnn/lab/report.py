@@ -56,7 +56,7 @@ def _unnumbered(markdown: str) -> str:
 
 
 #: Cells for the reader of the notebook only: how to run it (the parameters' cell and its injected copy too).
-NOTEBOOK_ONLY_TAGS = frozenset({"parameters", "injected-parameters", "how-to-run"})
+NOTEBOOK_ONLY_TAGS = frozenset({"parameters", "injected-parameters", "how-to-run", "walkthrough"})
 
 
 def _section_cells(path: Path) -> list:
