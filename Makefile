@@ -29,6 +29,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(PY) -m ruff format --check labsnn tests benchmarks tools
 	$(PY) -m ruff check labsnn tests benchmarks tools
+	$(VENV)/bin/lint-imports
 
 # Checks first (one line and exit 2 on a bad profile or data root), then TeX where it can be
 # installed, then the run. Without TeX the report is written as HTML only and exits 3.

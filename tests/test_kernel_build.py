@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from labsnn.engine import backend, kernels, stack
-from labsnn.engine.spike_events import bernoulli_events
+from labsnn.engine.spike_events import draw_events
 from labsnn.model import SNNStack, StackOutput
 
 REAL_CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -135,7 +135,7 @@ def _small_network() -> list[torch.Tensor]:
     """Spikes, membranes and gradients of a small stack run through the compiled kernels."""
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(24, 784, generator=generator) * (torch.rand(24, 784, generator=generator) < 0.4)
-    spikes = bernoulli_events(images, 9, torch.Generator().manual_seed(1))
+    spikes = draw_events(images, 9, torch.Generator().manual_seed(1))
     model = SNNStack(beta=[0.3, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1])
     out = StackOutput(*stack.forward_events(model.params(), spikes))
     (out.firing_rates() ** 2).sum().backward()

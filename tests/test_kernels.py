@@ -11,10 +11,12 @@ import torch
 import torch.nn.functional as F
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
+from labsnn.dynamics import encoders
+from labsnn.dynamics.encoders import BernoulliSpikes
 from labsnn.dynamics.neuron import LIFParameters, lif_sequence
-from labsnn.engine import kernels, reference, stack
+from labsnn.engine import kernels, stack
 from labsnn.engine.compiled import LIFVectors
-from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
+from labsnn.engine.spike_events import draw_events
 from labsnn.model import SNNStack, StackOutput
 from labsnn.running import measure
 from labsnn.running.config import RunConfig
@@ -36,7 +38,7 @@ def _splitmix64_python(seed: int, w: int) -> int:
 @pytest.mark.parametrize("seed", [0, 1234567, -5, 2**63 - 1, -(2**63)])
 def test_splitmix64_is_the_published_generator_in_torch_and_in_c(seed):
     expected = [_splitmix64_python(seed % 2**64, w) for w in range(3, 503)]
-    assert [int(v) % 2**64 for v in reference.splitmix64(seed, 3, 500)] == expected
+    assert [int(v) % 2**64 for v in encoders.splitmix64(seed, 3, 500)] == expected
     if kernels.load() is not None:
         out = torch.empty(500, dtype=torch.int64)
         kernels.load().splitmix64_fill(seed % 2**64, 3, 500, out.data_ptr())
@@ -60,8 +62,8 @@ def test_compiled_encoder_equals_its_torch_form_bit_for_bit(B, M, T):
     for seed in (0, -3, 2**62):
         columns, limits, starts = ops_labsnn.pixel_levels(x, rows)
         mask, counts = ops_labsnn.bernoulli_mask(seed, limits, T)
-        ref_columns, ref_limits, ref_starts = reference.pixel_levels(x, rows)
-        ref_mask, ref_counts = reference.bernoulli_mask(seed, ref_limits, T)
+        ref_columns, ref_limits, ref_starts = encoders.pixel_levels(x, rows)
+        ref_mask, ref_counts = encoders.bernoulli_mask(seed, ref_limits, T)
         for got, want in (
             (mask, ref_mask),
             (counts, ref_counts),
@@ -72,9 +74,20 @@ def test_compiled_encoder_equals_its_torch_form_bit_for_bit(B, M, T):
             assert torch.equal(got, want)
 
 
+@compiled
+def test_the_compiled_draw_gives_the_readable_encoders_events():
+    x = _images(40, 784)
+    rows = torch.randperm(40)[:17]
+    got = draw_events(x, 11, torch.Generator().manual_seed(3), rows, backend="compiled")
+    want = encoders.bernoulli_events(x, 11, torch.Generator().manual_seed(3), rows)
+    for name in ("mask", "counts", "columns", "starts"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+    assert got.shape == want.shape == (11, 17, 784) and got.counts.sum() > 0
+
+
 def test_events_dense_form_and_counts():
     x = _images(6, 50)
-    spikes = bernoulli_events(x, 9, torch.Generator().manual_seed(2))
+    spikes = draw_events(x, 9, torch.Generator().manual_seed(2))
     dense = spikes.dense()
     assert dense.shape == (9, 6, 50) and set(dense.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(dense.sum(dim=(1, 2)).long(), spikes.counts)
@@ -85,9 +98,9 @@ def test_events_dense_form_and_counts():
 def test_bad_intensities_and_rows_are_clear_errors():
     for bad in (float("nan"), 1.5, -0.1):
         with pytest.raises(ValueError, match=r"intensities in \[0, 1\]"):
-            bernoulli_events(torch.tensor([[0.5, bad]]), 3)
+            draw_events(torch.tensor([[0.5, bad]]), 3)
     with pytest.raises(IndexError, match="rows must index the 2 images"):
-        bernoulli_events(torch.rand(2, 4), 3, rows=torch.tensor([0, 2]))
+        draw_events(torch.rand(2, 4), 3, rows=torch.tensor([0, 2]))
 
 
 PARAMS = {
@@ -130,7 +143,7 @@ def test_compiled_lif_equals_the_torch_loop_bit_for_bit(timing, scaled, T):
 @pytest.mark.parametrize("K", [1, 2])  # 10 and 20 columns: one vector and two per step
 def test_event_first_layer_equals_the_dense_product(K):
     torch.manual_seed(K)
-    spikes = bernoulli_events(_images(64, 784), 13, torch.Generator().manual_seed(1))
+    spikes = draw_events(_images(64, 784), 13, torch.Generator().manual_seed(1))
     weight = (0.05 * torch.randn(K, 10, 784)).requires_grad_()
     bias = torch.randn(K, 10).requires_grad_()
     grad_out = torch.randn(K, 13, 64, 10)
@@ -148,7 +161,7 @@ def test_event_first_layer_equals_the_dense_product(K):
 @pytest.mark.parametrize("timing", ["same_step", "next_step"])
 def test_compiled_stack_equals_the_step_by_step_reference(timing):
     torch.manual_seed(3)
-    spikes = bernoulli_events(_images(32, 784), 20, torch.Generator().manual_seed(4))
+    spikes = draw_events(_images(32, 784), 20, torch.Generator().manual_seed(4))
     target = torch.randint(0, 10, (32,))
     outputs = []
     torch_stack = lambda p: stack.forward(replace(p, backend="torch"), spikes.dense())  # noqa: E731
@@ -179,7 +192,7 @@ def test_compiled_stack_equals_the_step_by_step_reference(timing):
 @compiled
 def test_a_network_in_the_compiled_stack_computes_what_it_computes_alone():
     # the lab's sizes (T = 25, batch 128): large enough that a library product would split its sums
-    spikes = bernoulli_events(_images(128, 784), 25, torch.Generator().manual_seed(5))
+    spikes = draw_events(_images(128, 784), 25, torch.Generator().manual_seed(5))
     target = torch.randint(0, 10, (128,), generator=torch.Generator().manual_seed(6))
     settings = [(0.1, 1.0, 2.0, 0), (0.5, 0.5, 5.0, 0), (0.9, 0.25, 1.0, 1)]
     beta, v_th, z, seeds = ([s[i] for s in settings] for i in range(4))
@@ -253,7 +266,7 @@ def test_a_compiler_without_openmp_builds_kernels_with_the_same_results(subset, 
 def test_cuda_runs_the_same_network_through_its_torch_path(subset):
     """The kernels are CPU code; on CUDA the torch path runs: the same spikes and, within float
     rounding, the same currents and gradients as the compiled CPU path."""
-    spikes = bernoulli_events(_images(16, 784), 8, torch.Generator().manual_seed(0))
+    spikes = draw_events(_images(16, 784), 8, torch.Generator().manual_seed(0))
     on_gpu = BernoulliSpikes(
         *(t.cuda() for t in (spikes.mask, spikes.counts, spikes.columns, spikes.starts)), spikes.shape, spikes.dtype
     )

@@ -10,7 +10,7 @@ import torch
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
 from labsnn.engine import kernels
-from labsnn.engine.spike_events import bernoulli_events
+from labsnn.engine.spike_events import draw_events
 
 ops = torch.ops.labsnn
 
@@ -77,7 +77,7 @@ def _sum_parts(x: torch.Tensor) -> torch.Tensor:
     [(1, 10, 25, 128), (17, 10, 25, 128), (2, 7, 5, 9), (3, 16, 100, 4), (1, 10, 1, 3)],
 )
 def test_the_first_layer_sums_in_the_stated_order(K, N, T, B):
-    spikes = bernoulli_events(_images(B, seed=K + T), T, torch.Generator().manual_seed(B))
+    spikes = draw_events(_images(B, seed=K + T), T, torch.Generator().manual_seed(B))
     generator = torch.Generator().manual_seed(T)
     weight = (torch.rand(K, N, 784, generator=generator) - 0.5) / 14
     weight.view(-1)[::13] = -0.0  # signed zeros change nothing either

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
+from labsnn.dynamics import encoders
 from labsnn.dynamics.neuron import LIFParameters, lif_sequence
 from labsnn.engine import kernels, reference
 from labsnn.engine.ops import SCHEMAS
-from labsnn.engine.spike_events import bernoulli_events
+from labsnn.engine.spike_events import draw_events
 
 compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the compiled kernels are not built here")
 ops = torch.ops.labsnn
@@ -25,7 +26,7 @@ def _generator(seed: int = 0) -> torch.Generator:
 
 def _events():
     images = torch.rand(B, M, generator=_generator()) * (torch.rand(B, M, generator=_generator(1)) < 0.4)
-    spikes = bernoulli_events(images, T, _generator(2))
+    spikes = draw_events(images, T, _generator(2))
     return images, (spikes.mask, spikes.starts, spikes.columns)
 
 
@@ -45,7 +46,7 @@ def _arguments(grad: bool = False) -> dict[str, tuple]:
     hidden_weight = torch.randn(K, N, M, generator=g).requires_grad_(grad)
     grad_out = torch.randn(K, T, B, N, generator=g)
     membrane = _TORCH_LIF_MEMBRANE
-    limits = reference.pixel_levels(images, torch.arange(B))[1]
+    limits = encoders.pixel_levels(images, torch.arange(B))[1]
     return {
         "lif": (currents, *_lif_params(True), 0),
         "lif_backward": (grad_out, membrane, *_lif_params(True), 1),
@@ -86,8 +87,8 @@ TORCH_IMPLEMENTATIONS = {
     "dense_currents": reference.dense_currents,
     "dense_grads": reference.dense_grads,
     "row_sums": reference.row_sums,
-    "pixel_levels": reference.pixel_levels,
-    "bernoulli_mask": reference.bernoulli_mask,
+    "pixel_levels": encoders.pixel_levels,
+    "bernoulli_mask": encoders.bernoulli_mask,
 }
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from labsnn.model import check_sizes
+from labsnn.validation import check_sizes
 
 MAC_ENERGY_PJ = 4.6
 AC_ENERGY_PJ = 0.9

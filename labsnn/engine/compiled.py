@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
-from labsnn.engine.spike_events import BernoulliSpikes
+from labsnn.dynamics.encoders import BernoulliSpikes
 
 _ops = torch.ops.labsnn
 

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from labsnn.dynamics.encoders import BernoulliSpikes
 from labsnn.dynamics.neuron import LIFParameters, lif_sequence
 from labsnn.engine import reference as torch_ops
 from labsnn.engine.compiled import LIFVectors, compiled_stack
 from labsnn.engine.kernels import runs_compiled
-from labsnn.engine.spike_events import BernoulliSpikes
 
 Layers = tuple[list[Tensor], list[Tensor]]  # each layer's spikes and membrane [K, T, B, N]
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from labsnn.dynamics.encoders import get_encoder
+from labsnn.dynamics.encoders import BernoulliSpikes, get_encoder
 from labsnn.dynamics.losses import stack_losses
 from labsnn.engine import kernels, stack
-from labsnn.engine.spike_events import BernoulliSpikes, bernoulli_events
+from labsnn.engine.spike_events import draw_events
 from labsnn.model import SNNStack, StackOutput
 from labsnn.running.config import RunConfig
 
@@ -68,10 +68,10 @@ class BatchEngine:
         """``(inputs, columns)``: ``images`` (or ``images[rows]``) encoded without their blank
         columns, and the columns kept; Bernoulli spikes as events where the compiled stack runs."""
         if self.events:
-            return bernoulli_events(images, self.base.T, generator, rows, self.model.backend), None
+            return draw_events(images, self.base.T, generator, rows, self.model.backend), None
         x, columns = nonblank_columns(images if rows is None else images.index_select(0, rows))
         if self.base.encoder == "bernoulli":  # written into the reused buffer
-            spikes = bernoulli_events(x, self.base.T, generator, backend=self.model.backend)
+            spikes = draw_events(x, self.base.T, generator, backend=self.model.backend)
             return spikes.dense(batch_view(self.buffer, self.base.T, x)), columns
         encode = get_encoder(self.base.encoder)
         return encode(x, self.base.T, generator=generator, threshold=self.base.threshold), columns

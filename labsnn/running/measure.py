@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labsnn.engine.spike_events import BernoulliSpikes
+from labsnn.dynamics.encoders import BernoulliSpikes
 from labsnn.engine.stack import distinct_steps
 from labsnn.model import StackOutput
 
