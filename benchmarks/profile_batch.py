@@ -5,7 +5,7 @@ stacks of 17 and 12), Bernoulli input, rate MSE, Adam, batch 128, at T = 25 and 
 the training loop's own path (``labsnn.running.batches.BatchEngine``): with the
 compiled kernels, the encoder makes events and the whole stack is one autograd node
 (``labsnn.engine.compiled``) over the ``torch.ops.labsnn`` operators, whose C loops are
-timed by wrapping them (``labsnn.engine.op_c.C_IMPLEMENTATIONS``):
+timed by wrapping them (``labsnn.engine.ops.IMPLEMENTATIONS``):
 
 - encode: the batch's drawn pixels and their Bernoulli spikes;
 - first layer fwd / bwd: its currents from the spikes, its weight gradient;
@@ -37,7 +37,7 @@ from collections import defaultdict
 import torch
 
 from labsnn.dynamics.flops import FlopsMeter
-from labsnn.engine import kernels, op_c
+from labsnn.engine import kernels, ops
 from labsnn.model import SNNStack
 from labsnn.running import measure
 from labsnn.running.batches import BatchEngine
@@ -72,7 +72,7 @@ PHASES = (
 def timed_pieces(spent: dict[str, float]) -> None:
     """Wrap the compiled stack's pieces so that each call adds its seconds to ``spent``."""
     for name, phase in PIECES.items():
-        piece = op_c.C_IMPLEMENTATIONS[name]
+        piece = ops.IMPLEMENTATIONS[name]
 
         def wrapper(*args, _piece=piece, _phase=phase):
             started = time.perf_counter()
@@ -80,7 +80,7 @@ def timed_pieces(spent: dict[str, float]) -> None:
             spent[_phase] += time.perf_counter() - started
             return result
 
-        op_c.C_IMPLEMENTATIONS[name] = wrapper
+        ops.IMPLEMENTATIONS[name] = wrapper
 
 
 def one_batch(engine: BatchEngine, optimizer, data, rows, generator, meter, spent) -> dict[str, float]:

@@ -163,9 +163,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _kernels(args: argparse.Namespace) -> None:
     """Runs ``labsnn kernels``: builds the compiled CPU kernels and says where."""
-    from labsnn.engine import kernels
+    from labsnn.engine import kernel_build
 
-    log.info(f"compiled kernels at {kernels.build()}")
+    log.info(f"compiled kernels at {kernel_build.build()}")
 
 
 def _export(args: argparse.Namespace) -> None:

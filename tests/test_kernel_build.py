@@ -2,6 +2,7 @@
 ``-march`` target in the cache name, fallback flags cached under their own name, a broken
 cached file rebuilt, and ``build_info()``. Each test builds into its own cache folder."""
 
+import ctypes
 import json
 import os
 import platform
@@ -11,7 +12,7 @@ import subprocess
 import pytest
 import torch
 
-from labsnn.engine import backend, kernels, stack
+from labsnn.engine import backend, kernel_build, kernels, stack
 from labsnn.engine.spike_events import draw_events
 from labsnn.model import SNNStack, StackOutput
 
@@ -19,6 +20,11 @@ REAL_CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 needs_cc = pytest.mark.skipif(REAL_CC is None, reason="no C compiler: the kernels are not built here")
 X86_FLAGS = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr sse sse2 ssse3 sse4_1 sse4_2 avx"
 INFO_KEYS = {"backend_build", "march", "flags", "compiler", "library", "reason"}
+
+#: csrc/input.c's SplitMix64 outputs, for the tests only
+SPLITMIX64_FILL = kernels.c_function(
+    "splitmix64_fill", None, [ctypes.c_uint64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+)
 
 
 def _x86(flags: str, cpus: int = 2, model: str = "AMD EPYC 9454 48-Core Processor") -> str:
@@ -78,41 +84,43 @@ def _compiles(script) -> list[str]:
 
 def test_x86_key_names_the_model_and_flags_once_and_nothing_that_changes():
     plain, with_avx2 = _x86(X86_FLAGS), _x86(X86_FLAGS + " avx2 fma")
-    assert kernels.cpu_key(plain) == kernels.cpu_key(_x86(X86_FLAGS))  # a function of the CPU's description alone
-    assert kernels.cpu_key(plain) != kernels.cpu_key(with_avx2)
-    assert kernels.cpu_key(plain) != kernels.cpu_key(_x86(X86_FLAGS, model="Intel(R) Xeon(R) Gold 6430"))
-    key = kernels.cpu_key(plain)
+    assert kernel_build.cpu_key(plain) == kernel_build.cpu_key(
+        _x86(X86_FLAGS)
+    )  # a function of the CPU's description alone
+    assert kernel_build.cpu_key(plain) != kernel_build.cpu_key(with_avx2)
+    assert kernel_build.cpu_key(plain) != kernel_build.cpu_key(_x86(X86_FLAGS, model="Intel(R) Xeon(R) Gold 6430"))
+    key = kernel_build.cpu_key(plain)
     assert key.count("flags:") == 1 and key.count("model name:") == 1 and "avx" in key
-    assert key == kernels.cpu_key(_x86(X86_FLAGS, cpus=16))  # one CPU's worth, whatever the clock and count
+    assert key == kernel_build.cpu_key(_x86(X86_FLAGS, cpus=16))  # one CPU's worth, whatever the clock and count
     assert "MHz" not in key and "bogomips" not in key and key.endswith(f"machine: {platform.machine()}")
 
 
 def test_arm_key_names_the_core_without_a_model_name():
     a53, a72 = _arm("0xd03"), _arm("0xd08")
-    assert kernels.cpu_key(a53) == kernels.cpu_key(_arm("0xd03")) != kernels.cpu_key(a72)
-    key = kernels.cpu_key(a53)
+    assert kernel_build.cpu_key(a53) == kernel_build.cpu_key(_arm("0xd03")) != kernel_build.cpu_key(a72)
+    key = kernel_build.cpu_key(a53)
     for line in ("CPU part: 0xd03", "CPU implementer: 0x41", "CPU architecture: 8", "CPU variant: 0x1", "Features: fp"):
         assert line in key
-    assert key != kernels.cpu_key("") and "BogoMIPS" not in key
+    assert key != kernel_build.cpu_key("") and "BogoMIPS" not in key
     # 32-bit ARM kernels also print a model name that does not tell the cores apart
-    assert kernels.cpu_key(_arm("0xd03", "ARMv7 rev 4")) != kernels.cpu_key(_arm("0xd08", "ARMv7 rev 4"))
+    assert kernel_build.cpu_key(_arm("0xd03", "ARMv7 rev 4")) != kernel_build.cpu_key(_arm("0xd08", "ARMv7 rev 4"))
 
 
 def test_key_without_cpuinfo_is_the_platform_names():
-    assert kernels.cpu_key("") == f"processor: {platform.processor()}\nmachine: {platform.machine()}"
+    assert kernel_build.cpu_key("") == f"processor: {platform.processor()}\nmachine: {platform.machine()}"
 
 
 @needs_cc
 def test_compiler_version_and_resolved_path_name_the_library(cache, monkeypatch, tmp_path):
     script = _wrapper(tmp_path, "wrapped cc 1.0")
     monkeypatch.setenv("CC", str(script))
-    first = kernels.library_path()
+    first = kernel_build.library_path()
     link = tmp_path / "cc-link"
     link.symlink_to(script)
     monkeypatch.setenv("CC", str(link))
-    assert kernels.library_path() == first  # the same compiler by another name
+    assert kernel_build.library_path() == first  # the same compiler by another name
     (script.parent / "version").write_text("wrapped cc 2.0\n")
-    second = kernels.library_path()
+    second = kernel_build.library_path()
     assert second != first and second.parent == first.parent == cache
     assert kernels.load() is not None
     info = kernels.build_info()
@@ -122,13 +130,13 @@ def test_compiler_version_and_resolved_path_name_the_library(cache, monkeypatch,
 def test_a_bad_march_is_a_value_error_naming_the_variable(cache, monkeypatch):
     for bad in ("native -O0", "x86-64;rm", "armv8-a+crc"):
         monkeypatch.setenv("LABSNN_MARCH", bad)
-        for call in (kernels.target_march, kernels.build, kernels.load):
+        for call in (kernel_build.target_march, kernel_build.build, kernels.load):
             with pytest.raises(ValueError, match="LABSNN_MARCH") as error:
                 call()
             assert "\n" not in str(error.value)
     assert kernels._state == {} and not cache.exists()  # neither built nor settled on the torch loops
     monkeypatch.setenv("LABSNN_MARCH", "")
-    assert kernels.target_march() == "native"
+    assert kernel_build.target_march() == "native"
 
 
 def _small_network() -> list[torch.Tensor]:
@@ -145,15 +153,15 @@ def _small_network() -> list[torch.Tensor]:
 
 @needs_cc
 @pytest.mark.skipif(
-    platform.machine() not in ("x86_64", "AMD64") or "avx2" not in kernels.cpu_key(),
+    platform.machine() not in ("x86_64", "AMD64") or "avx2" not in kernel_build.cpu_key(),
     reason="x86-64-v3 needs an x86 CPU with AVX2",
 )
 def test_an_x86_64_v3_build_is_its_own_library_with_the_native_results(cache, monkeypatch):
-    native = kernels.library_path()
+    native = kernel_build.library_path()
     native_results, native_info = _small_network(), kernels.build_info()
     monkeypatch.setenv("LABSNN_MARCH", "x86-64-v3")
     monkeypatch.setattr(kernels, "_state", {})
-    v3 = kernels.library_path()
+    v3 = kernel_build.library_path()
     v3_results, v3_info = _small_network(), kernels.build_info()
     assert v3 != native and v3.exists() and native.exists()
     assert (native_info["march"], v3_info["march"]) == ("native", "x86-64-v3")
@@ -165,13 +173,13 @@ def test_an_x86_64_v3_build_is_its_own_library_with_the_native_results(cache, mo
 
 @needs_cc
 def test_a_garbage_file_in_the_cache_is_rebuilt_and_loads(cache, capsys):
-    target = kernels.library_path()
+    target = kernel_build.library_path()
     cache.mkdir()
     target.write_bytes(b"not a shared library\n" * 10)
     library = kernels.load()
     assert library is not None and target.read_bytes()[:4] == b"\x7fELF"
     out = torch.empty(3, dtype=torch.int64)
-    library.splitmix64_fill(1234567, 0, 3, out.data_ptr())
+    SPLITMIX64_FILL(1234567, 0, 3, out.data_ptr())
     assert int(out[0]) % 2**64 == 6457827717110365317  # the first output of Vigna's splitmix64.c
     assert kernels.build_info()["backend_build"] == "compiled"
     err = capsys.readouterr().err
@@ -181,7 +189,7 @@ def test_a_garbage_file_in_the_cache_is_rebuilt_and_loads(cache, capsys):
 
 @needs_cc
 def test_a_library_without_the_kernels_is_rebuilt(cache, tmp_path):
-    target = kernels.library_path()
+    target = kernel_build.library_path()
     cache.mkdir()
     source = tmp_path / "other.c"
     source.write_text("int unrelated(void) { return 1; }\n")
@@ -197,7 +205,7 @@ def test_a_library_that_neither_loads_nor_rebuilds_leaves_the_torch_loops_and_sa
 ):
     script = _wrapper(tmp_path)
     monkeypatch.setenv("CC", str(script))
-    target = kernels.library_path()
+    target = kernel_build.library_path()
     cache.mkdir()
     target.write_bytes(b"garbage")
     script.write_text(script.read_text().replace(f"exec {REAL_CC}", "echo 'cc: out of order' >&2; exit 1; exec"))
@@ -215,13 +223,13 @@ def test_a_library_that_neither_loads_nor_rebuilds_leaves_the_torch_loops_and_sa
 def test_a_fallback_build_is_cached_under_its_own_flags_and_a_new_compiler_retries(cache, monkeypatch, tmp_path):
     script = _wrapper(tmp_path, "wrapped cc 1.0", refuse_openmp=True)
     monkeypatch.setenv("CC", str(script))
-    full = kernels.library_path()
+    full = kernel_build.library_path()
     assert kernels.load() is not None
     info = kernels.build_info()
     assert "-fopenmp" not in info["flags"] and "-march=native" in info["flags"]
     fallback = cache / info["library"]
     assert fallback != full and fallback.exists() and not full.exists()
-    assert fallback == kernels.library_path(info["flags"].split(), info["compiler"])
+    assert fallback == kernel_build.library_path(info["flags"].split(), info["compiler"])
     assert "-fopenmp: unsupported" in (cache / f"{full.name}.failed").read_text()
     assert json.loads(fallback.with_suffix(".json").read_text())["flags"] == info["flags"]
     assert [("-fopenmp" in call) for call in _compiles(script)] == [True, False]
@@ -235,7 +243,7 @@ def test_a_fallback_build_is_cached_under_its_own_flags_and_a_new_compiler_retri
     monkeypatch.setattr(kernels, "_state", {})
     assert kernels.load() is not None
     info = kernels.build_info()
-    assert "-fopenmp" in info["flags"] and info["library"] == kernels.library_path().name != fallback.name
+    assert "-fopenmp" in info["flags"] and info["library"] == kernel_build.library_path().name != fallback.name
     assert len(_compiles(script)) == 3
 
 
@@ -245,10 +253,10 @@ def test_the_full_flags_library_is_preferred_to_a_cached_fallback(cache, monkeyp
     monkeypatch.setenv("CC", str(script))
     assert kernels.load() is not None
     fallback = cache / kernels.build_info()["library"]
-    shutil.copy(fallback, kernels.library_path())  # as though built with the full flags after all
+    shutil.copy(fallback, kernel_build.library_path())  # as though built with the full flags after all
     monkeypatch.setattr(kernels, "_state", {})
     assert kernels.load() is not None
-    assert kernels.build_info()["library"] == kernels.library_path().name != fallback.name
+    assert kernels.build_info()["library"] == kernel_build.library_path().name != fallback.name
     assert "-fopenmp" in kernels.build_info()["flags"]
 
 
@@ -257,9 +265,9 @@ def test_build_info_of_a_compiled_build(cache):
     info = kernels.build_info()
     assert set(info) == INFO_KEYS and all(isinstance(v, str) for v in info.values())
     assert info["backend_build"] == "compiled" and info["reason"] == "" and info["march"] == "native"
-    assert info["library"] == kernels.library_path().name and (cache / info["library"]).exists()
+    assert info["library"] == kernel_build.library_path().name and (cache / info["library"]).exists()
     assert info["compiler"].startswith(os.path.realpath(shutil.which(REAL_CC) or REAL_CC) + " (")
-    assert info["flags"].split() == kernels.candidate_flags("native")[0]
+    assert info["flags"].split() == kernel_build.candidate_flags("native")[0]
 
 
 def test_build_info_without_a_compiler(cache, monkeypatch, tmp_path):

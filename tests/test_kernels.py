@@ -2,6 +2,7 @@
 ``labsnn.engine.ops``, the stack of ``labsnn.engine.compiled``) against their readable torch forms, thread counts, the fallback without a compiler, and
 the CUDA path (skipped without CUDA)."""
 
+import ctypes
 import os
 import shutil
 from dataclasses import replace
@@ -26,6 +27,11 @@ compiled = pytest.mark.skipif(kernels.load() is None, reason="no C compiler: the
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 ops_labsnn = torch.ops.labsnn  # defined by labsnn.engine.ops
 
+#: csrc/input.c's SplitMix64 outputs, for the tests only
+SPLITMIX64_FILL = kernels.c_function(
+    "splitmix64_fill", None, [ctypes.c_uint64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+)
+
 
 def _splitmix64_python(seed: int, w: int) -> int:
     mask = (1 << 64) - 1
@@ -41,7 +47,7 @@ def test_splitmix64_is_the_published_generator_in_torch_and_in_c(seed):
     assert [int(v) % 2**64 for v in encoders.splitmix64(seed, 3, 500)] == expected
     if kernels.load() is not None:
         out = torch.empty(500, dtype=torch.int64)
-        kernels.load().splitmix64_fill(seed % 2**64, 3, 500, out.data_ptr())
+        SPLITMIX64_FILL(seed % 2**64, 3, 500, out.data_ptr())
         assert [int(v) % 2**64 for v in out] == expected
     if seed == 1234567:  # the first outputs of Vigna's splitmix64.c from this state
         assert [_splitmix64_python(seed, w) for w in (0, 1)] == [6457827717110365317, 3203168211198807973]

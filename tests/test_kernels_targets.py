@@ -9,7 +9,7 @@ import platform
 import pytest
 import torch
 
-from labsnn.engine import kernels
+from labsnn.engine import kernel_build, kernels
 from labsnn.running.config import RunConfig
 from labsnn.running.train import train_stack
 
@@ -24,7 +24,7 @@ RUNS = {
 
 def _needs(flag: str):
     return pytest.mark.skipif(
-        kernels.load() is None or not X86 or flag not in kernels.cpu_key(),
+        kernels.load() is None or not X86 or flag not in kernel_build.cpu_key(),
         reason=f"needs the compiled kernels and an x86 CPU with {flag}",
     )
 

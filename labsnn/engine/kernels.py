@@ -15,50 +15,26 @@ from pathlib import Path
 
 import torch
 
-from labsnn.engine.kernel_build import (  # noqa: F401 (build's names, re-exported)
-    FLAGS,
-    HEADERS,
-    SOURCES,
-    CompileError,
-    build,
-    candidate_flags,
-    compile_library,
-    compiler_version,
-    cpu_key,
-    find_or_build,
-    library_path,
-    target_march,
-)
+from labsnn.engine.kernel_build import compile_library, find_or_build, target_march
 from labsnn.log import log
 
-_I64, _PTR = ctypes.c_int64, ctypes.c_void_p
-_SIGNATURES = {
-    "splitmix64_fill": (None, [ctypes.c_uint64, _I64, _I64, _PTR]),
-    "pixel_levels": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _PTR, _PTR, _PTR, _PTR, ctypes.c_int]),
-    "bernoulli_mask": (ctypes.c_int, [ctypes.c_uint64, _PTR, _I64, _I64, _PTR, _PTR, ctypes.c_int]),
-    "lif_forward": (None, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]),
-    "lif_backward": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _PTR, ctypes.c_int, _I64, _I64, _I64, _I64, _PTR]),
-    "event_currents": (
-        ctypes.c_int,
-        [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _PTR, _I64, _I64, _PTR, ctypes.c_int],
-    ),
-    "event_weight_grad": (
-        ctypes.c_int,
-        [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int],
-    ),
-    "row_sums": (ctypes.c_int, [_PTR, _I64, _I64, _I64, _PTR, ctypes.c_int]),
-    "dense_currents": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, ctypes.c_int]),
-    "dense_grads": (ctypes.c_int, [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, ctypes.c_int]),
-}
 _state: dict[str, object] = {}
+#: Each C function's ctypes signature, declared by ``c_function`` beside the operator that calls it.
+_SIGNATURES: dict[str, tuple[type | None, list[type]]] = {}
+
+
+def _bind(library: ctypes.CDLL, name: str):
+    """``library``'s function ``name`` with its declared signature; AttributeError where it has none."""
+    function = getattr(library, name)
+    function.restype, function.argtypes = _SIGNATURES[name]
+    return function
 
 
 def _open(path: Path) -> ctypes.CDLL:
-    """``path`` loaded, its functions given their C signatures; raises OSError or AttributeError."""
+    """``path`` loaded, every declared function found; raises OSError or AttributeError (not the kernels' library)."""
     library = ctypes.CDLL(str(path))
-    for name, (result, arguments) in _SIGNATURES.items():
-        function = getattr(library, name)
-        function.restype, function.argtypes = result, arguments
+    for name in _SIGNATURES:
+        _bind(library, name)
     return library
 
 
@@ -118,6 +94,29 @@ def library() -> ctypes.CDLL:
     if found is None:
         raise RuntimeError(f"the compiled kernels are not available here ({build_info()['reason']})")
     return found  # type: ignore[return-value]
+
+
+def c_function(name: str, result: type | None, arguments: list[type]):
+    """The library's C function ``name`` with its signature (``csrc/kernels.h``), loaded on its first call.
+
+    Args:
+        name: the C function; result, arguments: its ctypes return and argument types.
+
+    Returns:
+        A callable that passes its arguments to the C function and returns its result.
+    """
+
+    _SIGNATURES[name] = (result, arguments)
+
+    def call(*args):
+        bound = _state.setdefault("bound", {})
+        function = bound.get(name)
+        if function is None:
+            function = bound[name] = _bind(library(), name)
+        return function(*args)
+
+    call.__name__ = name
+    return call
 
 
 def runs_compiled(device: torch.device, dtype: torch.dtype = torch.float32, backend: str = "auto") -> bool:
