@@ -86,3 +86,27 @@ def test_a_worker_that_dies_stops_the_run_in_one_line():
     with pytest.raises(RuntimeError, match=r"^a worker process died while training 1 run\(s\) from the stack") as info:
         train_in_processes([[TINY], [TINY.replace(T=3)]], _DiesWhenLoaded(), 2, lambda c, r: kept.append(c), False)
     assert "\n" not in str(info.value) and kept == []
+
+
+@compiled
+def test_a_script_without_a_main_guard_fails_in_one_line_instead_of_hanging(tmp_path):
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from labsnn.running.config import RunConfig\n"
+        "from labsnn.running.data import load_subset\n"
+        "from labsnn.running.sweep import run_configs\n"
+        f"base = RunConfig(T=2, epochs=1, n_train=64, n_test=32, batch_size=32, device='cpu')\n"
+        f"run_configs([base, base.replace(encoder='repeat')], {str(tmp_path / 'results')!r}, load_subset(),"
+        " progress=False, workers=2)\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    told = [line for line in done.stderr.splitlines() if "if __name__ ==" in line]
+    assert (
+        told
+        and told[0].startswith("labsnn: training side by side")
+        and "Traceback" not in done.stderr.split(told[0])[0]
+    )

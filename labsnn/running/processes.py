@@ -36,6 +36,22 @@ from labsnn.validation import AUTO_WORKERS
 _worker: dict[str, Any] = {}  # the data a worker process trains on, set by _start
 
 
+def check_main_guard() -> None:
+    """Stops a worker process that is re-running the script which starts the workers, in one line.
+
+    A worker started by spawning imports the script that started it; without ``if __name__ == "__main__":``, that
+    import reaches the training call again, which would wait for the run locks its parent holds, for ever.
+
+    Raises:
+        SystemExit: in such a worker (its one line on stderr, then the parent's own line names the stack).
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # set while a spawned child imports __main__
+        raise SystemExit(
+            "labsnn: training side by side (workers > 1) starts worker processes that import the calling script; "
+            'put the script\'s code under `if __name__ == "__main__":`'
+        )
+
+
 def thread_invariant(group: Sequence[RunConfig]) -> bool:
     """Whether a stack's numbers are the same with any thread count: a CPU run on the compiled backend."""
     try:

@@ -18,7 +18,7 @@ from labsnn.log import log
 from labsnn.running.config import EXECUTION_FIELDS, RunConfig, field_names
 from labsnn.running.data import MNISTData, load_mnist
 from labsnn.running.paths import check_writable_folder
-from labsnn.running.processes import split, train_in_processes
+from labsnn.running.processes import check_main_guard, split, train_in_processes
 from labsnn.running.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
 from labsnn.running.train import train_stack
 from labsnn.validation import check_workers
@@ -40,6 +40,7 @@ def run_configs(
         configs: the runs; results_dir (unwritable: a ValueError), data, progress, scheduler, workers: as in
             ``sweeps``.
     """
+    check_main_guard()
     workers = check_workers(workers)
     results_dir = check_writable_folder(results_dir, "results folder")
     data = data if data is not None else load_mnist()
