@@ -72,8 +72,8 @@ def test_stack_key_ignores_only_neuron_parameters_and_loss():
 
 def test_cache_keys_are_pinned_so_a_new_field_cannot_rekey_every_cache():
     assert RunConfig().config_hash == "de9f6b22818ff215"
-    seed_like = RunConfig(optimizer="sgd", lr=1.0, spike_timing="next_step")
-    assert seed_like.config_hash == "d6aa2416d98c9268"
+    source_like = RunConfig(optimizer="sgd", lr=1.0, spike_timing="next_step")
+    assert source_like.config_hash == "d6aa2416d98c9268"
     assert RunConfig(backend="torch", device="cpu").config_hash == RunConfig().config_hash
 
 

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from labsnn import lab
+from labsnn.running.summary import summarize
 
 
 def _frame(sweep, accuracies, epochs=2, seeds=(0, 1)):
@@ -49,7 +50,7 @@ def test_every_claim_reproduces_on_seed_like_results():
 
 def test_disagreement_is_reported_and_missing_values_are_not_measured():
     frame = _section_41(z={1.0: 0.9, 2.0: 0.5, 5.0: 0.4, 10.0: 0.6}, T={2: 0.3, 25: 0.95})
-    table = lab.reproduction_table(_frames(frame)).set_index("seed's claim")
+    table = lab.reproduction_table(_frames(frame)).set_index("source report's claim")
     assert table.loc["z: best near z = 2", "reproduced"] == "yes"  # best z = 1 is 2's neighbour
     assert table.loc["z = 10 below 20%", "reproduced"] == "no"
     assert table.loc["z = 10 below 20%", "this run"] == "60.0%"
@@ -70,7 +71,7 @@ def test_snn_flops_claim_reads_the_last_epoch():
             "snn_flops_test": [14000.0, 10945.0],
         }
     )
-    table = lab.reproduction_table({**_frames(_section_41()), "4.3": flops}).set_index("seed's claim")
+    table = lab.reproduction_table({**_frames(_section_41()), "4.3": flops}).set_index("source report's claim")
     assert table.loc["SNN about 10,945 FLOPs at T = 5 (validation)", "this run"] == "10,945"
 
 
@@ -82,7 +83,7 @@ def test_final_accuracy_takes_the_last_epoch_mean_over_seeds():
 
 def test_summary_sorts_values_within_sweeps():
     frame = pd.concat([_frame("z", {10.0: 0.1, 2.0: 0.9}), _frame("encoder", {"repeat": 0.5, "bernoulli": 0.9})])
-    table = lab.summarize(frame)
+    table = summarize(frame)
     assert table["value"].tolist() == [2.0, 10.0, "bernoulli", "repeat"]
     assert table["runs"].tolist() == [2, 2, 2, 2]
 
@@ -159,10 +160,10 @@ def test_discussion_reports_a_silent_network_and_the_seeds_claim():
     from labsnn.lab.discussion import discuss
 
     frame = _diag_frame("v_th", {1.0: [0.90, 0.91], 10.0: [0.098, 0.098]}, silent={10.0: 1.0})
-    claims = pd.DataFrame([{"seed's claim": "V_th = 10 at 10%", "this run": "9.8%", "reproduced": "yes"}])
+    claims = pd.DataFrame([{"source report's claim": "V_th = 10 at 10%", "this run": "9.8%", "reproduced": "yes"}])
     text = discuss(frame, "v_th", "V_th", claims)
     assert "The worst, V_th = 10.0 at 9.8%: its outputs stay silent on 100% of test images" in text
-    assert "The seed: V_th = 10 at 10%; here 9.8%, reproduced." in text
+    assert "The source report: V_th = 10 at 10%; here 9.8%, reproduced." in text
     one_seed = discuss(_diag_frame("v_th", {1.0: [0.9], 10.0: [0.1]}), "v_th", "V_th")
     assert "with one finished seed for one of them, whether that lead exceeds the spread" in one_seed
     diverged = _diag_frame("beta", {1.0: [0.90, 0.5, 0.5], 2.0: [0.85, 0.86, 0.87]})
@@ -177,7 +178,9 @@ def test_discussion_reports_a_silent_network_and_the_seeds_claim():
 def test_a_best_claim_within_seed_noise_of_the_best_is_a_tie():
     tied = _section_41(z={0.5: 0.85, 1.0: 0.86, 2.0: 0.87, 5.0: 0.88, 10.0: 0.89})
     tied.loc[(tied["sweep"] == "z") & (tied["seed"] == 1) & (tied["epoch"] == 2), "test_acc"] -= 0.02
-    table = lab.reproduction_table(_frames(tied)).set_index("seed's claim")
+    table = lab.reproduction_table(_frames(tied)).set_index("source report's claim")
     assert table.loc["z: best near z = 2", "reproduced"] == "tie"  # best z = 10; z = 2 within the spread
-    apart = lab.reproduction_table(_frames(_section_41(z={2.0: 0.5, 5.0: 0.7, 10.0: 0.9}))).set_index("seed's claim")
+    apart = lab.reproduction_table(_frames(_section_41(z={2.0: 0.5, 5.0: 0.7, 10.0: 0.9}))).set_index(
+        "source report's claim"
+    )
     assert apart.loc["z: best near z = 2", "reproduced"] == "no"  # same value for both seeds: no spread

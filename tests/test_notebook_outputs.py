@@ -20,7 +20,7 @@ def test_the_four_notebooks_are_found():
         "4.1_hyperparameters.ipynb",
         "4.2_loss_functions.ipynb",
         "4.3_flops.ipynb",
-        "4.4_seed_setup.ipynb",
+        "4.4_training_setup.ipynb",
     ]
 
 

@@ -124,7 +124,7 @@ def test_the_notebooks_get_the_data_root_resolved_where_the_command_ran(tmp_path
         raise _Stopped
 
     monkeypatch.setattr(report, "missing_tex", lambda: None)
-    monkeypatch.setattr(lab, "prepare", lambda *args, **kwargs: None)  # nothing to train: the notebook stage only
+    monkeypatch.setattr(report, "prepare", lambda *args, **kwargs: None)  # nothing to train: the notebook stage only
     monkeypatch.setattr(report, "planned_results", lambda *args: [])
     monkeypatch.setattr(report, "report_inputs", lambda *args: [])
     monkeypatch.setattr(report, "run_notebooks", notebooks)
@@ -163,7 +163,7 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
     assembled = nbformat.read(out / "lab1_report.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in assembled.cells if cell.cell_type == "markdown")
     assert assembled.metadata["title"].startswith("Lab 1: Spiking Neural Networks")
-    for heading in ("# 4.1", "# 4.2", "# 4.3", "# 4.4", "# Reproduction of the seed's claims"):
+    for heading in ("# 4.1", "# 4.2", "# 4.3", "# 4.4", "# Reproduction of the source report's claims"):
         assert heading in text, heading
     planned = len(report.planned_results("smoke", subset, SMOKE_RESULTS))
     assert f"| runs | {planned}: " in text and "| profile | smoke |" in text and "Not full MNIST" in text
@@ -174,7 +174,7 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
     table = (out / "results.csv").read_text().splitlines()
     assert len(table) > planned and "config_hash" in table[0]
     html = target.read_text()
-    assert "<title>Lab 1: Spiking Neural Networks" in html and "Reproduction of the seed" in html
+    assert "<title>Lab 1: Spiking Neural Networks" in html and "Reproduction of the source report" in html
     assert "| runs |" not in html and "<table" in html and f">{planned}: " in html
     assert html.count('src="data:image/png;base64,') >= 10 and "Run summary" in html
     assert not re.search(r'<img[^>]+src="(?!data:)', html), "an image that is not embedded"
@@ -185,7 +185,6 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
 
 
 def test_without_tex_the_report_says_so_before_any_data_and_drops_a_stale_pdf(tmp_path, monkeypatch, caplog):
-    from labsnn import lab
     from labsnn.lab import report
 
     out = tmp_path / "reports"
@@ -193,7 +192,7 @@ def test_without_tex_the_report_says_so_before_any_data_and_drops_a_stale_pdf(tm
     (out / "lab1_report.pdf").write_bytes(b"%PDF- of other results")
     events = []
     monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex, not found on PATH")
-    monkeypatch.setattr(lab, "load_data", lambda *args: events.append(caplog.text) or pytest.fail("stop"))
+    monkeypatch.setattr(report, "load_data", lambda *args: events.append(caplog.text) or pytest.fail("stop"))
     with caplog.at_level("WARNING", logger="labsnn"), pytest.raises(pytest.fail.Exception):
         report.build_report("smoke", results_dir=tmp_path / "results", out_dir=out)
     assert "the PDF needs xelatex" in events[0] and "written as HTML only" in events[0]
@@ -202,7 +201,7 @@ def test_without_tex_the_report_says_so_before_any_data_and_drops_a_stale_pdf(tm
     monkeypatch.setattr(report, "export", lambda *args, **kwargs: None)
     monkeypatch.setattr(report, "assemble", lambda *args: nbformat.v4.new_notebook())
     monkeypatch.setattr(report, "_write_documents", lambda notebook, out_dir, pdf: None)
-    monkeypatch.setattr(lab, "prepare", lambda *args, **kwargs: None)
+    monkeypatch.setattr(report, "prepare", lambda *args, **kwargs: None)
     monkeypatch.setattr(report, "planned_results", lambda *args: [])
     monkeypatch.setattr(report, "report_inputs", lambda *args: [])
     monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex, not found on PATH")

@@ -1,4 +1,4 @@
-"""The seed report's claims, each measured on this run's results (the reproduction table)."""
+"""The source report's claims, each measured on this run's results (the reproduction table)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ LAB_ANN_FLOPS = ann_flops(LAB_SIZES)
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the seed and how this run measures it.
+    """One claim of the source report and how this run measures it.
 
     Attributes:
-        section, claim: the seed's section (e.g. ``4.1.2``) and the claim's words.
+        section, claim: the source report's section (e.g. ``4.1.2``) and the claim's words.
         measure: the measured value from the frames (section -> tidy results); NaN when not measured.
         holds, fmt: whether a measured value meets the claim; the value as shown.
         tie: for a "best" claim, whether a value that fails is a tie within seed noise; else None.
@@ -114,7 +114,7 @@ def _flops_t5(frames: dict[str, pd.DataFrame]) -> float:
     return float(final_epochs(frames["4.3"])["snn_flops_test"].mean())
 
 
-# The numbers in the claims are the seed's own (what it claims); labsnn's are measured.
+# The numbers in the claims are the source report's own (what it claims); labsnn's are measured.
 CLAIMS: list[Claim] = [
     _best_claim("4.1.1", "z: best near z = 2", "z", 2.0, near=True, shown="z"),
     _value_claim("4.1.1", "z = 10 below 20%", "z", 10.0, lambda v: v < 0.20),
@@ -151,10 +151,10 @@ CLAIMS: list[Claim] = [
 
 #: Printed under the reproduction table.
 VERDICT_RULE = (
-    "A claim is reproduced when this run's mean final test accuracy over seeds meets the seed's statement; "
+    "A claim is reproduced when this run's mean final test accuracy over seeds meets the source report's statement; "
     "'near' means the best value or its neighbour in the swept grid. A 'best' claim that fails is a tie when the "
     "claimed value's accuracy is within the seeds' spread of the best's (the two standard deviations added). "
-    "The seed's numbers are read with these margins: 'about X%' within 2 points; '9.8%' within 1 point; '10%' "
+    "The source report's numbers are read with these margins: 'about X%' within 2 points; '9.8%' within 1 point; '10%' "
     "within 1.5 points; '18-20%' as 15-23%; 'about 10,945 FLOPs' within 10%; '31%' within 5 points."
 )
 
@@ -173,26 +173,26 @@ def _verdict(claim: Claim, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
 
 
 def reproduction_table(
-    frames: dict[str, pd.DataFrame], seed_like: dict[str, pd.DataFrame] | None = None
+    frames: dict[str, pd.DataFrame], source_like: dict[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """Scores each of the seed's claims on this run's frames (and on the seed-like winner's).
+    """Scores each of the source report's claims on this run's frames (and on the source-like winner's).
 
     Args:
         frames: tidy results per section (``4.1``, ``4.2``, ``4.3``).
-        seed_like: the same for section 4.4's seed-like winner's runs of 4.1-4.3, or None.
+        source_like: the same for section 4.4's source-like winner's runs of 4.1-4.3, or None.
 
     Returns:
-        One row per claim: ``section``, ``seed's claim``, ``this run`` (the value, or "not measured" when the
-        grid lacks it) and ``reproduced`` (``yes``, ``no``, ``tie`` or ``n/a``); with ``seed_like``, also
-        ``4.4 seed-like`` and ``there`` ("-" where not measured).
+        One row per claim: ``section``, ``source report's claim``, ``this run`` (the value, or "not measured" when the
+        grid lacks it) and ``reproduced`` (``yes``, ``no``, ``tie`` or ``n/a``); with ``source_like``, also
+        ``4.4 source-like`` and ``there`` ("-" where not measured).
     """
     rows = []
     for claim in CLAIMS:
         shown, verdict = _verdict(claim, frames)
-        row = {"section": claim.section, "seed's claim": claim.claim, "this run": shown, "reproduced": verdict}
-        if seed_like is not None:
-            shown, verdict = _verdict(claim, seed_like)
-            row["4.4 seed-like"], row["there"] = ("-", "-") if verdict == "n/a" else (shown, verdict)
+        row = {"section": claim.section, "source report's claim": claim.claim, "this run": shown, "reproduced": verdict}
+        if source_like is not None:
+            shown, verdict = _verdict(claim, source_like)
+            row["4.4 source-like"], row["there"] = ("-", "-") if verdict == "n/a" else (shown, verdict)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -200,7 +200,7 @@ def reproduction_table(
 def discuss_subsection(
     frames: dict[str, pd.DataFrame], sweep: str, symbol: str, subsection: str, section: str = "4.1"
 ) -> str:
-    """Writes the discussion paragraph of one subsection, with the seed's claims for it.
+    """Writes the discussion paragraph of one subsection, with the source report's claims for it.
 
     Args:
         frames: tidy results per section.
@@ -215,13 +215,13 @@ def discuss_subsection(
 
 
 def flops_discussion(frame: pd.DataFrame) -> str:
-    """Writes section 4.3's discussion: validation against training FLOPs, their trend, the seed's claims.
+    """Writes section 4.3's discussion: validation against training FLOPs, their trend, the source report's claims.
 
     Args:
         frame: 4.3's tidy results (``epoch``, ``snn_flops_train``, ``snn_flops_test``, ...).
 
     Returns:
-        The Markdown paragraph, set against the seed's finding (validation higher, both rising).
+        The Markdown paragraph, set against the source report's finding (validation higher, both rising).
     """
     by_epoch = frame.groupby("epoch")[["snn_flops_train", "snn_flops_test"]].mean()
     first, last = by_epoch.iloc[0], by_epoch.iloc[-1]
@@ -234,6 +234,6 @@ def flops_discussion(frame: pd.DataFrame) -> str:
         f"training FLOPs {trend[last['snn_flops_train'] > first['snn_flops_train']]} "
         f"({first['snn_flops_train']:,.0f} to {last['snn_flops_train']:,.0f}) and validation FLOPs "
         f"{trend[last['snn_flops_test'] > first['snn_flops_test']]} ({first['snn_flops_test']:,.0f} to "
-        f"{last['snn_flops_test']:,.0f}); the seed saw validation higher and both rising. "
+        f"{last['snn_flops_test']:,.0f}); the source report saw validation higher and both rising. "
         + claims_sentence(table[table["section"] == "4.3"])
     )

@@ -1,7 +1,7 @@
 """The discussion paragraph of each subsection, generated from this run's results.
 
 Which value is best and whether its lead exceeds the spread between seeds, what the diagnostics show for the worst
-value, and whether the seed's claims for the subsection hold. No sentence states a finding the frame did not produce.
+value, and whether the source report's claims for the subsection hold. No sentence states a finding the frame did not produce.
 """
 
 from __future__ import annotations
@@ -113,19 +113,19 @@ VERDICT_WORDS = {"yes": "reproduced", "no": "not reproduced", "tie": "a tie with
 
 
 def claims_sentence(claims: pd.DataFrame) -> str:
-    """States the seed's claims for a subsection and their verdicts.
+    """States the source report's claims for a subsection and their verdicts.
 
     Args:
-        claims: rows of ``labsnn.lab.claims.reproduction_table`` (``seed's claim``, ``this run``, ``reproduced``).
+        claims: rows of ``labsnn.lab.claims.reproduction_table`` (``source report's claim``, ``this run``, ``reproduced``).
 
     Returns:
         One sentence per claim, joined by spaces.
     """
-    claim, value, verdict = claims["seed's claim"], claims["this run"], claims["reproduced"]
+    claim, value, verdict = claims["source report's claim"], claims["this run"], claims["reproduced"]
     return " ".join(
-        f"The seed's claim '{c}' is not measured in this profile."
+        f"The source report's claim '{c}' is not measured in this profile."
         if r == "n/a"
-        else f"The seed: {c}; here {v}, {VERDICT_WORDS[r]}."
+        else f"The source report: {c}; here {v}, {VERDICT_WORDS[r]}."
         for c, v, r in zip(claim, value, verdict)
     )
 

@@ -144,10 +144,10 @@ def _rows_height(rows: int) -> float:
 def plot_setup_accuracy(
     table: pd.DataFrame, diverged: pd.DataFrame, figures_dir: str | Path, name: str = "figure8_setup_accuracy"
 ):
-    """Draws final test accuracy by setup (rows) and seed's run (columns), "div" where all diverged; returns it.
+    """Draws final test accuracy by setup (rows) and source report's run (columns), "div" where all diverged; returns it.
 
     Args:
-        table, diverged, figures_dir, name: ``seed_setup.run_table`` of ``scored_acc``; ``diverged_table``."""
+        table, diverged, figures_dir, name: ``setup_search.run_table`` of ``scored_acc``; ``diverged_table``."""
     import matplotlib.pyplot as plt
 
     labels = table.map(lambda v: f"{v:.0%}").where(~diverged, "div")
@@ -167,7 +167,7 @@ def plot_setup_diagnostics(
     """Draws silent outputs and the largest |membrane| (log10) by setup and run, "div" if diverged; returns it.
 
     Args:
-        silent, membrane, diverged, figures_dir, name: ``seed_setup.run_table`` frames; as ``save_figure``."""
+        silent, membrane, diverged, figures_dir, name: ``setup_search.run_table`` frames; as ``save_figure``."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -199,11 +199,11 @@ def plot_sweep_pair(
     """Draws a 4.1 sweep under both setups: accuracy by epoch, then final accuracy and silent share by value.
 
     Args:
-        ours, theirs, sweep, title, figures_dir, name: 4.1's results, labsnn's and seed-like; as ``plot_sweep``."""
+        ours, theirs, sweep, title, figures_dir, name: 4.1's results, labsnn's and source-like; as ``plot_sweep``."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    rows = {"labsnn": ours[ours["sweep"] == sweep].copy(), "seed-like": theirs[theirs["sweep"] == sweep].copy()}
+    rows = {"labsnn": ours[ours["sweep"] == sweep].copy(), "source-like": theirs[theirs["sweep"] == sweep].copy()}
     order = [str(v) for v in sorted(rows["labsnn"]["value"].unique(), key=value_key)]
     limits = [_curve_limits(r) for r in rows.values() if r["test_acc"].notna().any()] or [(0.0, 1.0)]
     low, high = zip(*limits)
@@ -216,7 +216,7 @@ def plot_sweep_pair(
         ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(min(low), max(high)), title=label)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(title=sweep, fontsize=7, title_fontsize=7, loc="best")
-    for (label, frame), colour in zip({"labsnn": ours, "seed-like": theirs}.items(), ("C0", "C3")):
+    for (label, frame), colour in zip({"labsnn": ours, "source-like": theirs}.items(), ("C0", "C3")):
         stats = final_stats(frame, sweep)
         x = _positions(stats.index)
         axes[2].plot(x, stats["acc"], marker="o", color=colour, label=f"{label}: accuracy")

@@ -130,7 +130,7 @@ def flops_caption(frame: pd.DataFrame, number: int = 7) -> str:
 
 
 def flops_terms(config: RunConfig, data: MNISTData, results_dir: str | Path) -> pd.DataFrame:
-    """Spells out the seed's FLOPs formula, ``(2MF - 1)N + 2N`` per layer, for one run step by step.
+    """Spells out the source report's FLOPs formula, ``(2MF - 1)N + 2N`` per layer, for one run step by step.
 
     Args:
         config, data, results_dir: the run (read from the cache, trained if missing), its data, the cache.

@@ -9,7 +9,7 @@ from pathlib import Path
 from labsnn.lab.preflight import notebook_paths
 from labsnn.log import log
 
-LONGEST_NOTEBOOK = "4.4_seed_setup"  # started first, so that the others fill the second worker
+LONGEST_NOTEBOOK = "4.4_training_setup"  # started first, so that the others fill the second worker
 NOTEBOOK_WORKERS = 2  # notebook kernels at once: each is one mostly single-threaded process
 
 

@@ -16,7 +16,7 @@ from labsnn.running.paths import check_data_root as check_mnist_root
 from labsnn.validation import AUTO_WORKERS, check_workers
 
 #: The report's notebooks, in the order of the report.
-NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_seed_setup")
+NOTEBOOKS = ("4.1_hyperparameters", "4.2_loss_functions", "4.3_flops", "4.4_training_setup")
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {

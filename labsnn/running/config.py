@@ -45,7 +45,7 @@ def _option(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run of the lab's network. Defaults are the lab's settings (the seed's best z,
+    """One run of the lab's network. Defaults are the lab's settings (the source report's best z,
     beta and V_th; T = 25, Bernoulli input, rate MSE, Adam 1e-3); each
     field's ``metadata["help"]`` says what it is (``describe_fields()`` lists them)."""
 

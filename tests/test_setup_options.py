@@ -1,4 +1,4 @@
-"""The training-setup choices the seed leaves unstated (surrogate form, spike timing,
+"""The training-setup choices the source report leaves unstated (surrogate form, spike timing,
 optimizer, count-based loss) and the diagnostics that show how a network is stuck."""
 
 import hashlib
@@ -129,7 +129,7 @@ def test_diagnostics_read_a_silent_network_as_silent(subset):
 def test_a_nan_network_scores_the_share_of_the_first_class(subset):
     """What code without a divergence check reports for a diverged network: NaN membranes
     never cross the threshold, all outputs tie at 0 and the first class wins."""
-    from labsnn.lab.seed_setup import first_class_share
+    from labsnn.lab.setup_search import first_class_share
     from labsnn.running.batches import BatchEngine
     from labsnn.running.train import _evaluate
 
