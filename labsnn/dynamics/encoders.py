@@ -169,13 +169,21 @@ def draw_seed(device: torch.device, generator: torch.Generator | None = None) ->
 
 
 def bernoulli_events(
-    images: Tensor, T: int, generator: torch.Generator | None = None, rows: Tensor | None = None
+    images: Tensor,
+    T: int,
+    generator: torch.Generator | None = None,
+    rows: Tensor | None = None,
+    *,
+    levels: Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]] = pixel_levels,
+    mask: Callable[[int, Tensor, int], tuple[Tensor, Tensor]] = bernoulli_mask,
 ) -> BernoulliSpikes:
     """Rate-coded spikes of ``images [B, M]`` (or of ``images[rows]``) over ``T`` steps, as events.
 
     Args:
         images: intensities ``[B, M]`` in [0, 1]; rows: the images to encode ``[B']`` (None: all).
         T: time steps, an integer >= 1; generator: the source of the batch's seed (None: torch's default).
+        levels, mask: the draw's two steps, ``pixel_levels`` and ``bernoulli_mask`` (the compiled operators stand
+            in for them: ``labsnn.engine.spike_events.draw_events``).
 
     Returns:
         ``BernoulliSpikes [T, B, M]`` (module docstring).
@@ -188,9 +196,9 @@ def bernoulli_events(
         raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
     seed = draw_seed(images.device, generator)
     every = torch.arange(images.shape[0], device=images.device) if rows is None else rows
-    columns, limits, starts = pixel_levels(images, every)
-    mask, counts = bernoulli_mask(seed, limits, T)
-    return BernoulliSpikes(mask, counts, columns, starts, (T, every.numel(), images.shape[1]), images.dtype)
+    columns, limits, starts = levels(images, every)
+    spikes, counts = mask(seed, limits, T)
+    return BernoulliSpikes(spikes, counts, columns, starts, (T, every.numel(), images.shape[1]), images.dtype)
 
 
 def bernoulli_encode(images: Tensor, T: int, generator: torch.Generator | None = None) -> Tensor:

@@ -9,21 +9,8 @@ import torch
 from torch import Tensor
 
 import labsnn.engine.ops  # noqa: F401 (defines torch.ops.labsnn)
-from labsnn.dynamics.encoders import BernoulliSpikes, bernoulli_mask, draw_seed, pixel_levels
+from labsnn.dynamics.encoders import BernoulliSpikes, bernoulli_events
 from labsnn.engine import kernels
-from labsnn.validation import check_steps
-
-
-def _draw(images: Tensor, rows: Tensor, seed: int, T: int, backend: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(mask, counts, columns, starts)`` of ``images[rows]``: the compiled operators where
-    ``backend`` runs them (``images[rows]`` read in place), else the torch forms."""
-    if kernels.runs_compiled(images.device, images.dtype, backend):
-        columns, limits, starts = torch.ops.labsnn.pixel_levels(images.contiguous(), rows.to(torch.int64))
-        mask, counts = torch.ops.labsnn.bernoulli_mask(seed, limits, T)
-    else:
-        columns, limits, starts = pixel_levels(images, rows)
-        mask, counts = bernoulli_mask(seed, limits, T)
-    return mask, counts, columns, starts
 
 
 def draw_events(
@@ -42,11 +29,8 @@ def draw_events(
     Raises:
         ValueError: ``T`` not an integer >= 1, ``images`` not 2-D, an intensity outside [0, 1].
     """
-    check_steps(T)
-    if images.dim() != 2:
-        raise ValueError(f"images must be [B, pixels], got shape {list(images.shape)}")
-    seed = draw_seed(images.device, generator)
-    batch = images.shape[0] if rows is None else rows.numel()
-    every = torch.arange(images.shape[0], device=images.device) if rows is None else rows
-    mask, counts, columns, starts = _draw(images, every, seed, T, backend)
-    return BernoulliSpikes(mask, counts, columns, starts, (T, batch, images.shape[1]), images.dtype)
+    if not kernels.runs_compiled(images.device, images.dtype, backend):
+        return bernoulli_events(images, T, generator, rows)
+    rows = None if rows is None else rows.to(torch.int64)
+    ops = torch.ops.labsnn
+    return bernoulli_events(images.contiguous(), T, generator, rows, levels=ops.pixel_levels, mask=ops.bernoulli_mask)

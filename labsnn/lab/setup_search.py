@@ -23,7 +23,7 @@ from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
 from labsnn.running.summary import final_epochs
-from labsnn.running.sweep import run_configs
+from labsnn.running.sweep import labelled_frame, run_configs
 
 #: Each optimizer at its usual learning rate and a decade either side; SGD with and without momentum.
 SETUP_OPTIMIZERS: dict[str, dict[str, Any]] = {
@@ -208,13 +208,10 @@ def grid_plan(profile_name: str, device: str = "auto", budget: dict | None = Non
 
 def _tidy(labelled: list, results: list) -> pd.DataFrame:
     """Returns the results as one frame, each row labelled with its ``setup``, ``sweep`` and ``value``."""
-    frames = []
-    for (name, sweep, value, _), result in zip(labelled, results):
-        frame = result.frame()
-        frame.insert(0, "value", pd.Series([value] * len(frame), dtype=object))
-        frame.insert(0, "sweep", sweep)
-        frame.insert(0, "setup", name)
-        frames.append(frame)
+    frames = [
+        labelled_frame(result, value, sweep=sweep, setup=name)
+        for (name, sweep, value, _), result in zip(labelled, results)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -180,6 +180,23 @@ def sweep_configs(
     return [base.replace(**{param: value, "seed": seed}) for value in values for seed in seed_list(base, seeds)]
 
 
+def labelled_frame(result: RunResult, value: Any, **labels: str) -> pd.DataFrame:
+    """Returns a run's tidy rows (``RunResult.frame``) with its labels as the first columns.
+
+    Args:
+        result: the run; value: its swept value (an object column: numbers and names mix across sweeps).
+        labels: further columns, e.g. ``sweep="z"``; each goes first, so the last named leads.
+
+    Returns:
+        One row per epoch: the labels, ``value``, then the result's columns.
+    """
+    frame = result.frame()
+    frame.insert(0, "value", pd.Series([value] * len(frame), dtype=object))
+    for name, label in labels.items():
+        frame.insert(0, name, label)
+    return frame
+
+
 def sweeps(
     base: RunConfig,
     grid: dict[str, Iterable[Any]],
@@ -219,11 +236,8 @@ def sweeps(
     frames = []
     for param, configs in plan.items():
         for config in configs:
-            frame = by_hash[config.config_hash].frame()
             value = getattr(config, param) if param != "sizes" else "-".join(map(str, config.sizes))
-            frame.insert(0, "value", pd.Series([value] * len(frame), dtype=object))
-            frame.insert(0, "sweep", param)
-            frames.append(frame)
+            frames.append(labelled_frame(by_hash[config.config_hash], value, sweep=param))
     return pd.concat(frames, ignore_index=True)
 
 
