@@ -203,7 +203,6 @@ class LIF(torch.nn.Module):
         check_lif_params(beta, v_th, z)
         _check_timing(spike_timing)
         self.params = LIFParameters(beta, v_th, z, surrogate_gain(surrogate, z))
-        self.beta, self.v_th, self.z = beta, v_th, z
         self.surrogate, self.spike_timing = surrogate, spike_timing
 
     def forward(self, currents: Tensor, return_membrane: bool = False):
@@ -214,6 +213,6 @@ class LIF(torch.nn.Module):
     def extra_repr(self) -> str:
         """The layer's settings, shown by ``repr``."""
         return (
-            f"beta={self.beta}, v_th={self.v_th}, z={self.z}, "
+            f"beta={self.params.beta}, v_th={self.params.v_th}, z={self.params.z}, "
             f"surrogate={self.surrogate}, spike_timing={self.spike_timing}"
         )

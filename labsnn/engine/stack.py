@@ -45,7 +45,7 @@ class StackParams:
     z: Tensor
     gain: Tensor | None
     spike_timing: str
-    backend: str = "auto"
+    backend: str
 
     def lif_parameters(self) -> LIFParameters:
         """The LIF parameters as ``labsnn.dynamics.neuron.lif_sequence`` takes them (``[K, 1, 1]`` each)."""

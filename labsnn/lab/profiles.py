@@ -65,14 +65,13 @@ def check_grid(profile_name: str, grid: dict[str, list] | None) -> dict[str, lis
     unknown = [name for name in grid if name not in expected]
     missing = [name for name in expected if name not in grid]
     empty = [name for name in expected if name in grid and not list(grid[name])]
-    if unknown or missing or empty:
-        problem = (
-            f"unknown sweep(s) {', '.join(unknown)}"
-            if unknown
-            else f"no values for {', '.join(empty)}"
-            if empty
-            else f"it lacks {', '.join(missing)}"
-        )
+    problems = [
+        f"unknown sweep(s) {', '.join(unknown)}" if unknown else "",
+        f"no values for {', '.join(empty)}" if empty else "",
+        f"it lacks {', '.join(missing)}" if missing else "",
+    ]
+    problem = next((text for text in problems if text), None)
+    if problem:
         raise ValueError(
             f"grid must give values for each of 4.1's sweeps ({', '.join(expected)}): {problem}; to change one, "
             f'start from the profile\'s, e.g. grid = {{**lab.profile("{profile_name}")["grid"], "z": [2, 10]}}'
@@ -234,11 +233,10 @@ def run_section(
 
     Raises:
         ValueError: a ``grid`` given to another section (an error, not silently dropped), or a partial one
-            (``check_grid``).
+            (``check_grid``, through ``section_grids``, before any training).
     """
     if grid is not None and section != "4.1":
         raise ValueError(f"section {section} does not sweep the 4.1 grid, so grid={grid!r} would be ignored")
-    check_grid(profile_name, grid)
     base = base_config(profile_name, epochs, device).replace(**(setup or {}))
     seeds = seeds or profile(profile_name)["seeds"]
     return sweeps(base, section_grids(profile_name, grid)[section], seeds, results_dir, data, progress, scheduler)
