@@ -18,7 +18,7 @@ from labsnn.cli_options import add_config_options, add_scheduler_option, add_wor
 from labsnn.lab.preflight import PROFILES, check_report
 from labsnn.log import log
 from labsnn.running.config import RunConfig
-from labsnn.running.distributed import resolve_scheduler
+from labsnn.running.executor import resolve_scheduler
 from labsnn.running.paths import check_data_root, check_writable_folder
 from labsnn.validation import check_workers
 

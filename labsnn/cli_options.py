@@ -91,7 +91,7 @@ def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDRESS",
         help="train each stack as a task on a Dask scheduler at ADDRESS, or local:N for N worker "
-        "processes here (needs the cluster extra; default: $LABSNN_SCHEDULER, else Dask's "
+        "processes here (default: $LABSNN_SCHEDULER, else Dask's "
         "configured scheduler-address, else in-process)",
     )
     where.add_argument(

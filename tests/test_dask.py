@@ -1,4 +1,4 @@
-"""Sweeps on a Dask cluster (``labsnn.running.distributed``): a LocalCluster of 2 worker processes
+"""Sweeps on a Dask cluster (``labsnn.running.executor``): a LocalCluster of 2 worker processes
 gives the in-process numbers bit for bit, survives a worker killed mid-task, and resumes
 an interrupted sweep with only the missing runs."""
 
@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-import labsnn.running.distributed as distributed
+import labsnn.running.executor as executor
 from conftest import REPO
 from labsnn.cli import main
 from labsnn.running.config import RunConfig
@@ -32,13 +32,13 @@ def _stable(frame):
 def submitted(monkeypatch):
     """The stacks submitted to Dask by this process."""
     groups = []
-    original = distributed.train_on_cluster
+    original = executor.train_on_dask
 
     def recording(todo, *args, **kwargs):
         groups.extend(todo)
         return original(todo, *args, **kwargs)
 
-    monkeypatch.setattr(distributed, "train_on_cluster", recording)
+    monkeypatch.setattr(executor, "train_on_dask", recording)
     return groups
 
 
@@ -71,7 +71,7 @@ def test_a_worker_killed_mid_task_still_completes_the_cache(tmp_path, subset):
             time.sleep(0.05)
 
     box = {}
-    original = distributed.connect
+    original = executor.connect
 
     def keeping_the_client(scheduler):
         manager = original(scheduler)
@@ -86,13 +86,13 @@ def test_a_worker_killed_mid_task_still_completes_the_cache(tmp_path, subset):
 
         return Wrapped()
 
-    distributed.connect = keeping_the_client
+    executor.connect = keeping_the_client
     killer = threading.Thread(target=kill_a_busy_worker, args=(box,), daemon=True)
     killer.start()
     try:
         remote = sweep(config, "beta", [0.1, 0.5], 2, folder, subset, False, scheduler="local:2")
     finally:
-        distributed.connect = original
+        executor.connect = original
     killer.join(timeout=5)
     assert killed, "no worker was busy long enough to be killed"
     assert len(list(folder.glob("*.json"))) == 4 and not list(folder.glob(".*.tmp"))
@@ -146,7 +146,7 @@ def test_a_task_that_raises_fails_the_sweep_in_one_line_and_keeps_finished_runs(
         code = stop.code
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "a task failed for 1 run(s) from the stack of (T=4" in err and "device=cuda" in err
+    assert "training failed for 1 run(s) from the stack of (T=4" in err and "device=cuda" in err
     assert "CUDA is not available" in err and list(tmp_path.glob("*.json")) == []
 
 
@@ -160,7 +160,8 @@ def test_without_dask_the_scheduler_option_names_the_extra(monkeypatch, capsys, 
     err = capsys.readouterr().err
     assert (
         code == 2
-        and err == "labsnn: error: --scheduler needs Dask, labsnn's optional extra: pip install -e '.[cluster]'\n"
+        and err
+        == "labsnn: error: --scheduler needs Dask, a dependency of labsnn missing here: pip install 'dask[distributed]'\n"
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -197,7 +198,7 @@ def test_a_client_and_a_scheduler_file_give_the_in_process_table_bit_for_bit(tmp
         assert client.status == "running"  # a client passed in is the caller's: left open
     scheduler_file = tmp_path / "scheduler.json"
     scheduler_file.write_text(json.dumps({"address": cluster.scheduler_address}))
-    resolved = distributed.resolve_scheduler(scheduler_file=scheduler_file)
+    resolved = executor.resolve_scheduler(scheduler_file=scheduler_file)
     through_file = sweep(config, "beta", [0.1, 0.5], 2, tmp_path / "file", subset, False, scheduler=resolved)
     pd.testing.assert_frame_equal(_stable(local), _stable(through_client))
     pd.testing.assert_frame_equal(_stable(local), _stable(through_file))
@@ -209,18 +210,18 @@ def test_the_scheduler_is_found_by_dasks_own_conventions(tmp_path, monkeypatch):
 
     monkeypatch.delenv("LABSNN_SCHEDULER", raising=False)
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    assert distributed.resolve_scheduler() is None
+    assert executor.resolve_scheduler() is None
     with dask.config.set({"scheduler-address": "tcp://10.0.0.1:8786"}):
-        assert distributed.resolve_scheduler() == "tcp://10.0.0.1:8786"
+        assert executor.resolve_scheduler() == "tcp://10.0.0.1:8786"
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.2:8786")
-    assert distributed.resolve_scheduler() == "tcp://10.0.0.2:8786"
+    assert executor.resolve_scheduler() == "tcp://10.0.0.2:8786"
     monkeypatch.setenv("LABSNN_SCHEDULER", "local:2")  # labsnn's alias comes before Dask's default
-    assert distributed.resolve_scheduler() == "local:2"
-    assert distributed.resolve_scheduler("tcp://10.0.0.3:8786") == "tcp://10.0.0.3:8786"
+    assert executor.resolve_scheduler() == "local:2"
+    assert executor.resolve_scheduler("tcp://10.0.0.3:8786") == "tcp://10.0.0.3:8786"
     with pytest.raises(ValueError, match="does not exist"):
-        distributed.resolve_scheduler(scheduler_file=tmp_path / "missing.json")
+        executor.resolve_scheduler(scheduler_file=tmp_path / "missing.json")
     with pytest.raises(ValueError, match="not both"):
-        distributed.resolve_scheduler("local:2", scheduler_file=tmp_path / "missing.json")
+        executor.resolve_scheduler("local:2", scheduler_file=tmp_path / "missing.json")
 
 
 def test_scheduler_and_scheduler_file_options_are_one_line_errors(capsys, tmp_path):

@@ -9,7 +9,7 @@ import torch
 from labsnn.cli import main
 from labsnn.engine import kernels
 from labsnn.running.config import RunConfig
-from labsnn.running.processes import split, train_in_processes
+from labsnn.running.executor import split, train_on_dask
 from labsnn.running.sweep import run_configs
 
 TINY = RunConfig(T=6, epochs=1, n_train=256, n_test=128, batch_size=32, lr=1e-2, device="cpu")
@@ -51,7 +51,7 @@ def test_a_failing_stack_fails_in_one_line_and_the_others_are_kept(subset):
     object.__setattr__(bad, "sizes", (100, 10, 10))  # past the config's checks: training it raises in the worker
     kept = []
     with pytest.raises(RuntimeError, match=r"^training failed for 1 run\(s\) from the stack of \(T=3.*sizes=") as info:
-        train_in_processes([[bad], [good]], subset, 2, lambda config, result: kept.append(config), progress=False)
+        train_on_dask([[bad], [good]], subset, "local:2", lambda config, result: kept.append(config), False, threads=1)
     assert "\n" not in str(info.value)
     assert kept == [good]
 
@@ -84,7 +84,7 @@ class _DiesWhenLoaded:
 def test_a_worker_that_dies_stops_the_run_in_one_line():
     kept = []
     with pytest.raises(RuntimeError, match=r"^a worker process died while training 1 run\(s\) from the stack") as info:
-        train_in_processes([[TINY], [TINY.replace(T=3)]], _DiesWhenLoaded(), 2, lambda c, r: kept.append(c), False)
+        train_on_dask([[TINY], [TINY.replace(T=3)]], _DiesWhenLoaded(), "local:2", lambda c, r: kept.append(c), False)
     assert "\n" not in str(info.value) and kept == []
 
 

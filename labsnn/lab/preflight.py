@@ -130,8 +130,8 @@ class ReportPlan:
         profile: as given.
         data_root: the data root given, absolute against the folder the command was run from (None: none given).
         results_dir, out_dir, figures_dir: absolute folders (``<out_dir>/figures`` for the figures).
-        scheduler: the resolved scheduler (``labsnn.running.distributed.resolve_scheduler``), None for this machine.
-        workers: without a scheduler, the processes training side by side (``labsnn.running.processes``).
+        scheduler: the resolved scheduler (``labsnn.running.executor.resolve_scheduler``), None for this machine.
+        workers: without a scheduler, the processes training side by side (``labsnn.running.executor``).
     """
 
     profile: str
@@ -158,7 +158,7 @@ def check_report(
         profile_name, data_root: as ``check_data_root`` takes them.
         results_dir, out_dir: the result cache and the output folder, each writable or creatable; None for the
             profile's own (``report_folders``).
-        scheduler, scheduler_file: as ``labsnn.running.distributed.resolve_scheduler`` takes them.
+        scheduler, scheduler_file: as ``labsnn.running.executor.resolve_scheduler`` takes them.
         workers: as ``labsnn.running.sweep.sweeps`` takes it.
 
     Returns:
@@ -167,7 +167,7 @@ def check_report(
     Raises:
         ValueError, FileNotFoundError, RuntimeError: one line on the first bad argument.
     """
-    from labsnn.running.distributed import resolve_scheduler
+    from labsnn.running.executor import resolve_scheduler
 
     check_data_root(profile_name, data_root)
     default_results, default_out = report_folders(profile_name)

@@ -219,8 +219,8 @@ def build_report(
         results_dir, out_dir: the result cache; where the notebooks, figures, ``results.csv`` and the PDF go. None:
             the profile's own (``labsnn.lab.preflight.report_folders``).
         force: rebuild the PDF even when it was made from exactly these results, notebooks and code.
-        scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.distributed``).
-        workers: else train side by side in this many processes (``labsnn.running.processes``; auto: torch's threads).
+        scheduler, scheduler_file: train on a Dask cluster (``labsnn.running.executor``).
+        workers: else train side by side in this many processes (``labsnn.running.executor``; auto: torch's threads).
 
     Returns:
         The PDF's path; without TeX, the HTML's.

@@ -247,7 +247,7 @@ def verify(
         data_root: where the MNIST the runs were made from lies; None: the location they recorded.
         all_runs: retrain every run (``runs`` must then be None).
         alone: retrain each run alone; None: alone unless ``all_runs`` (then in the report's stacks).
-        workers: train side by side in this many processes where that changes no number (``labsnn.running.processes``).
+        workers: train side by side in this many processes where that changes no number (``labsnn.running.executor``).
 
     Returns:
         One ``Verdict`` per chosen run, by chapter.

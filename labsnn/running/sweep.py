@@ -7,7 +7,7 @@ its lock, and a run that another sweep into the same folder is training is waite
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ from filelock import Timeout
 from labsnn.log import log
 from labsnn.running.config import EXECUTION_FIELDS, RunConfig, field_names
 from labsnn.running.data import MNISTData, load_mnist
+from labsnn.running.executor import check_main_guard, train_groups
 from labsnn.running.paths import check_writable_folder
-from labsnn.running.processes import check_main_guard, split, train_in_processes
 from labsnn.running.results import RunResult, read_result, remove_stale_temporaries, result_path, run_lock, write_result
 from labsnn.running.train import train_stack
 from labsnn.validation import check_workers
@@ -73,36 +73,6 @@ def run_configs(
             else:
                 found[config.config_hash] = cached
     return [found[config.config_hash] for config in configs]
-
-
-def train_groups(
-    todo: Sequence[Sequence[RunConfig]],
-    data: MNISTData,
-    keep: Callable[[RunConfig, RunResult], None],
-    progress: bool,
-    scheduler: Any = None,
-    workers: int | str = 1,
-) -> None:
-    """Trains stacks, writing nothing: on the scheduler, else side by side in ``workers`` processes where that changes
-    no number (``labsnn.running.processes``), and in this process otherwise.
-
-    Args:
-        todo: the stacks, each a list of configs that share their input (one config: a run alone).
-        data: what they train on; progress: show progress.
-        keep: called with ``(config, result)`` for every run as its stack finishes.
-        scheduler, workers: as ``sweeps`` takes them (``workers`` checked by ``check_workers``).
-    """
-    if scheduler is not None and todo:
-        from labsnn.running.distributed import train_on_cluster
-
-        train_on_cluster(todo, data, scheduler, keep, progress)
-        return
-    processes, side, here = split(todo, workers)
-    if side:
-        train_in_processes(side, data, processes, keep, progress)
-    for group in here:
-        for config, result in zip(group, train_stack(group, data, progress)):
-            keep(config, result)
 
 
 def _scan(configs: Sequence[RunConfig], results_dir: Path, data: MNISTData) -> tuple[dict, dict]:
@@ -216,10 +186,10 @@ def sweeps(
         results_dir: the result cache's folder, created where missing.
         data: the data to train on; None means ``load_mnist()``.
         progress: log what is cached, and show progress bars and each epoch's test accuracy.
-        scheduler: a Dask scheduler to train on, one task per stack (``labsnn.running.distributed.resolve_scheduler``:
+        scheduler: a Dask scheduler to train on, one task per stack (``labsnn.running.executor.resolve_scheduler``:
             ``tcp://host:8786``, ``local:N``, a scheduler file or a ``Client``); None trains on this machine.
         workers: without a scheduler, train stacks side by side in this many processes of one thread each
-            (``labsnn.running.processes``: the same numbers), or ``"auto"``: as many as torch's threads; 1 trains
+            (``labsnn.running.executor``: the same numbers), or ``"auto"``: as many as torch's threads; 1 trains
             in this process.
 
     Returns:
