@@ -43,6 +43,7 @@ def subset():
 @pytest.fixture
 def count_trained(monkeypatch):
     """The configs trained in this process through the sweep machinery."""
+    import labsnn.running.executor as executor
     import labsnn.running.sweep as sweep_module
 
     trained = []
@@ -52,7 +53,8 @@ def count_trained(monkeypatch):
         trained.extend(configs)
         return original(configs, data, progress)
 
-    monkeypatch.setattr(sweep_module, "train_stack", counting)
+    monkeypatch.setattr(sweep_module, "train_stack", counting)  # a run another sweep left unfinished
+    monkeypatch.setattr(executor, "train_stack", counting)  # the stacks trained in this process
     return trained
 
 
@@ -71,7 +73,7 @@ class _SmokeRunsFirst:
         self.done = True
         from labsnn import lab
 
-        lab.prepare("smoke", lab.load_data("smoke"), SMOKE_RESULTS, progress=False)
+        lab.prepare(lab.LabContext("smoke", lab.load_data("smoke"), SMOKE_RESULTS))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -79,7 +79,7 @@ def test_the_smoke_report_recomputes_the_damaged_weights_files_only(subset, tmp_
     the smoke cache in which two weights files, of different stacks, were overwritten with five bytes."""
     from labsnn import lab
 
-    lab.prepare("smoke", subset, SMOKE_RESULTS, progress=False)  # the notebooks' own cache: later read back
+    lab.prepare(lab.LabContext("smoke", subset, SMOKE_RESULTS))  # the notebooks' own cache: later read back
     shutil.copytree(SMOKE_RESULTS, tmp_path / "cache", ignore=shutil.ignore_patterns("figures"))
     planned = list({config.config_hash: config for config in lab.plan("smoke")}.values())
     damaged = [planned[0], planned[-1]]
@@ -88,7 +88,7 @@ def test_the_smoke_report_recomputes_the_damaged_weights_files_only(subset, tmp_
         weights_path(result_path(tmp_path / "cache", config, subset)).write_bytes(b"12345")
     count_trained.clear()
     with caplog.at_level("WARNING", logger="labsnn"):
-        lab.prepare("smoke", subset, tmp_path / "cache", progress=False)
+        lab.prepare(lab.LabContext("smoke", subset, tmp_path / "cache"))
     assert sorted(config.config_hash for config in count_trained) == sorted(config.config_hash for config in damaged)
     assert caplog.text.count("; recomputing") == len(damaged)
     for config in lab.plan("smoke"):

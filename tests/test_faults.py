@@ -108,7 +108,7 @@ def test_a_grid_for_a_section_that_sweeps_none_is_rejected(subset, tmp_path):
     from labsnn import lab
 
     with pytest.raises(ValueError, match="section 4.2 does not sweep the 4.1 grid"):
-        lab.run_section("4.2", "smoke", subset, tmp_path, grid={"z": [1.0]})
+        lab.run_section(lab.LabContext("smoke", subset, tmp_path), "4.2", grid={"z": [1.0]})
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,9 @@ def test_a_partial_grid_is_refused_in_one_line_before_any_training(tmp_path, gri
     from labsnn import lab
 
     with pytest.raises(ValueError, match=f"grid must give values for each of 4.1's sweeps.*{problem}") as caught:
-        lab.run_section("4.1", "smoke", None, tmp_path, grid=grid)  # no data: it stops before loading any
+        lab.run_section(
+            lab.LabContext("smoke", None, tmp_path), "4.1", grid=grid
+        )  # no data: it stops before loading any
     assert "\n" not in str(caught.value) and list(tmp_path.iterdir()) == []
 
 
@@ -138,11 +140,14 @@ def test_a_grid_from_the_profiles_with_one_sweep_changed_is_accepted():
 def test_notebook_folders_default_to_the_repository_and_are_checked(tmp_path):
     from labsnn import lab
 
-    assert lab.notebook_folders("smoke") == (REPO / "results" / "smoke", REPO / "results" / "smoke" / "figures")
-    assert lab.notebook_folders("full")[0] == REPO / "results"
+    assert lab.results_folder("smoke") == REPO / "results" / "smoke"
+    assert lab.figures_folder("smoke") == REPO / "results" / "smoke" / "figures"
+    assert lab.results_folder("full") == REPO / "results"
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="figures_dir .* is not a folder"):
-        lab.notebook_folders("smoke", str(tmp_path), str(tmp_path / "file" / "figs"))
+        lab.figures_folder("smoke", str(tmp_path), str(tmp_path / "file" / "figs"))
+    with pytest.raises(ValueError, match="results_dir .* is not a folder"):
+        lab.LabContext.open("smoke", results_dir=str(tmp_path / "file" / "results"))
     assert _tree(tmp_path) == ["file"]
 
 
@@ -215,6 +220,7 @@ def test_a_sweep_killed_while_writing_leaves_no_corrupt_result(tmp_path, subset,
 
 RACER = """
 import sys
+import labsnn.running.executor as executor
 import labsnn.running.sweep as sweep_module
 from labsnn.running.config import RunConfig
 from labsnn.running.data import load_subset
@@ -224,7 +230,7 @@ def counting(configs, data, progress):
     with open({log!r}, "a") as log:
         log.write("".join(c.config_hash + "\\n" for c in configs))
     return original(configs, data, progress)
-sweep_module.train_stack = counting
+sweep_module.train_stack = executor.train_stack = counting
 frame = sweep_module.sweep(RunConfig(**{config}), "beta", [0.1, 0.5, 1.0], seeds=2, results_dir={folder!r},
                            data=load_subset(), progress=False)
 frame.drop(columns=["epoch_time_s", "stacked_runs"]).to_json(sys.argv[1])

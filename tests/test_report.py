@@ -67,13 +67,15 @@ def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, sub
     from labsnn.lab.report import INPUTS_FILE, NOTEBOOKS, inputs_digest, report_inputs, up_to_date
 
     results, out = tmp_path / "results", tmp_path / "reports"
-    files = report_inputs("smoke", subset, results)
+    context = lab.LabContext("smoke", subset, results)
+    decision = lab.setup_search.decide(context)
+    files = report_inputs(context, decision)
     runs = [path for path in files if path.parent == results]
     assert len(runs) == len(set(runs)) == len(set(lab.plan("smoke"))) and any(
         path.name == "4.3_flops.ipynb" for path in files
     )
     digest = inputs_digest("smoke", subset.fingerprint, files)
-    assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs("smoke", subset, results))
+    assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs(context, decision))
     assert digest != inputs_digest("full", subset.fingerprint, files)
     assert digest != inputs_digest("smoke", "other-data", files)
 
@@ -154,7 +156,8 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
     from labsnn import lab
     from labsnn.lab import report
 
-    lab.prepare("smoke", subset, SMOKE_RESULTS, progress=False)  # what nbval reads back later
+    context = lab.LabContext("smoke", subset, SMOKE_RESULTS)
+    decision = lab.prepare(context)  # what nbval reads back later
     monkeypatch.setattr(report, "missing_tex", lambda: "the PDF needs xelatex and pandoc, not found on PATH")
     out = tmp_path / "reports"
     target = report.build_report("smoke", results_dir=SMOKE_RESULTS, out_dir=out, workers=1)
@@ -165,7 +168,7 @@ def test_the_smoke_report_is_built_from_the_smoke_cache(subset, tmp_path, monkey
     assert assembled.metadata["title"].startswith("Lab 1: Spiking Neural Networks")
     for heading in ("# 4.1", "# 4.2", "# 4.3", "# 4.4", "# Reproduction of the source report's claims"):
         assert heading in text, heading
-    planned = len(report.planned_results("smoke", subset, SMOKE_RESULTS))
+    planned = len(report.planned_results(context, decision))
     assert f"| runs | {planned}: " in text and "| profile | smoke |" in text and "Not full MNIST" in text
     assert f"python -m labsnn verify --results {SMOKE_RESULTS}" in text
     claims = re.search(r"(\d+) of (\d+) measured claims reproduced", text)

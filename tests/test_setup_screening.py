@@ -5,7 +5,9 @@ import pandas as pd
 from test_setup_search import TIE, _runs
 
 from labsnn import lab
-from labsnn.lab import profiles, setup_findings, setup_search
+from labsnn.lab import context as context_module
+from labsnn.lab import setup_findings, setup_search
+from labsnn.lab.context import LabContext
 from labsnn.lab.setup_search import LABSNN_SETUP, screenings, setups
 
 SEED_LIKE = "SGD 1 m0.9, scaled fast sigmoid, next step"  # a name of the declared grid
@@ -38,7 +40,7 @@ def test_the_calibration_sets_labsnns_verdicts_side_by_side_and_says_when_they_d
 def _fake_cache(monkeypatch, frames):
     """``read_setups`` answers from ``frames``: budget name -> made-up rows (None: not cached)."""
 
-    def read(profile_name, data, results_dir, budget=None, grid=None):
+    def read(context, budget=None, grid=None):
         rows = frames[budget["name"]]
         if rows is None:
             return None
@@ -46,7 +48,6 @@ def _fake_cache(monkeypatch, frames):
         return frame[frame["setup"].isin(grid)] if grid else frame
 
     monkeypatch.setattr(setup_search, "read_setups", read)
-    monkeypatch.setattr(setup_search, "_decisions", {})  # a faked cache is not in the folder's files
 
 
 def test_a_screening_that_disagrees_ranks_nothing_and_the_setups_are_screened_on_4_1s_protocol(
@@ -55,7 +56,7 @@ def test_a_screening_that_disagrees_ranks_nothing_and_the_setups_are_screened_on
     short = _runs(LABSNN_SETUP, SHORT_DISAGREES) + _runs(SEED_LIKE, FAILS_LIKE_THE_SEED)
     protocol = _runs(LABSNN_SETUP, FULL) + _runs(OTHER, [0.85, 0.1, 0.19, 0.3, 0.6, 0.3, 0.5])
     _fake_cache(monkeypatch, {"screening": short, "4.1 protocol": protocol})
-    decision = setup_search.decide("full", subset, tmp_path)
+    decision = setup_search.decide(LabContext("full", subset, tmp_path))
     assert [s.budget["name"] for s in decision.tried] == ["screening", "4.1 protocol"]
     assert decision.ranking is decision.tried[1] and decision.winner == OTHER  # not SEED_LIKE's 6 of 6
     assert [b["name"] for b in decision.needed] == ["screening", "4.1 protocol"]
@@ -66,15 +67,15 @@ def test_a_screening_that_disagrees_ranks_nothing_and_the_setups_are_screened_on
     assert study.winner == OTHER
 
     _fake_cache(monkeypatch, {"screening": _runs(LABSNN_SETUP, SHORT_AGREES) + short[7:], "4.1 protocol": protocol})
-    decision = setup_search.decide("full", subset, tmp_path)
+    decision = setup_search.decide(LabContext("full", subset, tmp_path))
     assert len(decision.tried) == 1 and decision.winner == SEED_LIKE and decision.fields == setups("full")[SEED_LIKE]
 
 
 def test_nothing_is_decided_before_the_screening_is_cached(monkeypatch, subset, tmp_path):
     _fake_cache(monkeypatch, {"screening": None, "4.1 protocol": _runs(LABSNN_SETUP, FULL)})
-    decision = setup_search.decide("full", subset, tmp_path)
+    decision = setup_search.decide(LabContext("full", subset, tmp_path))
     assert decision.tried == [] and decision.winner is None and [b["name"] for b in decision.needed] == ["screening"]
-    plans = lab.chapter_plans("full", data=subset, results_dir=tmp_path)
+    plans = lab.chapter_plans("full", decision=decision)
     assert "4.4 winner" not in plans and len(plans["4.4"]) == len(lab.chapter_plans("full")["4.4"])
 
 
@@ -109,7 +110,7 @@ def _decided(winner):
 def test_the_winners_runs_of_4_1_to_4_3_are_planned_once_the_screening_decides(monkeypatch, subset, tmp_path):
     winner = "SGD 1, scaled fast sigmoid, next step"
     monkeypatch.setattr(setup_search, "decide", lambda *args, **kwargs: _decided(winner))
-    plans = lab.chapter_plans("smoke", data=subset, results_dir=tmp_path)
+    plans = lab.chapter_plans("smoke", decision=_decided(winner))
     ours = [c for section in ("4.1", "4.2", "4.3") for c in plans[section]]
     assert [
         c.replace(optimizer="adam", lr=1e-3, surrogate="fast_sigmoid", spike_timing="same_step")
@@ -119,14 +120,15 @@ def test_the_winners_runs_of_4_1_to_4_3_are_planned_once_the_screening_decides(m
         ("sgd", 1.0, "scaled_fast_sigmoid", "next_step")
     }
     calls = []
-    monkeypatch.setattr(profiles, "run_configs", lambda configs, *args: calls.append(list(configs)))
-    lab.prepare("smoke", subset, tmp_path)
+    monkeypatch.setattr(context_module, "run_configs", lambda configs, *args: calls.append(list(configs)))
+    decision = lab.prepare(LabContext("smoke", subset, tmp_path))
     assert [len(c) for c in calls] == [len(lab.plan("smoke")), len(lab.plan("smoke")) + len(plans["4.4 winner"])]
+    assert decision.winner == winner
 
     monkeypatch.setattr(setup_search, "decide", lambda *args, **kwargs: _decided(LABSNN_SETUP))
-    assert lab.chapter_plans("smoke", data=subset, results_dir=tmp_path)["4.4 winner"] == []  # 4.1's own runs
+    assert lab.chapter_plans("smoke", decision=_decided(LABSNN_SETUP))["4.4 winner"] == []  # 4.1's own runs
     calls.clear()
-    lab.prepare("smoke", subset, tmp_path)
+    lab.prepare(LabContext("smoke", subset, tmp_path))
     assert len(calls) == 1
 
 
@@ -182,10 +184,3 @@ def test_the_summary_and_the_explanations_are_read_from_the_results():
         in text
     )
     assert "it reproduces 3 of 17 claims (0 more a tie within seed noise)" in text
-
-
-def test_a_decision_is_recomputed_once_the_cache_changes(subset, tmp_path):
-    first = setup_search.decide("full", subset, tmp_path)
-    assert setup_search.decide("full", subset, tmp_path) is first  # the same cache: the same decision
-    (tmp_path / "new-run.json").write_text("{}")
-    assert setup_search.decide("full", subset, tmp_path) is not first

@@ -2,6 +2,7 @@
 ``lazy_loader.attach_stub`` reads this stub, and editors see the names."""
 
 from . import claims as claims
+from . import context as context
 from . import discussion as discussion
 from . import figures as figures
 from . import findings as findings
@@ -23,6 +24,10 @@ from .claims import Claim as Claim
 from .claims import discuss_subsection as discuss_subsection
 from .claims import flops_discussion as flops_discussion
 from .claims import reproduction_table as reproduction_table
+from .context import LabContext as LabContext
+from .context import figures_folder as figures_folder
+from .context import load_data as load_data
+from .context import results_folder as results_folder
 from .figures import plot_flops as plot_flops
 from .figures import plot_setup_accuracy as plot_setup_accuracy
 from .figures import plot_setup_diagnostics as plot_setup_diagnostics
@@ -54,8 +59,6 @@ from .profiles import base_config as base_config
 from .profiles import chapter_plans as chapter_plans
 from .profiles import check_grid as check_grid
 from .profiles import flops_config as flops_config
-from .profiles import load_data as load_data
-from .profiles import notebook_folders as notebook_folders
 from .profiles import plan as plan
 from .profiles import prepare as prepare
 from .profiles import profile_sizes as profile_sizes

@@ -16,12 +16,13 @@ import nbformat
 
 from labsnn.lab import setup_findings
 from labsnn.lab.claims import VERDICT_RULE, reproduction_table
+from labsnn.lab.context import LabContext, load_data
 from labsnn.lab.findings import markdown_table
 from labsnn.lab.host import PeakMemory, missing_tex
 from labsnn.lab.nbcells import is_checked
 from labsnn.lab.notebooks import run_notebooks
 from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
-from labsnn.lab.profiles import base_config, load_data, prepare, run_section, training_summary
+from labsnn.lab.profiles import base_config, prepare, run_section, training_summary
 from labsnn.lab.report_inputs import (
     INPUTS_FILE,
     RESULTS_TABLE,
@@ -31,9 +32,9 @@ from labsnn.lab.report_inputs import (
     up_to_date,
 )
 from labsnn.lab.report_summary import made_where, run_summary
+from labsnn.lab.setup_search import Decision
 from labsnn.log import log
 from labsnn.running import atomic
-from labsnn.running.data import MNISTData
 from labsnn.running.export import export
 from labsnn.validation import AUTO_WORKERS
 
@@ -78,10 +79,9 @@ def _section_cells(path: Path) -> list:
 
 
 def assemble(
-    profile: str,
-    data: MNISTData,
+    context: LabContext,
+    decision: Decision,
     out_dir: Path,
-    results_dir: Path,
     seconds: float,
     memory: PeakMemory,
     runs: tuple[int, int],
@@ -90,30 +90,30 @@ def assemble(
     were made, then the four sections.
 
     Args:
-        profile, data, out_dir, results_dir: the profile; its data; the executed notebooks' folder; the cache.
+        context, decision: the lab (profile, data, cache), all trained, and what 4.4's screening decided.
+        out_dir: the executed notebooks' folder.
         seconds, memory, runs: for the run summary: wall time, peak memory, (runs trained now, runs in all).
 
     Returns:
         The notebook, its markdown headings unnumbered.
     """
-    frames = {
-        section: run_section(section, profile, data, results_dir, progress=False) for section in ("4.1", "4.2", "4.3")
-    }
-    table, best = _reproduction(profile, data, results_dir, frames)
+    frames = {section: run_section(context, section) for section in ("4.1", "4.2", "4.3")}
+    study = setup_findings.study(context, decision, labsnn=frames)
+    table, best = reproduction_table(frames, study.scored_source_like()), study.winner
     report = nbformat.v4.new_notebook()
     report.metadata["title"] = "Lab 1: Spiking Neural Networks, reproduced with labsnn"
     report.cells.append(
         nbformat.v4.new_markdown_cell(
-            f"A {'-'.join(map(str, base_config(profile).sizes))} network of leaky integrate-and-fire neurons, "
+            f"A {'-'.join(map(str, base_config(context.profile).sizes))} network of leaky integrate-and-fire neurons, "
             "$V_{t+1} = \\beta V_t + I_t - S_t V_{th}$, "
             "$S_t = H(V_t - V_{th})$, trained on MNIST with a fast-sigmoid surrogate gradient of slope z. Every number and "
             "figure below was computed by the run that made this report."
         )
     )
-    report.cells.append(nbformat.v4.new_markdown_cell(run_summary(profile, data, seconds, memory, runs, results_dir)))
+    report.cells.append(nbformat.v4.new_markdown_cell(run_summary(context, decision, seconds, memory, runs)))
     report.cells.append(nbformat.v4.new_markdown_cell(_headline(table, best)))
     report.cells.append(nbformat.v4.new_markdown_cell(_reproduction_markdown(table, best)))
-    report.cells.append(nbformat.v4.new_markdown_cell(made_where(profile, data, results_dir)))
+    report.cells.append(nbformat.v4.new_markdown_cell(made_where(context, decision)))
     for name in NOTEBOOKS:
         report.cells.extend(_section_cells(out_dir / f"{name}.ipynb"))
     for cell in report.cells:
@@ -174,12 +174,6 @@ def _no_seed_like_sentence() -> str:
     )
 
 
-def _reproduction(profile: str, data: MNISTData, results_dir: Path, frames: dict) -> tuple:
-    """Returns the reproduction table, 4.4's source-like winner beside labsnn's setup, and the winner's name."""
-    study = setup_findings.study(profile, data, results_dir, labsnn=frames)
-    return reproduction_table(frames, study.scored_source_like()), study.winner
-
-
 def _exported(exporter, report: nbformat.NotebookNode, out_dir: Path):
     """The report as ``exporter`` writes it, inputs and prompts hidden (HTML text, or PDF bytes)."""
     exporter.exclude_input = exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
@@ -235,27 +229,43 @@ def build_report(
         log.warning(f"{no_pdf}; the report is written as HTML only")
     with PeakMemory() as memory:
         data = load_data(profile, plan.data_root)
-        target = _make(plan, data, force, memory, started, pdf=no_pdf is None)
+        context = LabContext(
+            profile, data, plan.results_dir, progress=True, scheduler=plan.scheduler, workers=plan.workers
+        )
+        trained_since = time.time()
+        decision = prepare(context)
+        target = _make(plan, context, decision, force, memory, (started, trained_since), pdf=no_pdf is None)
     total = time.perf_counter() - started
     log.info(
         f"{target} (profile {profile}, data {data.source}): total wall time {total / 60:.1f} min, "
         f"peak memory {memory} (training, notebook kernels and TeX together, sampled every {memory.interval:g} s); "
-        f"training per chapter: {training_summary(profile, data, plan.results_dir)}"
+        f"training per chapter: {training_summary(context, decision)}"
     )
     if no_pdf:
         log.warning(f"no PDF: {no_pdf}; open {target}")
     return target
 
 
-def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, started: float, pdf: bool) -> Path:
-    """Trains what is missing, then runs the notebooks and writes the table, the HTML and (with ``pdf``) the PDF,
-    unless they are up to date; returns the PDF's path, or the HTML's without ``pdf``."""
-    profile, out_dir, results_dir = plan.profile, plan.out_dir, plan.results_dir
-    before = time.time()
-    prepare(profile, data, results_dir, scheduler=plan.scheduler, workers=plan.workers)
-    planned = planned_results(profile, data, results_dir)  # known whole once 4.4's screening has trained
-    runs = (sum(path.stat().st_mtime >= before for path in planned), len(planned))  # (trained now, all)
-    digest = inputs_digest(profile, data.fingerprint, report_inputs(profile, data, results_dir))
+def _make(
+    plan: ReportPlan,
+    context: LabContext,
+    decision: Decision,
+    force: bool,
+    memory: PeakMemory,
+    clocks: tuple[float, float],
+    pdf: bool,
+) -> Path:
+    """Runs the notebooks on the trained cache and writes the table, the HTML and (with ``pdf``) the PDF, unless they
+    are up to date; returns the PDF's path, or the HTML's without ``pdf``.
+
+    ``clocks`` is ``(time.perf_counter() at the start, time.time() when training began)``: the wall time for the run
+    summary, and the runs whose files are newer count as trained by this run.
+    """
+    started, trained_since = clocks
+    profile, data, out_dir, results_dir = context.profile, context.data, plan.out_dir, context.results_dir
+    planned = planned_results(context, decision)
+    runs = (sum(path.stat().st_mtime >= trained_since for path in planned), len(planned))  # (trained now, all)
+    digest = inputs_digest(profile, data.fingerprint, report_inputs(context, decision))
     target = out_dir / ("lab1_report.pdf" if pdf else "lab1_report.html")
     if not force and up_to_date(out_dir, digest, pdf):
         log.info(
@@ -269,7 +279,7 @@ def _make(plan: ReportPlan, data: MNISTData, force: bool, memory: PeakMemory, st
     run_notebooks({**parameters, "figures_dir": str(plan.figures_dir)}, out_dir)
     export(results_dir, out_dir / RESULTS_TABLE, files=planned)
     seconds = time.perf_counter() - started
-    _write_documents(assemble(profile, data, out_dir, results_dir, seconds, memory, runs), out_dir, pdf)
+    _write_documents(assemble(context, decision, out_dir, seconds, memory, runs), out_dir, pdf)
     if not pdf and (out_dir / "lab1_report.pdf").exists():
         (out_dir / "lab1_report.pdf").unlink()  # made from other inputs: kept, it would pass for this report
         log.warning(f"removed {out_dir / 'lab1_report.pdf'}, which was made from other results or code")

@@ -8,40 +8,41 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from labsnn.lab.context import LabContext
 from labsnn.lab.preflight import NOTEBOOKS, notebook_paths
 from labsnn.lab.profiles import plan
-from labsnn.running.data import MNISTData
+from labsnn.lab.setup_search import Decision
 from labsnn.running.results import result_path
 
 RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and epoch (labsnn.running.export)
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
-def report_inputs(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+def report_inputs(context: LabContext, decision: Decision) -> list[Path]:
     """Returns the files a report is made from.
 
     Args:
-        profile, data, results_dir: the profile, its data and the result cache.
+        context, decision: as ``planned_results`` takes them.
 
     Returns:
         Every planned run's result, the notebooks, and labsnn's own source (which draws the figures and writes
         the captions).
     """
     return [
-        *planned_results(profile, data, results_dir),
+        *planned_results(context, decision),
         *notebook_paths(),
         *sorted(Path(__file__).parents[1].rglob("*.py")),
     ]
 
 
-def planned_results(profile: str, data: MNISTData, results_dir: Path) -> list[Path]:
+def planned_results(context: LabContext, decision: Decision) -> list[Path]:
     """Returns the result file of every run the profile plans, with what 4.4's screening decided, sorted.
 
     Args:
-        profile, data, results_dir: the profile, its data and the result cache.
+        context: the lab (profile, data, cache); decision: what 4.4's screening decided.
     """
-    configs = plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
-    return sorted({result_path(results_dir, config, data) for config in configs})
+    configs = plan(context.profile, device=context.device, decision=decision)
+    return sorted({result_path(context.results_dir, config, context.data) for config in configs})
 
 
 def inputs_digest(profile: str, data_fingerprint: str, files: list[Path]) -> str:

@@ -5,38 +5,37 @@ from __future__ import annotations
 
 import datetime
 import shlex
-from pathlib import Path
 
-from labsnn.lab import setup_search
+from labsnn.lab.context import LabContext
 from labsnn.lab.host import PeakMemory
 from labsnn.lab.preflight import PROFILES
 from labsnn.lab.profiles import base_config, plan, training_summary
-from labsnn.lab.setup_search import budget_text, screenings, setups
+from labsnn.lab.setup_search import Decision, budget_text, screenings, setups
 from labsnn.lab.verify import DEFAULT_RUNS
 from labsnn.running import provenance
-from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
 
 
-def _results(profile: str, data: MNISTData, results_dir: Path) -> list:
+def _results(context: LabContext, decision: Decision) -> list:
     """Returns the result of every planned run, each once (None where missing)."""
-    planned = plan(profile, data=data, results_dir=results_dir)  # with what 4.4's screening decided
+    planned = plan(context.profile, device=context.device, decision=decision)
     configs = {config.config_hash: config for config in planned}.values()  # a run two chapters share once
-    return [read_result(result_path(results_dir, config, data), config) for config in configs]
+    return [read_result(result_path(context.results_dir, config, context.data), config) for config in configs]
 
 
 def run_summary(
-    profile: str, data: MNISTData, seconds: float, memory: PeakMemory, runs: tuple[int, int], results_dir: Path
+    context: LabContext, decision: Decision, seconds: float, memory: PeakMemory, runs: tuple[int, int]
 ) -> str:
     """Writes the run summary as Markdown: a two-column table, then notes on the data and profile.
 
     Args:
-        profile, data, results_dir: the profile, its data and the result cache.
+        context, decision: the lab (profile, data, cache) and what 4.4's screening decided.
         seconds, memory, runs: wall time, peak memory, (runs trained now, runs in all).
 
     Returns:
         The Markdown section, headed "Run summary".
     """
+    profile, data = context.profile, context.data
     p = PROFILES[profile]
     trained, total = runs
     base = base_config(profile)
@@ -55,7 +54,7 @@ def run_summary(
     if profile != "full":
         note += f"\n\n> **Profile `{profile}`:** a quick check on small data with short grids, not the lab's protocol."
     used = data.subset(base.n_train, base.n_test)
-    ranking, first = setup_search.decide(profile, data, results_dir).ranking, screenings(profile)[0]
+    ranking, first = decision.ranking, screenings(profile)[0]
     if ranking is None:
         screened = f"not ranked: no screening agreed with 4.1's verdicts (declared first: {budget_text(first)})"
     elif ranking.budget != first:
@@ -72,22 +71,22 @@ def run_summary(
         f"| runs | {total}: {trained} trained by this run, {total - trained} read from the result cache |\n"
         f"| network (4.1-4.3) | {'-'.join(map(str, base.sizes))} LIF, batch {base.batch_size}, Adam lr {base.lr:g} |\n"
         f"| wall time of this run (training, notebooks) | {seconds / 60:.1f} min |\n"
-        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {training_summary(profile, data, results_dir)} |\n"
+        f"| training time per chapter (recorded epoch times, summed; stacks trained side by side overlap) | {training_summary(context, decision)} |\n"
         f"| peak memory (training, notebook kernels; all processes together) | {memory} |" + note
     )
 
 
-def made_where(profile: str, data: MNISTData, results_dir: Path) -> str:
+def made_where(context: LabContext, decision: Decision) -> str:
     """Writes where the report's numbers were made, as Markdown: the machines and builds behind its runs, the commit
     the report was built at, and the command that checks the runs against the cache.
 
     Args:
-        profile, data, results_dir: the profile, its data and the result cache.
+        context, decision: the lab (profile, data, cache) and what 4.4's screening decided.
 
     Returns:
         The Markdown section, headed "Where these numbers were made".
     """
-    results = _results(profile, data, results_dir)
+    results, results_dir = _results(context, decision), context.results_dir
     return (
         "## Where these numbers were made\n\n"
         "| | |\n|---|---|\n"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from labsnn.lab import profiles, setup_search
 from labsnn.lab.claims import CLAIMS, percent, reproduction_table
+from labsnn.lab.context import LabContext
 from labsnn.lab.discussion import final_stats
 from labsnn.lab.findings import markdown_table
 from labsnn.lab.setup_search import (
@@ -38,7 +38,6 @@ from labsnn.lab.setup_search import (
     tied_best,
     winner_rule,
 )
-from labsnn.running.data import MNISTData
 from labsnn.running.summary import final_epochs
 
 SECTIONS = ("4.1", "4.2", "4.3")
@@ -86,46 +85,30 @@ def scored(frame: pd.DataFrame, tie: float) -> pd.DataFrame:
 
 
 def study(
-    profile_name: str,
-    data: MNISTData,
-    results_dir: str | Path,
-    device: str = "auto",
-    progress: bool = False,
-    scheduler: str | None = None,
+    context: LabContext,
+    decision: setup_search.Decision | None = None,
     labsnn: dict[str, pd.DataFrame] | None = None,
 ) -> Study:
     """Runs section 4.4's study, training what the cache lacks in the order it is decided.
 
     First the screening (and its fallback when the calibration disagrees), then the winner's runs of 4.1-4.3;
-    ``labsnn.lab.prepare`` trains all of it beforehand for the report.
+    ``labsnn.lab.profiles.prepare`` trains all of it beforehand for the report.
 
     Args:
-        profile_name, data, results_dir: the profile, its data and the result cache.
-        device, progress, scheduler: where and how runs train.
+        context: the lab (profile, data, cache, where runs train).
+        decision: what the screening decided when the caller has it already; None screens (training what is missing).
         labsnn: 4.1-4.3's frames under labsnn's setup when the caller has them already; None reads them.
 
     Returns:
         The ``Study``.
     """
-    decision = setup_search.decide(profile_name, data, results_dir, True, device, progress, scheduler)
+    decision = decision if decision is not None else setup_search.decide(context, train=True)
 
     def frames(setup: dict | None) -> dict[str, pd.DataFrame]:
-        return {
-            section: profiles.run_section(
-                section,
-                profile_name,
-                data,
-                results_dir,
-                device=device,
-                progress=progress,
-                scheduler=scheduler,
-                setup=setup,
-            )
-            for section in SECTIONS
-        }
+        return {section: profiles.run_section(context, section, setup=setup) for section in SECTIONS}
 
     source_like = None if decision.fields is None else frames(decision.fields)
-    tie = first_class_share(data, profiles.profile(profile_name)["n_test"])
+    tie = first_class_share(context.data, profiles.profile(context.profile)["n_test"])
     return Study(decision, labsnn if labsnn is not None else frames(None), source_like, tie)
 
 

@@ -9,21 +9,20 @@ setups are screened again on 4.1's protocol (``decide``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from labsnn.lab.claims import CLAIMS
+from labsnn.lab.context import LabContext
 from labsnn.lab.preflight import profile
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData
 from labsnn.running.results import read_result, result_path
 from labsnn.running.summary import final_epochs
-from labsnn.running.sweep import labelled_frame, run_configs
+from labsnn.running.sweep import labelled_frame
 
 #: Each optimizer at its usual learning rate and a decade either side; SGD with and without momentum.
 SETUP_OPTIMIZERS: dict[str, dict[str, Any]] = {
@@ -215,38 +214,28 @@ def _tidy(labelled: list, results: list) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def run_setups(
-    profile_name: str,
-    data: MNISTData,
-    results_dir: str | Path,
-    device: str = "auto",
-    progress: bool = True,
-    scheduler: str | None = None,
-    budget: dict | None = None,
-    grid: dict | None = None,
-) -> pd.DataFrame:
+def run_setups(context: LabContext, budget: dict | None = None, grid: dict | None = None) -> pd.DataFrame:
     """Returns the tidy results of a screening, training the runs the cache lacks.
 
     Args:
-        profile_name, data, results_dir: the profile, its data and the result cache.
-        device, progress, scheduler: as ``labsnn.running.sweep.run_configs`` takes them.
+        context: the lab (profile, data, cache, where runs train).
         budget, grid: as ``labelled_configs`` takes them.
 
     Returns:
-        One row per run and epoch, with ``setup``, ``sweep`` and ``value``."""
-    labelled = labelled_configs(profile_name, budget, device, grid)
-    return _tidy(labelled, run_configs([c for *_, c in labelled], results_dir, data, progress, scheduler))
+        One row per run and epoch, with ``setup``, ``sweep`` and ``value``.
+    """
+    labelled = labelled_configs(context.profile, budget, context.device, grid)
+    return _tidy(labelled, context.run([c for *_, c in labelled]))
 
 
-def read_setups(
-    profile_name: str, data: MNISTData, results_dir: str | Path, budget: dict | None = None, grid: dict | None = None
-) -> pd.DataFrame | None:
+def read_setups(context: LabContext, budget: dict | None = None, grid: dict | None = None) -> pd.DataFrame | None:
     """Returns ``run_setups``' frame from the cache only, or None when any of its runs is not there.
 
     Args:
-        profile_name, data, results_dir, budget, grid: as ``run_setups`` takes them."""
-    labelled = labelled_configs(profile_name, budget, grid=grid)
-    results = [read_result(result_path(Path(results_dir), c, data), c, report=False) for *_, c in labelled]
+        context, budget, grid: as ``run_setups`` takes them.
+    """
+    labelled = labelled_configs(context.profile, budget, grid=grid)
+    results = [read_result(result_path(context.results_dir, c, context.data), c, report=False) for *_, c in labelled]
     return None if any(r is None for r in results) else _tidy(labelled, results)
 
 
@@ -482,67 +471,34 @@ def first_plan(profile_name: str, device: str = "auto") -> list[RunConfig]:
     return reference + grid_plan(profile_name, device)
 
 
-_decisions: dict[tuple, tuple[tuple, Decision]] = {}  # by the cache's state: planning asks the same question many times
-
-
-def _cache_state(results_dir: str | Path) -> tuple:
-    """The result files in ``results_dir``: names, sizes and modification times (a new or rewritten run changes it)."""
-    folder = Path(results_dir)
-    if not folder.is_dir():
-        return ()
-    entries = [e for e in os.scandir(folder) if e.name.endswith(".json")]
-    return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
-
-
-def decide(
-    profile_name: str,
-    data: MNISTData,
-    results_dir: str | Path,
-    train: bool = False,
-    device: str = "auto",
-    progress: bool = False,
-    scheduler: str | None = None,
-) -> Decision:
+def decide(context: LabContext, train: bool = False) -> Decision:
     """Screens until a screening's calibration agrees.
 
     Args:
-        profile_name, data, results_dir: the profile, its data and the result cache.
+        context: the lab (profile, data, cache, where runs train).
         train: train what is missing; else read the cache only, stopping at the first missing run.
-        device, progress, scheduler: as ``run_setups`` takes them.
 
     Returns:
-        The ``Decision`` (the same object again while the cache is unchanged: read it, do not change it).
+        The ``Decision``, computed from the cache each call: a caller that needs it twice keeps it.
     """
-    key = (profile_name, data.fingerprint, str(Path(results_dir).resolve()), train, device)
-    known = _decisions.get(key)
-    if known is not None and known[0] == _cache_state(results_dir):
-        return known[1]
-    decision = _decide(profile_name, data, results_dir, train, device, progress, scheduler)
-    _decisions[key] = (_cache_state(results_dir), decision)
-    return decision
-
-
-def _decide(profile_name, data, results_dir, train, device, progress, scheduler) -> Decision:
-    """``decide``, computed."""
 
     def frame(budget: dict, grid: dict | None = None) -> pd.DataFrame | None:
-        if train:
-            return run_setups(profile_name, data, results_dir, device, progress, scheduler, budget, grid)
-        return read_setups(profile_name, data, results_dir, budget, grid)
+        return run_setups(context, budget, grid) if train else read_setups(context, budget, grid)
 
-    decision = Decision(profile_name)
-    budgets = screenings(profile_name)
-    reference = frame(budgets[-1], reference_grid(profile_name))
+    decision = Decision(context.profile)
+    budgets = screenings(context.profile)
+    reference = frame(budgets[-1], reference_grid(context.profile))
     if reference is None:
         return decision
-    decision.reference = final_runs(reference, first_class_share(data, budgets[-1]["n_test"]))
+    decision.reference = final_runs(reference, first_class_share(context.data, budgets[-1]["n_test"]))
     for budget in budgets:
         decision.needed.append(budget)
         screened = frame(budget)
         if screened is None:
             break
-        last = final_runs(screened, first_class_share(data, budget["n_test"]))
-        decision.tried.append(screen(last, decision.reference, budget, SETUP_PROFILES[profile_name]["default_learns"]))
+        last = final_runs(screened, first_class_share(context.data, budget["n_test"]))
+        learns = SETUP_PROFILES[context.profile]["default_learns"]
+        decision.tried.append(screen(last, decision.reference, budget, learns))
         if decision.tried[-1].agrees:
             break
     return decision

@@ -214,12 +214,14 @@ def _data(runs: list[tuple[Path, RunResult]], data_root: str | None):
 
 def _chapters(runs: list[tuple[Path, RunResult]], data, results_dir: Path) -> dict[str, list[Path]]:
     """Each cached result's chapter of the report (by the profile whose plan holds the most of them), else ``other``."""
+    from labsnn.lab.context import LabContext
     from labsnn.lab.profiles import chapter_plans
+    from labsnn.lab.setup_search import decide
 
     hashes = {result.config.config_hash: path for path, result in runs}
     best: dict[str, str] = {}
     for profile_name in ("full", "smoke"):
-        plans = chapter_plans(profile_name, data=data, results_dir=results_dir)
+        plans = chapter_plans(profile_name, decision=decide(LabContext(profile_name, data, results_dir)))
         chapter_of = {c.config_hash: chapter for chapter, configs in plans.items() for c in configs}
         if sum(h in chapter_of for h in hashes) > sum(h in best for h in hashes):
             best = chapter_of
@@ -256,7 +258,7 @@ def verify(
         ValueError, FileNotFoundError: one line, before any training: a folder that is missing or holds no results,
             ``runs`` out of range, results of another results version or other data, data that is not there.
     """
-    from labsnn.running.sweep import train_groups
+    from labsnn.running.executor import train_groups
 
     workers = check_workers(workers)
     results_dir = Path(results_dir).absolute()
