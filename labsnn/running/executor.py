@@ -198,7 +198,12 @@ def _local_cluster(processes: int) -> Iterator:
     from dask.distributed import Client, LocalCluster
 
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "OMP_WAIT_POLICY": "PASSIVE"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # glibc's own, as in-process: no memory handed back every batch
+    quiet = {  # a task is a Python loop holding the GIL: no sampling profiler or GIL monitor interrupting it
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.system-monitor.gil.enabled": False,
+    }
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **quiet}):
         try:
             cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True, dashboard_address=":0")
         except RuntimeError as error:
