@@ -42,13 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from labsnn.engine import backend
 from labsnn.log import log
 from labsnn.running.config import RunConfig, describe_stack
-from labsnn.running.train import resolve_device, train_stack
 from labsnn.validation import AUTO_WORKERS
+
+# torch and the training loop are imported where a stack trains: the command line checks a scheduler first
 
 if TYPE_CHECKING:
     from labsnn.running.data import MNISTData
@@ -76,6 +74,9 @@ def check_main_guard() -> None:
 
 def thread_invariant(group: Sequence[RunConfig]) -> bool:
     """Whether a stack's numbers are the same with any thread count: a CPU run on the compiled backend."""
+    from labsnn.engine import backend
+    from labsnn.running.train import resolve_device
+
     try:
         device = resolve_device(group[0].device).type
         return device == "cpu" and backend.resolve(group[0].backend, device) == "compiled"
@@ -97,6 +98,8 @@ def split(groups: Sequence[Sequence[RunConfig]], workers: int | str) -> tuple[in
     Args:
         groups: the stacks to train; workers: as ``check_workers`` returns it (``auto``: torch's thread count).
     """
+    import torch
+
     wanted = torch.get_num_threads() if workers == AUTO_WORKERS else workers
     side, here = [], []
     for group in groups:
@@ -264,6 +267,10 @@ def train_task(configs: Sequence[RunConfig], data: MNISTData | MappedData, threa
     Returns:
         The runs' ``RunResult`` list, in the order of ``configs``.
     """
+    import torch
+
+    from labsnn.running.train import train_stack
+
     if isinstance(data, MappedData):
         if data.path not in _mapped:  # mapped, not read: the workers share one copy of the images in the page cache
             _mapped[data.path] = torch.load(data.path, mmap=True, weights_only=False)
@@ -308,6 +315,7 @@ def train_on_dask(
         RuntimeError: a task failed, or its workers died (naming the stack and the error); tasks not yet started
             are cancelled, and the runs of those already running are kept.
     """
+    import torch
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -384,6 +392,8 @@ def train_groups(
         keep: called with ``(config, result)`` for every run as its stack finishes.
         scheduler: as ``resolve_scheduler`` returns it; workers: as ``check_workers`` returns it.
     """
+    from labsnn.running.train import train_stack
+
     if scheduler is not None and todo:
         train_on_dask(todo, data, scheduler, keep, progress)
         return
