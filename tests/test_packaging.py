@@ -79,4 +79,5 @@ def test_design_card_packages_are_declared():
     names = {sync.requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     assert {"jupyter", "nbconvert", "papermill", "torch", "torchvision", "seaborn", "pytest", "nbval"} <= names
     assert "torch==2.14.1" in project["dependencies"] and "torchvision==0.29.1" in project["dependencies"]
-    assert {"dask", "dask-jobqueue"} <= {sync.requirement_name(r) for r in project["optional-dependencies"]["cluster"]}
+    assert "dask" in names  # the executor of every side-by-side and cluster run
+    assert "dask-jobqueue" in {sync.requirement_name(r) for r in project["optional-dependencies"]["cluster"]}

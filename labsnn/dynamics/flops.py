@@ -124,6 +124,20 @@ def ann_synaptic_ops(sizes: Sequence[int]) -> SynapticOps:
     return SynapticOps(macs=float(sum(M * N for M, N in zip(sizes[:-1], sizes[1:]))), acs=0.0)
 
 
+def dense_synaptic_ops(sizes: Sequence[int], T: int) -> float:
+    """Synaptic operations of one SNN forward pass counting every input, zero or not: ``T * sum_l M_l * N_l``
+    (NeuroBench's ``Dense``; biases are not synaptic operations).
+
+    Args:
+        sizes: layer sizes, inputs first; T: time steps.
+
+    Raises:
+        ValueError: ``sizes`` is not two or more positive integers.
+    """
+    sizes = check_sizes(sizes)
+    return float(T * sum(M * N for M, N in zip(sizes[:-1], sizes[1:])))
+
+
 def snn_synaptic_ops(
     sizes: Sequence[int], active: Sequence[Sequence[float]] | Tensor, binary: Sequence[bool]
 ) -> SynapticOps:

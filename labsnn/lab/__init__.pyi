@@ -48,6 +48,7 @@ from .findings import final_accuracy as final_accuracy
 from .findings import flops_caption as flops_caption
 from .findings import flops_terms as flops_terms
 from .findings import markdown_table as markdown_table
+from .findings import neurobench_table as neurobench_table
 from .findings import number_table as number_table
 from .findings import outcomes as outcomes
 from .preflight import PROFILES as PROFILES

@@ -157,7 +157,7 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Tabulates synaptic operations and energy per forward pass, the ANN's beside the SNN's.
 
     Args:
-        frame: tidy results of one T (``snn_macs_test``, ``snn_acs_test``, ``snn_energy_pj_test``, ``ann_*``).
+        frame: tidy results of one T (``Effective_MACs``, ``Effective_ACs``, ``snn_energy_pj_test``, ``ann_*``).
 
     Returns:
         Rows ANN and SNN (test set, last epoch, mean over seeds): ``network``, ``MACs``, ``ACs``,
@@ -166,8 +166,8 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     last = frame[frame["epoch"] == frame["epoch"].max()]
     snn = {
         "network": f"SNN, T = {int(last['T'].iloc[0])}",
-        "MACs": last["snn_macs_test"].mean(),
-        "ACs": last["snn_acs_test"].mean(),
+        "MACs": last["Effective_MACs"].mean(),
+        "ACs": last["Effective_ACs"].mean(),
         "energy (nJ)": last["snn_energy_pj_test"].mean() / 1000,
         "FLOPs (lab formula)": last["snn_flops_test"].mean(),
     }
@@ -179,6 +179,38 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
         "FLOPs (lab formula)": last["ann_flops"].iloc[0],
     }
     return pd.DataFrame([ann, snn])
+
+
+#: NeuroBench's metrics as each result records them, with what each counts (all per test sample, last epoch).
+NEUROBENCH_METRICS = {
+    "ActivationSparsity": "share of zero spikes over both LIF layers, all steps",
+    "ActivationSparsity_l0": "the same, hidden layer",
+    "ActivationSparsity_l1": "the same, output layer",
+    "Effective_MACs": "multiply-accumulates with a nonzero real-valued input",
+    "Effective_ACs": "accumulates with a nonzero (spike) input",
+    "Dense": "synaptic operations counting every input, zero or not",
+    "MembraneUpdates": "membranes set at the first step or changed at a later one",
+    "Footprint": "bytes of the weights, biases and LIF constants",
+    "ConnectionSparsity": "share of the weights that are exactly zero",
+}
+
+
+def neurobench_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tabulates NeuroBench's metrics of one T, under NeuroBench's names.
+
+    Args:
+        frame: tidy results of one T (the columns of ``NEUROBENCH_METRICS``).
+
+    Returns:
+        One row per metric (test set, last epoch, mean over seeds): ``metric``, ``value``, ``what it counts``.
+    """
+    last = frame[frame["epoch"] == frame["epoch"].max()]
+    return pd.DataFrame(
+        [
+            {"metric": name, "value": last[name].mean(), "what it counts": what}
+            for name, what in NEUROBENCH_METRICS.items()
+        ]
+    )
 
 
 def accuracy_table(frame: pd.DataFrame, sweep: str, symbol: str) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """What the training loop measures of a forward pass (``labsnn.model.StackOutput``):
-the input rates of the FLOPs formula, nonzero-input fractions, finiteness, and the
+the input rates of the FLOPs formula, nonzero-input fractions, finiteness, the
 diagnostics that tell how a network is stuck (silent, tied, pinned to one class, frozen
-or exploding)."""
+or exploding), and the counts behind NeuroBench's metrics (``Activity``, ``footprint``,
+``connection_sparsity``)."""
 
 from __future__ import annotations
 
@@ -143,3 +144,81 @@ def max_abs_weights(weights: list[Tensor]) -> Tensor:
     """
     with torch.no_grad():
         return torch.stack([w.detach().abs().flatten(start_dim=1).amax(dim=1).double().cpu() for w in weights])
+
+
+class Activity:
+    """Accumulates, over test batches, what NeuroBench's workload metrics count of each network's LIF layers.
+
+    NeuroBench (``neurobench`` 2.3, ``metrics/workload``): ActivationSparsity is the share of zero activations over
+    all LIF layers, steps and samples (``ActivationSparsityByLayer``: per layer); MembraneUpdates counts, per sample,
+    every neuron's membrane at the first step and, at each later step, the membranes that changed. The counts are
+    integers, so they do not depend on how the work is split.
+
+    Args:
+        n_models: K, the networks in the stack.
+        n_layers: the LIF layers of each network.
+    """
+
+    def __init__(self, n_models: int, n_layers: int) -> None:
+        self.spikes = torch.zeros(n_layers, n_models, dtype=torch.int64)
+        self.slots = [0] * n_layers
+        self.updates = torch.zeros(n_models, dtype=torch.int64)
+        self.count = 0
+
+    def update(self, out: StackOutput) -> None:
+        """Adds one batch.
+
+        Args:
+            out: the stack's forward pass on the batch: spikes and membranes ``[K, T, B, N]`` per layer.
+        """
+        with torch.no_grad():
+            for layer, (spikes, membrane) in enumerate(zip(out.layer_spikes, out.membranes)):
+                K, T, B, N = spikes.shape
+                self.spikes[layer] += torch.count_nonzero(spikes.reshape(K, -1), dim=1).cpu()
+                self.slots[layer] += T * B * N
+                changed = torch.ne(membrane[:, 1:], membrane[:, :-1]).reshape(K, -1)
+                self.updates += torch.count_nonzero(changed, dim=1).cpu() + B * N
+            self.count += out.spikes.shape[2]
+
+    def values(self) -> dict[str, Tensor]:
+        """NeuroBench's workload metrics of the batches so far, each ``[K]`` float64.
+
+        Returns:
+            ``ActivationSparsity`` (all layers), ``ActivationSparsity_l{i}`` (LIF layer ``i``, from 0) and
+            ``MembraneUpdates`` (per sample).
+        """
+        slots = sum(self.slots)
+        values = {"ActivationSparsity": 1 - self.spikes.sum(dim=0).double() / max(slots, 1)}
+        for layer, n in enumerate(self.slots):
+            values[f"ActivationSparsity_l{layer}"] = 1 - self.spikes[layer].double() / max(n, 1)
+        values["MembraneUpdates"] = self.updates.double() / max(self.count, 1)
+        return values
+
+
+def footprint(weights: list[Tensor], biases: list[Tensor], constants: int = 3) -> int:
+    """Bytes of one network's parameters and buffers, NeuroBench's Footprint.
+
+    Args:
+        weights, biases: the stack's, ``[K, N, M]`` and ``[K, N]`` per layer.
+        constants: the network's own LIF constants, stored once each (beta, V_th and z).
+
+    Returns:
+        The bytes, the same for every network of the stack (a derived constant, such as the scaled surrogate's
+        gain, is not counted: it is z's).
+    """
+    tensors = [*weights, *biases]
+    return sum(t[0].numel() * t.element_size() for t in tensors) + constants * tensors[0].element_size()
+
+
+def connection_sparsity(weights: list[Tensor]) -> Tensor:
+    """Share of each network's weights that are exactly zero, NeuroBench's ConnectionSparsity (biases left out).
+
+    Args:
+        weights: the stack's weights, ``[K, N, M]`` per layer.
+
+    Returns:
+        ``[K]`` float64, on the CPU.
+    """
+    with torch.no_grad():
+        zeros = sum(torch.count_nonzero(w.detach().flatten(start_dim=1) == 0, dim=1).cpu() for w in weights)
+        return zeros.double() / sum(w[0].numel() for w in weights)

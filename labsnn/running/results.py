@@ -28,7 +28,10 @@ from labsnn.running.data import MNISTData
 #: Version 10: Adam and SGD are ``labsnn.running.optimizers``' (each network's update the same whatever its stack,
 #: where torch's fused kernels rounded a tensor's tail differently), and the FLOPs meter sums each network's rates
 #: as a contiguous block: a run's numbers no longer depend on its stack mates.
-RESULTS_VERSION = 10
+#: Version 11: every epoch's test pass records NeuroBench's metrics under NeuroBench's names (ActivationSparsity,
+#: overall and per LIF layer, MembraneUpdates, Dense, Footprint, ConnectionSparsity); the synaptic operations
+#: ``snn_macs_test`` and ``snn_acs_test`` are renamed ``Effective_MACs`` and ``Effective_ACs``. No other number moved.
+RESULTS_VERSION = 11
 
 
 @dataclass

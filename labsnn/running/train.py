@@ -117,6 +117,9 @@ def _evaluate(engine: BatchEngine, images: Tensor, labels: Tensor) -> TestStats:
         torch.ones(K, dtype=torch.bool),
         measure.Diagnostics(K, engine.model.sizes[-1]),
         measure.max_abs_weights(list(engine.model.weights)),
+        measure.Activity(K, len(engine.model.weights)),
+        measure.connection_sparsity(list(engine.model.weights)),
+        measure.footprint(list(engine.model.weights), list(engine.model.biases)),
     )
     with torch.no_grad():
         for start in range(0, labels.numel(), EVAL_BATCH):
@@ -127,6 +130,7 @@ def _evaluate(engine: BatchEngine, images: Tensor, labels: Tensor) -> TestStats:
             stats.loss_sum += engine.losses(rates, y).double().cpu() * y.numel()
             stats.correct += (predictions == y).sum(dim=1).double().cpu()
             stats.diagnostics.update(out, rates, predictions)
+            stats.activity.update(out)
             stats.finite &= measure.finite(out).cpu()
             step_rates = measure.input_rates(inputs, out, width)
             stats.meter.update(step_rates, measure.input_active(inputs, step_rates, width), y.numel())

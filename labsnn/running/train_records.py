@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from labsnn.dynamics.flops import FlopsMeter, ann_flops, ann_synaptic_ops
-from labsnn.running.measure import Diagnostics
+from labsnn.dynamics.flops import FlopsMeter, ann_flops, ann_synaptic_ops, dense_synaptic_ops
+from labsnn.running.measure import Activity, Diagnostics
 from labsnn.running.results import RunResult
 
 
@@ -42,6 +42,8 @@ class TestStats:
         finite: ``[K]`` bool, whether every membrane stayed finite.
         diagnostics: the diagnostics of a stuck network.
         max_abs_weights: ``[layers, K]``, the largest |weight| of each layer.
+        activity: the LIF layers' spikes and membrane updates (NeuroBench's workload metrics).
+        connection_sparsity: ``[K]``, the share of zero weights; footprint: one network's bytes.
     """
 
     meter: FlopsMeter
@@ -50,6 +52,9 @@ class TestStats:
     finite: Tensor
     diagnostics: Diagnostics
     max_abs_weights: Tensor
+    activity: Activity
+    connection_sparsity: Tensor
+    footprint: int
 
     def accuracy(self) -> Tensor:
         """Test accuracy of each network, ``[K]``."""
@@ -69,13 +74,14 @@ def _scores(stats: EpochStats, test: TestStats, k: int) -> dict[str, float]:
 def _rates_and_flops(
     stats: EpochStats, test: TestStats, sizes: Sequence[int], T: int, K: int
 ) -> list[dict[str, float]]:
-    """Per network: each layer's mean input rate, FLOPs, synaptic operations and energy."""
+    """Per network: each layer's mean input rate, FLOPs, synaptic operations (NeuroBench's Effective_MACs,
+    Effective_ACs and Dense, per sample) and energy."""
     n_layers = len(sizes) - 1
     trained = stats.meter.count > 0
     train_flops = stats.meter.snn_flops() if trained else [math.nan] * K
     train_rates = stats.meter.mean_rates() if trained else torch.full((K, n_layers, T), math.nan)
     test_rates, test_flops, test_ops = test.meter.mean_rates(), test.meter.snn_flops(), test.meter.synaptic_ops()
-    ann_ops, ann = ann_synaptic_ops(sizes), float(ann_flops(sizes))
+    ann_ops, ann, dense = ann_synaptic_ops(sizes), float(ann_flops(sizes)), dense_synaptic_ops(sizes, T)
     rows = []
     for k in range(K):
         row = {}
@@ -86,14 +92,22 @@ def _rates_and_flops(
             snn_flops_train=float(train_flops[k]),
             snn_flops_test=float(test_flops[k]),
             ann_flops=ann,
-            snn_macs_test=test_ops[k].macs,
-            snn_acs_test=test_ops[k].acs,
+            Effective_MACs=test_ops[k].macs,
+            Effective_ACs=test_ops[k].acs,
+            Dense=dense,
             snn_energy_pj_test=test_ops[k].energy_pj,
             ann_macs=ann_ops.macs,
             ann_energy_pj=ann_ops.energy_pj,
         )
         rows.append(row)
     return rows
+
+
+def _neurobench(test: TestStats, k: int) -> dict[str, float]:
+    """NeuroBench's metrics of the test pass beyond the synaptic operations, under NeuroBench's names."""
+    row = {name: float(values[k]) for name, values in test.activity.values().items()}
+    row.update(Footprint=float(test.footprint), ConnectionSparsity=float(test.connection_sparsity[k]))
+    return row
 
 
 def _diagnostics(test: TestStats, k: int) -> dict[str, float]:
@@ -130,5 +144,5 @@ def record_epoch(results: list[RunResult], epoch: int, stats: EpochStats, test: 
         else:
             row.update(_scores(stats, test, k))
             result.test_step_rates = test_rates[k].tolist()
-        row.update(measured[k], **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
+        row.update(measured[k], **_neurobench(test, k), **_diagnostics(test, k), epoch_time_s=seconds, stacked_runs=K)
         result.epochs.append(row)
