@@ -1,4 +1,4 @@
-"""Command line: ``python -m labsnn {train,sweep,report,verify,kernels,export}``.
+"""Command line: ``python -m labsnn {train,sweep,report,verify,kernels,export,export-nir}``.
 
 Every ``RunConfig`` field is an option with the lab's default. Bad values exit with
 status 2 and a one-line message, before torch, the notebook stack or any data is
@@ -176,12 +176,19 @@ def _export(args: argparse.Namespace) -> None:
     log.info(f"wrote {args.out}: {rows} row(s), one per run and epoch")
 
 
+def _export_nir(args: argparse.Namespace) -> None:
+    """Runs ``labsnn export-nir``: writes a result's trained network as a NIR graph."""
+    from labsnn.running.nir_export import export_nir
+
+    log.info(f"wrote {export_nir(args.result, args.out)}")
+
+
 def parser() -> argparse.ArgumentParser:
     """Builds the command line's parser.
 
     Returns:
-        The parser of ``train``, ``sweep``, ``report``, ``verify``, ``kernels`` and ``export``; each sets ``run``, the function
-        that carries it out.
+        The parser of ``train``, ``sweep``, ``report``, ``verify``, ``kernels``, ``export`` and ``export-nir``; each sets
+        ``run``, the function that carries it out.
     """
     main_parser = _Parser(prog="python -m labsnn", description="Spiking-neural-network lab 1: train, sweep, report.")
     main_parser.add_argument("--version", action="version", version=f"labsnn {__version__}")
@@ -280,6 +287,17 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("results_dir", type=Path, help="a result cache folder, e.g. results")
     export.add_argument("out", type=Path, help="the CSV file to write, e.g. results.csv")
     export.set_defaults(run=_export)
+    export_nir = commands.add_parser(
+        "export-nir",
+        help="write a run's trained network as a NIR graph",
+        description="Writes the trained network of one result as a NIR file (the Neuromorphic Intermediate "
+        "Representation): Affine and LIF nodes (IF where beta = 1), parameters mapped as snnTorch's exporter maps them, "
+        "labsnn's subtractive reset, spike timing and surrogate in the graph's metadata. beta outside [0, 1] cannot be "
+        "expressed and exits with status 2.",
+    )
+    export_nir.add_argument("result", type=Path, help="a result's JSON file, e.g. results/<run>.json")
+    export_nir.add_argument("out", type=Path, help="the NIR file to write, e.g. network.nir")
+    export_nir.set_defaults(run=_export_nir)
     return main_parser
 
 
