@@ -43,8 +43,8 @@ def subset():
 @pytest.fixture
 def count_trained(monkeypatch):
     """The configs trained in this process through the sweep machinery."""
-    import labsnn.running.executor as executor
     import labsnn.running.sweep as sweep_module
+    import labsnn.running.train as train_module
 
     trained = []
     original = sweep_module.train_stack
@@ -54,7 +54,7 @@ def count_trained(monkeypatch):
         return original(configs, data, progress)
 
     monkeypatch.setattr(sweep_module, "train_stack", counting)  # a run another sweep left unfinished
-    monkeypatch.setattr(executor, "train_stack", counting)  # the stacks trained in this process
+    monkeypatch.setattr(train_module, "train_stack", counting)  # the stacks the executor trains in this process
     return trained
 
 

@@ -220,8 +220,8 @@ def test_a_sweep_killed_while_writing_leaves_no_corrupt_result(tmp_path, subset,
 
 RACER = """
 import sys
-import labsnn.running.executor as executor
 import labsnn.running.sweep as sweep_module
+import labsnn.running.train as train_module
 from labsnn.running.config import RunConfig
 from labsnn.running.data import load_subset
 
@@ -230,7 +230,7 @@ def counting(configs, data, progress):
     with open({log!r}, "a") as log:
         log.write("".join(c.config_hash + "\\n" for c in configs))
     return original(configs, data, progress)
-sweep_module.train_stack = executor.train_stack = counting
+sweep_module.train_stack = train_module.train_stack = counting
 frame = sweep_module.sweep(RunConfig(**{config}), "beta", [0.1, 0.5, 1.0], seeds=2, results_dir={folder!r},
                            data=load_subset(), progress=False)
 frame.drop(columns=["epoch_time_s", "stacked_runs"]).to_json(sys.argv[1])
