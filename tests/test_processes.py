@@ -1,5 +1,5 @@
-"""Stacks side by side in worker processes (``labsnn.running.processes``): the same numbers as in-process training,
-which stacks go to workers, and failures in one line with the finished runs kept."""
+"""Stacks side by side in worker processes here (``labsnn.running.executor``, a Dask LocalCluster): the same numbers
+as in-process training, which stacks go to workers, and failures in one line with the finished runs kept."""
 
 import os
 
@@ -54,6 +54,18 @@ def test_a_failing_stack_fails_in_one_line_and_the_others_are_kept(subset):
         train_on_dask([[bad], [good]], subset, "local:2", lambda config, result: kept.append(config), False, threads=1)
     assert "\n" not in str(info.value)
     assert kept == [good]
+
+
+@compiled
+def test_after_a_failure_the_running_stacks_finish_and_no_other_starts(subset):
+    bad, kept = TINY.replace(T=3), []
+    object.__setattr__(bad, "sizes", (100, 10, 10))  # fails in its first batch
+    slow = [TINY.replace(n_train=2048, T=12, seed=seed) for seed in range(3)]
+    environ = dict(os.environ)
+    with pytest.raises(RuntimeError, match=r"^training failed for 1 run\(s\) from the stack of \(T=3"):
+        train_on_dask([[bad], *[[c] for c in slow]], subset, "local:2", lambda c, r: kept.append(c), False, threads=1)
+    assert kept[:1] == slow[:1] and slow[2] not in kept  # two workers: the bad stack and the first slow one ran
+    assert dict(os.environ) == environ  # the workers' environment stays theirs
 
 
 @pytest.mark.parametrize("workers", ["0", "two", "-1"])

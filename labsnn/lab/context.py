@@ -69,6 +69,7 @@ class LabContext:
         from labsnn.running.executor import resolve_scheduler
 
         results = results_folder(profile, results_dir)
+        RunConfig(device=device)  # its device checked as a run's
         scheduler, workers = resolve_scheduler(scheduler), check_workers(workers)
         return cls(profile, load_data(profile, data_root), results, device, progress, scheduler, workers)
 

@@ -206,16 +206,24 @@ def _local_cluster(processes: int) -> Iterator:
         "distributed.worker.profile.enabled": False,
         "distributed.admin.system-monitor.gil.enabled": False,
     }
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **quiet}):
-        try:
-            cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True, dashboard_address=":0")
-        except RuntimeError as error:
-            raise RuntimeError(
-                f"{processes} worker process(es) did not start ({error}): killed, out of memory, or started from a "
-                "script without `if __name__ == '__main__':`, which processes started by spawning need"
-            ) from None
-    with cluster, Client(cluster) as client:
-        yield client
+    quiet["distributed.scheduler.allowed-failures"] = 1  # a worker that dies twice on one stack stops the run
+    saved = dict(os.environ)  # Dask's nanny writes the workers' environment into this process's own
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **quiet}):
+            try:
+                cluster = LocalCluster(
+                    n_workers=processes, threads_per_worker=1, processes=True, dashboard_address=":0"
+                )
+            except RuntimeError as error:
+                raise RuntimeError(
+                    f"{processes} worker process(es) did not start ({error}): killed, out of memory, or started from "
+                    "a script without `if __name__ == '__main__':`, which processes started by spawning need"
+                ) from None
+            with cluster, Client(cluster) as client:
+                yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @contextmanager
@@ -289,12 +297,6 @@ def _failure(group: Sequence[RunConfig], error: BaseException) -> str:
     return f"training failed for {describe_stack(group)}: {type(error).__name__}: {error}"
 
 
-def _stop_giving_out(client: Any, futures: dict) -> None:
-    """Cancels the tasks no worker has started; those running finish, and their runs are kept."""
-    running = {key for keys in client.processing().values() for key in keys}
-    client.cancel([future for future in futures if not future.done() and future.key not in running])
-
-
 def train_on_dask(
     groups: Sequence[Sequence[RunConfig]],
     data: MNISTData,
@@ -306,14 +308,15 @@ def train_on_dask(
     """Trains each stack as one task; ``on_result`` gets every run as its task finishes, and those runs stay done.
 
     Args:
-        groups: the stacks, in the order they are handed out; data: what every stack trains on.
+        groups: the stacks, in the order they are handed out (here, one per free worker); data: what every stack
+            trains on.
         scheduler: as ``resolve_scheduler`` returns it (``local:N``: N worker processes here, which map the data).
         on_result, progress: called with ``(config, result)`` per run; whether to show a progress bar.
         threads: each task's torch threads; None: this process's.
 
     Raises:
-        RuntimeError: a task failed, or its workers died (naming the stack and the error); tasks not yet started
-            are cancelled, and the runs of those already running are kept.
+        RuntimeError: a task failed, or its workers died (naming the stack and the error). Here, the stacks already
+            running finish and are kept and no other starts; on a cluster, the unfinished tasks are cancelled.
     """
     import torch
     from dask.distributed import as_completed
@@ -337,13 +340,24 @@ def train_on_dask(
         def submit(group: Sequence[RunConfig]) -> Any:
             return client.submit(train_task, list(group), shared, threads, pure=False)
 
-        futures = {submit(group): group for group in groups}
+        # here, no more stacks out than workers, each handed out as one frees (largest first): after a failure
+        # the running ones finish and are kept, and no other starts; a cluster schedules them all itself
+        slots = len(client.scheduler_info()["workers"]) if here else len(groups)
+        queue, futures, pending = list(groups), {}, as_completed()
         resubmitted: set[int] = set()
-        where = f"{len(client.scheduler_info()['workers'])} processes" if here else str(scheduler)
-        bar = tqdm(total=sum(map(len, groups)), desc=f"runs in {where}", unit="run", disable=not progress)
         failure = None
+
+        def give_out() -> None:
+            while queue and failure is None and sum(not f.done() for f in futures) < slots:
+                group = queue.pop(0)
+                future = submit(group)
+                futures[future] = group
+                pending.add(future)
+
+        where = f"{slots} processes" if here else str(scheduler)
+        bar = tqdm(total=sum(map(len, groups)), desc=f"runs in {where}", unit="run", disable=not progress)
         try:
-            pending = as_completed(futures)
+            give_out()
             for future in pending:
                 group = futures[future]
                 if future.status not in ("finished", "error"):
@@ -352,22 +366,20 @@ def train_on_dask(
                     # lost with the scattered data when the worker holding it died: scatter again, once per stack
                     if id(group) in resubmitted:
                         failure = f"a task was lost twice for {describe_stack(group)} (status {future.status})"
-                        _stop_giving_out(client, futures)
-                        continue
-                    resubmitted.add(id(group))
-                    shared = share()
-                    again = submit(group)
-                    futures[again] = group
-                    pending.add(again)
-                    continue
-                if future.status == "error":
-                    if failure is None:  # keep what the other tasks finish; stop giving out more
+                    else:
+                        resubmitted.add(id(group))
+                        shared = share()
+                        queue.insert(0, group)
+                elif future.status == "error":
+                    if failure is None:
                         failure = _failure(group, future.exception())
-                        _stop_giving_out(client, futures)
-                    continue
-                for config, result in zip(group, future.result()):
-                    on_result(config, result)
-                bar.update(len(group))
+                        if not here:  # a cluster's queued tasks cannot be told from its running ones
+                            client.cancel([f for f in futures if not f.done()])
+                else:
+                    for config, result in zip(group, future.result()):
+                        on_result(config, result)
+                    bar.update(len(group))
+                give_out()
         finally:
             client.cancel([future for future in futures if not future.done()])
             bar.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +109,20 @@ def export_nir(result_file: str | os.PathLike, out: str | os.PathLike) -> Path:
         ValueError: one line, before anything is written: a missing or damaged result, a network NIR cannot express,
             or an output folder that does not exist.
     """
-    import nir
-
-    from labsnn.running.results import RunResult, load_model
-
-    out = Path(out)
+    out, result_file = Path(out), Path(result_file)
     if not out.parent.is_dir():
         raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if not result_file.is_file():
+        raise ValueError(f"result file {result_file} does not exist")
+    import nir
+
+    from labsnn.running.atomic import write_bytes
+    from labsnn.running.results import RunResult, load_model
+
     model = load_model(result_file)  # the result and its weights, checked
-    config = RunResult.from_json(json.loads(Path(result_file).read_text())).config
+    config = RunResult.from_json(json.loads(result_file.read_text())).config
     graph = to_nir(config, {name: tensor[0] for name, tensor in model.stack.state_dict().items()})
-    nir.write(out, graph)
+    with tempfile.TemporaryDirectory() as folder:  # nir writes a file by name: written whole, then put in place
+        nir.write(Path(folder) / "graph.nir", graph)
+        write_bytes(out, (Path(folder) / "graph.nir").read_bytes())
     return out
