@@ -60,7 +60,9 @@ def test_a_failing_stack_fails_in_one_line_and_the_others_are_kept(subset):
 def test_after_a_failure_the_running_stacks_finish_and_no_other_starts(subset):
     bad, kept = TINY.replace(T=3), []
     object.__setattr__(bad, "sizes", (100, 10, 10))  # fails in its first batch
-    slow = [TINY.replace(n_train=2048, T=12, seed=seed) for seed in range(3)]
+    # seconds of training, against the bad stack's fraction of one: a worker's start-up (imports, mapping the data)
+    # varies by more than a small stack takes, and one that finished first would rightly free its slot
+    slow = [TINY.replace(n_train=4000, T=100, epochs=12, seed=seed) for seed in range(3)]
     environ = dict(os.environ)
     with pytest.raises(RuntimeError, match=r"^training failed for 1 run\(s\) from the stack of \(T=3"):
         train_on_dask([[bad], *[[c] for c in slow]], subset, "local:2", lambda c, r: kept.append(c), False, threads=1)
