@@ -64,18 +64,19 @@ def test_report_sections_drop_parameters_checked_cells_and_stderr(tmp_path):
 
 def test_report_is_up_to_date_only_for_the_inputs_it_was_made_from(tmp_path, subset):
     from labsnn import lab
-    from labsnn.lab.report import INPUTS_FILE, NOTEBOOKS, inputs_digest, report_inputs, up_to_date
+    from labsnn.lab.preflight import NOTEBOOKS
+    from labsnn.lab.report_inputs import INPUTS_FILE, inputs_digest, planned_results, report_inputs, up_to_date
 
     results, out = tmp_path / "results", tmp_path / "reports"
     context = lab.LabContext("smoke", subset, results)
     decision = lab.setup_search.decide(context)
-    files = report_inputs(context, decision)
+    files = report_inputs(planned_results(context, decision))
     runs = [path for path in files if path.parent == results]
     assert len(runs) == len(set(runs)) == len(set(lab.plan("smoke"))) and any(
         path.name == "4.3_flops.ipynb" for path in files
     )
     digest = inputs_digest("smoke", subset.fingerprint, files)
-    assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs(context, decision))
+    assert digest == inputs_digest("smoke", subset.fingerprint, report_inputs(planned_results(context, decision)))
     assert digest != inputs_digest("full", subset.fingerprint, files)
     assert digest != inputs_digest("smoke", "other-data", files)
 

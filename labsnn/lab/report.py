@@ -21,7 +21,7 @@ from labsnn.lab.findings import markdown_table
 from labsnn.lab.host import PeakMemory, missing_tex
 from labsnn.lab.nbcells import is_checked
 from labsnn.lab.notebooks import run_notebooks
-from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report, notebook_paths
+from labsnn.lab.preflight import NOTEBOOKS, ReportPlan, check_report
 from labsnn.lab.profiles import base_config, prepare, run_section, training_summary
 from labsnn.lab.report_inputs import (
     INPUTS_FILE,
@@ -37,18 +37,6 @@ from labsnn.log import log
 from labsnn.running import atomic
 from labsnn.running.export import export
 from labsnn.validation import AUTO_WORKERS
-
-__all__ = [
-    "INPUTS_FILE",
-    "NOTEBOOKS",
-    "build_report",
-    "inputs_digest",
-    "notebook_paths",
-    "planned_results",
-    "report_inputs",
-    "up_to_date",
-]
-
 
 _HEADING = re.compile(r"^(#{1,6} .*?)[ \t]*$", re.MULTILINE)
 
@@ -265,7 +253,7 @@ def _make(
     profile, data, out_dir, results_dir = context.profile, context.data, plan.out_dir, context.results_dir
     planned = planned_results(context, decision)
     runs = (sum(path.stat().st_mtime >= trained_since for path in planned), len(planned))  # (trained now, all)
-    digest = inputs_digest(profile, data.fingerprint, report_inputs(context, decision))
+    digest = inputs_digest(profile, data.fingerprint, report_inputs(planned))
     target = out_dir / ("lab1_report.pdf" if pdf else "lab1_report.html")
     if not force and up_to_date(out_dir, digest, pdf):
         log.info(

@@ -18,21 +18,16 @@ RESULTS_TABLE = "results.csv"  # every run of the report, one row per run and ep
 INPUTS_FILE = "lab1_report.inputs"  # digest of what the PDF was made from, written after it
 
 
-def report_inputs(context: LabContext, decision: Decision) -> list[Path]:
+def report_inputs(planned: list[Path]) -> list[Path]:
     """Returns the files a report is made from.
 
     Args:
-        context, decision: as ``planned_results`` takes them.
+        planned: every planned run's result file (``planned_results``).
 
     Returns:
-        Every planned run's result, the notebooks, and labsnn's own source (which draws the figures and writes
-        the captions).
+        Those results, the notebooks, and labsnn's own source (which draws the figures and writes the captions).
     """
-    return [
-        *planned_results(context, decision),
-        *notebook_paths(),
-        *sorted(Path(__file__).parents[1].rglob("*.py")),
-    ]
+    return [*planned, *notebook_paths(), *sorted(Path(__file__).parents[1].rglob("*.py"))]
 
 
 def planned_results(context: LabContext, decision: Decision) -> list[Path]:
