@@ -36,11 +36,10 @@ def test_stacked_network_computes_what_it_computes_alone():
         spikes = alone(x)
         ((spikes.mean(0) - torch.nn.functional.one_hot(target, 10)) ** 2).mean().backward()
         assert torch.equal(spikes, out.spikes[k])
-        for w_stack, w_alone in zip(stack.weights, alone.stack.weights):
-            assert torch.equal(w_stack[k], w_alone[0])
-            assert torch.equal(w_stack.grad[k], w_alone.grad[0])
-        for b_stack, b_alone in zip(stack.biases, alone.stack.biases):
-            assert torch.equal(b_stack.grad[k], b_alone.grad[0])
+        for fc_stack, fc_alone in zip(stack.linears, alone.stack.linears):
+            assert torch.equal(fc_stack.weight[k], fc_alone.weight[0])
+            assert torch.equal(fc_stack.weight.grad[k], fc_alone.weight.grad[0])
+            assert torch.equal(fc_stack.bias.grad[k], fc_alone.bias.grad[0])
 
 
 def test_an_expanded_constant_input_gives_what_its_materialised_copy_gives():
@@ -77,7 +76,7 @@ def test_the_compiled_model_matches_the_readable_reference():
         out = model(x)
         loss = ((out.firing_rates() - torch.nn.functional.one_hot(target, 10)) ** 2).mean()
         loss.backward()
-        outputs.append((out.spikes, loss.detach(), [w.grad for w in model.weights]))
+        outputs.append((out.spikes, loss.detach(), [fc.weight.grad for fc in model.linears]))
     (s_fast, l_fast, g_fast), (s_ref, l_ref, g_ref) = outputs
     assert torch.equal(s_fast, s_ref)
     torch.testing.assert_close(l_fast, l_ref)
@@ -129,3 +128,20 @@ def test_bad_columns():
     for columns in (torch.tensor([3, 784]), torch.tensor([5, 5]), torch.tensor([5, 3]), torch.tensor([1.0, 2.0])):
         with pytest.raises(ValueError, match="columns must be"):
             stack.forward(params, torch.zeros(2, 1, 2), columns)
+
+
+def test_the_stack_reads_as_its_layers_and_computes_what_they_compute():
+    torch.manual_seed(4)
+    x = (torch.rand(12, 8, 784) < 0.2).float()
+    stack = SNNStack(beta=[0.1, 0.9], v_th=[1.0, 0.5], z=[2.0, 5.0], seeds=[0, 1], spike_timing="next_step")
+    shown = repr(stack)
+    assert all(f"({name}): Stacked" in shown for name in ("fc1", "lif1", "fc2", "lif2")) and stack.lif1 is stack.lif2
+    assert list(stack.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    out = stack(x)
+    hidden, _ = stack.lif1(stack.fc1(x))
+    spikes, membrane = stack.lif2(stack.fc2(hidden))
+    assert torch.equal(out.layer_spikes[0], hidden) and torch.equal(out.spikes, spikes)
+    assert torch.equal(out.membranes[1], membrane)
+    linear = torch.nn.Linear(784, 10)  # network k's layer is a torch.nn.Linear with its weight and bias
+    linear.load_state_dict({"weight": stack.fc1.weight[1], "bias": stack.fc1.bias[1]})
+    assert torch.equal(linear(x), stack.fc1(x)[1])

@@ -54,8 +54,8 @@ def _snntorch_copy(weights, biases, beta, v_th):
 def trained(subset):
     config = RunConfig(T=T, epochs=1, n_train=512, n_test=N_TEST, batch_size=32, lr=1e-2, beta=0.5, device="cpu")
     result = train(config, subset, progress=False)
-    weights = [_on_grid(result.state[f"weights.{i}"]) for i in range(2)]
-    biases = [_on_grid(result.state[f"biases.{i}"]) for i in range(2)]
+    weights = [_on_grid(result.state[f"fc{layer}.weight"]) for layer in (1, 2)]
+    biases = [_on_grid(result.state[f"fc{layer}.bias"]) for layer in (1, 2)]
     images = subset.test_images[:N_TEST]
     spikes = (torch.rand(T, *images.shape, generator=torch.Generator().manual_seed(3)) < images).float()
     return config, weights, biases, spikes, subset.test_labels[:N_TEST]
@@ -64,8 +64,9 @@ def trained(subset):
 def _labsnn_metrics(config, weights, biases, spikes):
     stack = SNNStack(config.sizes, [config.beta], [config.v_th], [config.z], backend="torch")
     with torch.no_grad():
-        for mine, theirs in zip([*stack.weights, *stack.biases], [*weights, *biases]):
-            mine.copy_(theirs.unsqueeze(0))
+        for fc, weight, bias in zip(stack.linears, weights, biases):
+            fc.weight.copy_(weight.unsqueeze(0))
+            fc.bias.copy_(bias.unsqueeze(0))
     activity, meter = measure.Activity(1, 2), FlopsMeter(config.sizes)
     for batch in spikes.split(32, dim=1):
         out = stack(batch)
@@ -76,8 +77,8 @@ def _labsnn_metrics(config, weights, biases, spikes):
     ops = meter.synaptic_ops()[0]
     values.update(Effective_MACs=ops.macs, Effective_ACs=ops.acs, Dense=dense_synaptic_ops(config.sizes, T))
     values.update(
-        Footprint=measure.footprint(list(stack.weights), list(stack.biases)),
-        ConnectionSparsity=float(measure.connection_sparsity(list(stack.weights))[0]),
+        Footprint=measure.footprint([fc.weight for fc in stack.linears], [fc.bias for fc in stack.linears]),
+        ConnectionSparsity=float(measure.connection_sparsity([fc.weight for fc in stack.linears])[0]),
     )
     return values
 

@@ -47,8 +47,8 @@ def test_an_exported_network_reads_back_with_every_parameter(cached, tmp_path):
     )
     for i in range(2):
         affine, lif = graph.nodes[f"affine{i}"], graph.nodes[f"lif{i}"]
-        assert np.array_equal(affine.weight, result.state[f"weights.{i}"].numpy())
-        assert np.array_equal(affine.bias, result.state[f"biases.{i}"].numpy())
+        assert np.array_equal(affine.weight, result.state[f"fc{i + 1}.weight"].numpy())
+        assert np.array_equal(affine.bias, result.state[f"fc{i + 1}.bias"].numpy())
         assert isinstance(lif, nir.LIF) and lif.tau.shape == (10,)
         assert np.allclose(lif.tau, DT / (1 - 0.5)) and np.allclose(lif.r, lif.tau / DT)
         assert np.allclose(1 - DT / lif.tau, 0.5)  # beta, as snnTorch's importer recovers it

@@ -39,16 +39,16 @@ def test_next_step_two_layer_trace_by_hand():
     for timing, expected in (("next_step", [0.0, 0.0, 1.0]), ("same_step", [1.0, 1.0, 1.0])):
         net = SNN(sizes=(1, 1, 1), beta=0.5, v_th=1.0, spike_timing=timing)
         with torch.no_grad():
-            for weight, bias, value in zip(net.stack.weights, net.stack.biases, (2.0, 1.5)):
-                weight.fill_(value)
-                bias.zero_()
+            for fc, value in zip(net.stack.linears, (2.0, 1.5)):
+                fc.weight.fill_(value)
+                fc.bias.zero_()
         assert net(x).flatten().tolist() == expected
     late = SNN(sizes=(1, 1, 1), beta=0.5, v_th=1.0, spike_timing="next_step")
     with torch.no_grad():
-        late.stack.biases[1].fill_(-5.0)  # at T = 2 the output reads only its bias: no input makes it fire
+        late.stack.fc2.bias.fill_(-5.0)  # at T = 2 the output reads only its bias: no input makes it fire
     assert late(torch.ones(2, 4, 1) * 100).sum() == 0
     with torch.no_grad():
-        late.stack.biases[1].fill_(5.0)
+        late.stack.fc2.bias.fill_(5.0)
     assert late(torch.zeros(2, 4, 1)).tolist() == late(torch.ones(2, 4, 1) * 100).tolist()
 
 
@@ -65,9 +65,9 @@ def test_stack_mixing_surrogates_computes_each_network_as_alone():
         spikes = alone(x)
         ((spikes.mean(0) - torch.nn.functional.one_hot(target, 10)) ** 2).mean().backward()
         assert torch.equal(spikes, out.spikes[k])
-        for w_stack, w_alone in zip(stack.weights, alone.stack.weights):
-            assert torch.equal(w_stack.grad[k], w_alone.grad[0])
-    assert not torch.equal(stack.weights[0].grad[0], stack.weights[0].grad[1])  # the scaled one is z times larger
+        for fc_stack, fc_alone in zip(stack.linears, alone.stack.linears):
+            assert torch.equal(fc_stack.weight.grad[k], fc_alone.weight.grad[0])
+    assert not torch.equal(stack.fc1.weight.grad[0], stack.fc1.weight.grad[1])  # the scaled one is z times larger
 
 
 def test_results_cached_before_the_options_keep_their_hash():
@@ -135,7 +135,7 @@ def test_a_nan_network_scores_the_share_of_the_first_class(subset):
 
     model = SNNStack()
     with torch.no_grad():
-        model.weights[0].fill_(float("nan"))
+        model.fc1.weight.fill_(float("nan"))
     engine = BatchEngine(RunConfig(), model, ["mse_rate"], torch.device("cpu"), torch.empty(25 * 256 * 784))
     stats = _evaluate(engine, subset.test_images, subset.test_labels)
     assert float(stats.accuracy()[0]) == pytest.approx(first_class_share(subset))

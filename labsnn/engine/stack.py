@@ -88,10 +88,17 @@ def _first_currents(params: StackParams, inputs: Tensor, columns: Tensor | None)
     return current.expand(-1, inputs.shape[0], -1, -1)
 
 
-def _lif(params: StackParams, currents: Tensor) -> tuple[Tensor, Tensor]:
-    if runs_compiled(currents.device, currents.dtype, params.backend):
-        return params.lif_vectors().lif(currents)
-    spikes, membrane = lif_sequence(currents.transpose(0, 1), params.lif_parameters(), params.spike_timing)
+def lif_layer(currents: Tensor, lif: LIFParameters, spike_timing: str, backend: str) -> tuple[Tensor, Tensor]:
+    """A LIF layer of each of K networks: spikes and membrane ``[K, T, B, N]`` of ``currents [K, T, B, N]``.
+
+    Args:
+        currents: each network's input currents; lif: its parameters, ``[K, 1, 1]`` each.
+        spike_timing: ``same_step`` or ``next_step``; backend: ``labsnn::lif`` where it runs compiled, else
+            ``labsnn.dynamics.neuron.lif_sequence``.
+    """
+    if runs_compiled(currents.device, currents.dtype, backend):
+        return LIFVectors.of(*lif, spike_timing).lif(currents)
+    spikes, membrane = lif_sequence(currents.transpose(0, 1), lif, spike_timing)
     return spikes.transpose(0, 1).contiguous(), membrane.transpose(0, 1)
 
 
@@ -118,7 +125,7 @@ def forward(params: StackParams, inputs: Tensor, columns: Tensor | None = None) 
         if layer:
             weight, bias = params.weights[layer], params.biases[layer]
             currents = torch_ops.dense_currents(layer_spikes[-1], weight, bias)
-        spikes, membrane = _lif(params, currents)
+        spikes, membrane = lif_layer(currents, params.lif_parameters(), params.spike_timing, params.backend)
         layer_spikes.append(spikes)
         membranes.append(membrane)
     return layer_spikes, membranes

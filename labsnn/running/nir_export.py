@@ -61,7 +61,8 @@ def to_nir(config: RunConfig, state: dict[str, Any]) -> Any:
     """The network as a ``nir.NIRGraph``: ``input``, then ``affine{i}`` and ``lif{i}`` per layer, then ``output``.
 
     Args:
-        config: the run's config; state: its weights, ``weights.{i}`` ``[N, M]`` and ``biases.{i}`` ``[N]``.
+        config: the run's config; state: its weights file's tensors, ``fc{l}.weight`` ``[N, M]`` and ``fc{l}.bias`` ``[N]``
+            (layer ``l`` from 1).
 
     Raises:
         ValueError: what ``check_exportable`` refuses.
@@ -74,8 +75,8 @@ def to_nir(config: RunConfig, state: dict[str, Any]) -> Any:
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([sizes[0]])})}
     edges, previous = [], "input"
     for i, n in enumerate(sizes[1:]):
-        weight = state[f"weights.{i}"].detach().cpu().numpy()
-        bias = state[f"biases.{i}"].detach().cpu().numpy()
+        weight = state[f"fc{i + 1}.weight"].detach().cpu().numpy()
+        bias = state[f"fc{i + 1}.bias"].detach().cpu().numpy()
         nodes[f"affine{i}"], nodes[f"lif{i}"] = nir.Affine(weight=weight, bias=bias), neuron_node(config, n)
         edges += [(previous, f"affine{i}"), (f"affine{i}", f"lif{i}")]
         previous = f"lif{i}"

@@ -31,7 +31,10 @@ from labsnn.running.data import MNISTData
 #: Version 11: every epoch's test pass records NeuroBench's metrics under NeuroBench's names (ActivationSparsity,
 #: overall and per LIF layer, MembraneUpdates, Dense, Footprint, ConnectionSparsity); the synaptic operations
 #: ``snn_macs_test`` and ``snn_acs_test`` are renamed ``Effective_MACs`` and ``Effective_ACs``. No other number moved.
-RESULTS_VERSION = 11
+#: Version 12: a weights file is keyed by the network's layers, as ``torch.nn.Linear``'s state dicts are
+#: (``fc1.weight``, ``fc1.bias``, ...; version 11 had ``weights.0``, ``biases.0``): the model is built of layer
+#: modules, and a file of the old keys would not load into it. No number moved, and the tensors are the same.
+RESULTS_VERSION = 12
 
 
 @dataclass
@@ -44,7 +47,8 @@ class RunResult:
         epochs: one row per epoch (``labsnn.running.train_records.record_epoch``).
         test_step_rates: ``[layers][T]``, the FLOPs formula's F: layer ``l``'s mean input at step ``t`` on the test
             set in the last epoch that did not diverge (the rate for spikes, the mean pixel for dense encoders).
-        state: final weights (``SNN.stack``'s state dict less the network axis), kept beside the JSON, not in it.
+        state: final weights, ``SNN.stack``'s state dict less the network axis (``fc1.weight [N, M]``, ``fc1.bias
+            [N]``, ... as ``torch.nn.Linear``'s), kept beside the JSON, not in it.
         environment, weights_sha256: what the run trained on (``labsnn.running.provenance``); its weights file's SHA-256.
     """
 

@@ -110,16 +110,17 @@ def _evaluate(engine: BatchEngine, images: Tensor, labels: Tensor) -> TestStats:
     diagnostics, per network."""
     generator = _generator(engine.base.seed, _TEST_SPIKE_STREAM, engine.device)
     K, width = engine.model.n_models, engine.model.sizes[0]
+    weights = [linear.weight for linear in engine.model.linears]
     stats = TestStats(
         FlopsMeter(engine.base.sizes),
         torch.zeros(K, dtype=torch.float64),
         torch.zeros(K, dtype=torch.float64),
         torch.ones(K, dtype=torch.bool),
         measure.Diagnostics(K, engine.model.sizes[-1]),
-        measure.max_abs_weights(list(engine.model.weights)),
-        measure.Activity(K, len(engine.model.weights)),
-        measure.connection_sparsity(list(engine.model.weights)),
-        measure.footprint(list(engine.model.weights), list(engine.model.biases)),
+        measure.max_abs_weights(weights),
+        measure.Activity(K, len(weights)),
+        measure.connection_sparsity(weights),
+        measure.footprint(weights, [linear.bias for linear in engine.model.linears]),
     )
     with torch.no_grad():
         for start in range(0, labels.numel(), EVAL_BATCH):
