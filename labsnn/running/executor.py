@@ -202,11 +202,18 @@ def _local_cluster(processes: int) -> Iterator:
 
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "OMP_WAIT_POLICY": "PASSIVE"}
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # glibc's own, as in-process: no memory handed back every batch
-    quiet = {  # a task is a Python loop holding the GIL: no sampling profiler or GIL monitor interrupting it
+    # a task is a Python loop holding the GIL on a core of its own: nothing samples or wakes it that training does not
+    # need (no profiler or GIL monitor; event-loop health, memory and the system monitor checked every few seconds,
+    # not many times a second), and no stealing, since no stack waits at a worker
+    quiet = {
         "distributed.worker.profile.enabled": False,
         "distributed.admin.system-monitor.gil.enabled": False,
+        "distributed.admin.system-monitor.interval": "5s",
+        "distributed.admin.tick.interval": "1s",
+        "distributed.worker.memory.monitor-interval": "1s",
+        "distributed.scheduler.work-stealing": False,
+        "distributed.scheduler.allowed-failures": 1,  # a worker that dies twice on one stack stops the run
     }
-    quiet["distributed.scheduler.allowed-failures"] = 1  # a worker that dies twice on one stack stops the run
     saved = dict(os.environ)  # Dask's nanny writes the workers' environment into this process's own
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **quiet}):
