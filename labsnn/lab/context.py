@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from labsnn.lab.preflight import check_data_root, profile
+from labsnn.names import DEVICES
 from labsnn.running.config import RunConfig
 from labsnn.running.data import MNISTData, load_mnist, load_subset
 from labsnn.running.paths import check_writable_folder, default_folder
 from labsnn.running.results import RunResult
 from labsnn.running.sweep import run_configs
-from labsnn.validation import check_workers
+from labsnn.validation import check_workers, lookup
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class LabContext:
         from labsnn.running.executor import resolve_scheduler
 
         results = results_folder(profile, results_dir)
-        RunConfig(device=device)  # its device checked as a run's
+        lookup("device", dict.fromkeys(DEVICES), device)  # as a run checks it
         scheduler, workers = resolve_scheduler(scheduler), check_workers(workers)
         return cls(profile, load_data(profile, data_root), results, device, progress, scheduler, workers)
 

@@ -13,7 +13,6 @@ different network; ``benchmarks/nir_round_trip.py`` measures how different.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -118,11 +117,11 @@ def export_nir(result_file: str | os.PathLike, out: str | os.PathLike) -> Path:
     import nir
 
     from labsnn.running.atomic import write_bytes
-    from labsnn.running.results import RunResult, load_model
+    from labsnn.running.results import load_run, model_of
 
-    model = load_model(result_file)  # the result and its weights, checked
-    config = RunResult.from_json(json.loads(result_file.read_text())).config
-    graph = to_nir(config, {name: tensor[0] for name, tensor in model.stack.state_dict().items()})
+    result = load_run(result_file)  # the result and its weights, checked
+    model_of(result, result_file)  # weights that fit the network it names
+    graph = to_nir(result.config, result.state)
     with tempfile.TemporaryDirectory() as folder:  # nir writes a file by name: written whole, then put in place
         nir.write(Path(folder) / "graph.nir", graph)
         write_bytes(out, (Path(folder) / "graph.nir").read_bytes())

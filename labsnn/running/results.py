@@ -177,20 +177,15 @@ def _read_weights(path: Path, result: RunResult) -> dict[str, Tensor]:
         ) from None
 
 
-def load_model(path: str | os.PathLike):
-    """The trained network of a result file, with the run's neuron settings and its final weights (no retraining).
+def load_run(path: str | os.PathLike) -> RunResult:
+    """A result file with its final weights in ``state`` (``fc1.weight [N, M]``, ...), both checked.
 
     Args:
         path: a result's JSON file (its weights lie beside it, ``<result>.pt``).
 
-    Returns:
-        An ``SNN`` in eval mode: inputs ``[T, B, M]`` to output spikes ``[T, B, C]``.
-
     Raises:
         ResultError: (a ``ValueError``) naming the file, when the result or its weights are missing or damaged.
     """
-    from labsnn.model import SNN
-
     path = Path(path)
     try:
         result = RunResult.from_json(json.loads(path.read_text()))
@@ -199,9 +194,26 @@ def load_model(path: str | os.PathLike):
     except Exception as error:
         raise ResultError(f"result file {path} cannot be read ({type(error).__name__}: {error})") from None
     try:
-        state = _read_weights(path, result)
+        result.state = _read_weights(path, result)
     except ResultError as error:
         raise ResultError(f"result file {path}: {error}") from None
+    return result
+
+
+def model_of(result: RunResult, path: str | os.PathLike):
+    """The trained network of a loaded run (``load_run``), with its neuron settings and final weights.
+
+    Args:
+        result: the run, with its ``state``; path: its result file, named in errors.
+
+    Returns:
+        An ``SNN`` in eval mode: inputs ``[T, B, M]`` to output spikes ``[T, B, C]``.
+
+    Raises:
+        ResultError: its weights do not fit its network.
+    """
+    from labsnn.model import SNN
+
     config = result.config
     model = SNN(
         config.sizes,
@@ -213,12 +225,28 @@ def load_model(path: str | os.PathLike):
         spike_timing=config.spike_timing,
     )
     try:
-        model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in state.items()})
+        model.stack.load_state_dict({name: tensor.unsqueeze(0) for name, tensor in result.state.items()})
     except RuntimeError as error:  # weights of another network's shape
         raise ResultError(
             f"result file {path}: its weights do not fit its network ({str(error).splitlines()[0]})"
         ) from None
     return model.eval()
+
+
+def load_model(path: str | os.PathLike):
+    """The trained network of a result file, with the run's neuron settings and its final weights (no retraining).
+
+    Args:
+        path: a result's JSON file (its weights lie beside it, ``<result>.pt``).
+
+    Returns:
+        An ``SNN`` in eval mode: inputs ``[T, B, M]`` to output spikes ``[T, B, C]``.
+
+    Raises:
+        ResultError: (a ``ValueError``) naming the file, when the result or its weights are missing, damaged, or do
+            not fit its network.
+    """
+    return model_of(load_run(path), path)
 
 
 def run_lock(path: Path) -> FileLock:
